@@ -1,0 +1,150 @@
+"""Model files: safetensors weights + JSON. Loading never unpickles, so a model file cannot run code.
+
+A bundle is a directory:
+
+    model.json               format, architecture (layer configs), compile settings, classes, versions
+    weights.safetensors      parameters and buffers
+    preprocess.json          the fitted preprocessing (optional)
+    preprocess.safetensors   its arrays: means, scales, vocabularies' idf, ... (optional)
+
+Each file is written atomically, so an interrupted save leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load_file as load_np
+from safetensors.numpy import save_file as save_np
+from safetensors.torch import load_file, save_file
+
+from nnguru.errors import NNGuruError
+from nnguru.train.checkpoint import atomic_write
+
+FORMAT = "nnguru-model-1"
+MODEL_JSON, WEIGHTS = "model.json", "weights.safetensors"
+PRE_JSON, PRE_ARRAYS = "preprocess.json", "preprocess.safetensors"
+
+
+def versions() -> dict[str, str]:
+    from nnguru import __version__
+
+    return {"nnguru": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=str)))
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Write ``model`` (an ``nnguru.Sequential``, compiled or not) and its preprocessing to ``path``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NNGuruError(f"Cannot save a model to {str(path)!r}: it is an existing file. Pick a folder name.")
+    if path.is_dir() and any(path.iterdir()) and not (path / MODEL_JSON).is_file():
+        raise NNGuruError(
+            f"Refusing to save a model into {str(path)!r}: the folder holds other files that are not an "
+            "nnguru model. Pick a new or empty folder."
+        )
+    architecture = model.get_config()  # raises a clear error for raw torch modules
+    compile_args = model._compile_args or {}
+    optimizer = compile_args.get("optimizer")
+    meta = {
+        "format": FORMAT,
+        "class_name": type(model).__name__,
+        "architecture": architecture,
+        "compile": None if model.loss is None else {
+            "loss": model.loss.get_config(),
+            "metrics": compile_args.get("metrics", []),
+            "optimizer": optimizer if isinstance(optimizer, (str, dict)) else "adam",
+        },
+        "input_shape": list(model.input_shape) if model.input_shape else None,
+        "output_shape": list(model.output_shape) if model.output_shape else None,
+        "output_activation": model.output_activation,
+        "classes": getattr(model.preprocessor, "classes", None),
+        "versions": versions(),
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+    if model.preprocessor is not None:
+        state = {k: np.ascontiguousarray(v) for k, v in model.preprocessor.state().items()}
+        atomic_write(path / PRE_ARRAYS, lambda tmp: save_np(state, tmp))
+        _write_json(path / PRE_JSON, model.preprocessor.to_config())
+    _write_json(path / MODEL_JSON, meta)
+    return path
+
+
+def _bundle_dir(path: Path) -> Path:
+    if (path / MODEL_JSON).is_file():
+        return path
+    if (path / "model" / MODEL_JSON).is_file():  # a run directory
+        return path / "model"
+    if not path.exists():
+        raise NNGuruError(f"No model at {str(path)!r}: the path does not exist.")
+    raise NNGuruError(
+        f"{str(path)!r} is not an nnguru model: it has no {MODEL_JSON}. Pass the folder written by "
+        "model.save(...) or a run directory written by `nnguru train`."
+    )
+
+
+def load_model(path: str | Path, device: str | torch.device | None = None):
+    """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``)."""
+    from nnguru.nn.sequential import Sequential
+
+    folder = _bundle_dir(Path(path))
+    try:
+        meta = json.loads((folder / MODEL_JSON).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise NNGuruError(f"{str(folder / MODEL_JSON)!r} is corrupt ({exc}). Save the model again.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise NNGuruError(
+            f"{str(folder / MODEL_JSON)!r} is not an nnguru model file (format "
+            f"{meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})."
+        )
+    try:
+        tensors = load_file(folder / WEIGHTS)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise NNGuruError(
+            f"Could not read the weights {str(folder / WEIGHTS)!r} ({exc}). The file is missing, "
+            "truncated or not a safetensors file; save the model again."
+        ) from None
+    if meta.get("class_name") != "Sequential":
+        raise NNGuruError(f"Unsupported model class {meta.get('class_name')!r} in {str(folder)!r}.")
+    model = Sequential.from_config(meta["architecture"])
+    if not model.built and meta.get("input_shape"):
+        model.build(meta["input_shape"])
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    bad = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k].shape)]
+    if missing or extra or bad:
+        raise NNGuruError(
+            f"The weights in {str(folder / WEIGHTS)!r} do not fit the saved architecture "
+            f"(missing {missing[:3]}, unexpected {extra[:3]}, wrong shape {bad[:3]}). The bundle's files "
+            "come from different models; save the model again."
+        )
+    model.load_state_dict(tensors)
+    if (folder / PRE_JSON).is_file():
+        from nnguru.data.preprocess import Preprocessor
+
+        try:
+            config = json.loads((folder / PRE_JSON).read_text())
+            state = load_np(folder / PRE_ARRAYS) if (folder / PRE_ARRAYS).is_file() else {}
+        except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as exc:
+            raise NNGuruError(f"The preprocessing files in {str(folder)!r} are corrupt ({exc}).") from None
+        model.preprocessor = Preprocessor.from_config(config, state)
+    if meta.get("compile"):
+        c = meta["compile"]
+        model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+    model.output_activation = meta.get("output_activation", model.output_activation)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model

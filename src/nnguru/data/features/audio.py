@@ -1,0 +1,252 @@
+"""Recordings from file paths: one sample rate, one length, log-mel spectrograms.
+
+The spectrogram is computed with numpy alone (framing, Hann window, rFFT, a triangular mel
+filterbank, decibels) so no audio library beyond a WAV reader is needed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from scipy.io import wavfile
+from scipy.signal import resample_poly
+
+from nnguru.errors import NNGuruError
+
+MAX_SECONDS = 10.0  # longest clip length chosen from the data: bounds memory per recording
+LENGTH_QUANTILE = 95  # clip length covers 95% of training recordings; longer ones are trimmed
+WINDOW_SECONDS = 0.025  # 25 ms analysis window and 10 ms hop: the usual speech settings
+HOP_SECONDS = 0.010
+N_MELS = 40
+TOP_DB = 80.0  # quieter than this below the clip's peak is treated as silence
+_CHUNK = 256  # recordings per spectrogram batch: bounds the temporary frame array
+
+
+@dataclass(frozen=True)
+class AudioProbe:
+    """Whether a recording decodes, and if so its sample rate, length and channel count."""
+
+    ok: bool
+    reason: str | None = None
+    sample_rate: int | None = None
+    frames: int | None = None
+    channels: int | None = None
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Mono float32 samples in [-1, 1] and the sample rate; NNGuruError naming the file otherwise."""
+    file = Path(path)
+    if not file.is_file():
+        raise NNGuruError(
+            f"Audio file {str(path)!r} does not exist. Check the path (relative paths are read "
+            "relative to the table's folder)."
+        )
+    try:
+        samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, ValueError, TypeError):
+        samples, rate = _read_with_scipy(file)
+    if samples.shape[0] == 0:
+        raise NNGuruError(f"Audio file {str(path)!r} holds no samples (empty recording).")
+    mono = samples.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        raise NNGuruError(f"Audio file {str(path)!r} holds non-finite samples: it is corrupt.")
+    return mono, int(rate)
+
+
+def _read_with_scipy(file: Path) -> tuple[np.ndarray, int]:
+    """scipy reads some WAV variants libsndfile rejects; both failing means the file is bad."""
+    try:
+        rate, data = wavfile.read(file)
+    except (ValueError, OSError, EOFError, IndexError) as exc:
+        raise NNGuruError(
+            f"Audio file {str(file)!r} could not be read ({exc}); it is truncated or not a WAV/"
+            "FLAC/OGG recording. Replace or remove it; `nnguru inspect` lists every bad file."
+        ) from None
+    data = np.asarray(data)
+    if data.dtype.kind in "iu":
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1)
+    data = data.astype(np.float32)
+    return (data[:, None] if data.ndim == 1 else data), int(rate)
+
+
+def probe_audio(path: str | Path) -> AudioProbe:
+    """Read the whole recording, so truncated or empty files are caught."""
+    file = Path(path)
+    if not file.is_file():
+        return AudioProbe(False, "file not found")
+    if file.stat().st_size == 0:
+        return AudioProbe(False, "empty file (0 bytes)")
+    try:
+        info = soundfile.info(file)
+        channels = info.channels
+    except (RuntimeError, soundfile.LibsndfileError, ValueError, TypeError):
+        channels = None
+    try:
+        samples, rate = read_audio(file)
+    except NNGuruError as exc:
+        return AudioProbe(False, _reason(str(exc)))
+    return AudioProbe(True, sample_rate=rate, frames=len(samples), channels=channels)
+
+
+def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (anti-aliased) from ``rate`` to ``target_rate``."""
+    if rate == target_rate:
+        return samples
+    divisor = gcd(int(rate), int(target_rate))
+    return resample_poly(samples, target_rate // divisor, rate // divisor).astype(np.float32)
+
+
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """Zero-pad at the end or trim the end to exactly ``length`` samples."""
+    if len(samples) >= length:
+        return samples[:length]
+    return np.pad(samples, (0, length - len(samples)))
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """HTK mel scale: 2595 * log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale, 0 to Nyquist.
+
+    Each filter rises linearly from the previous center to its own and falls to the next one,
+    scaled to unit area (Slaney normalization) so wide high-frequency bands are not louder.
+    """
+    fft_hz = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2))
+    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (fft_hz - lower) / (center - lower)
+    falling = (upper - fft_hz) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return (weights * (2.0 / (upper - lower))).astype(np.float32)
+
+
+def log_mel(signals: np.ndarray, n_fft: int, hop: int, filterbank: np.ndarray) -> np.ndarray:
+    """(N, n_mels, frames) log-mel power in dB, floored ``TOP_DB`` below each clip's peak."""
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+    out = []
+    for start in range(0, len(signals), _CHUNK):
+        chunk = signals[start : start + _CHUNK]
+        frames = np.lib.stride_tricks.sliding_window_view(chunk, n_fft, axis=1)[:, ::hop]
+        power = np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2
+        mel = np.einsum("nft,mt->nmf", power.astype(np.float32), filterbank)
+        decibels = 10.0 * np.log10(np.maximum(mel, 1e-10))
+        peak = decibels.max(axis=(1, 2), keepdims=True)
+        out.append(np.maximum(decibels, peak - TOP_DB).astype(np.float32))
+    return np.concatenate(out) if out else np.empty((0, filterbank.shape[0], 0), np.float32)
+
+
+class AudioFeaturizer:
+    """Log-mel spectrograms of fixed shape (n_mels, frames, 1), standardized per mel band.
+
+    The sample rate is the most common training rate and the clip length the 95th percentile
+    of training lengths (at most ``max_seconds``); both can be set. Each clip is scaled to a
+    peak of 1 first, so recording level does not change the features.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int | None = None,
+        duration: float | None = None,
+        n_mels: int = N_MELS,
+        max_seconds: float = MAX_SECONDS,
+    ):
+        self.sample_rate = None if sample_rate is None else int(sample_rate)
+        self.duration = None if duration is None else float(duration)
+        self.n_mels = int(n_mels)
+        self.max_seconds = float(max_seconds)
+        self.mean_: np.ndarray | None = None
+        self.std_: np.ndarray | None = None
+
+    @property
+    def n_fft(self) -> int:
+        return int(2 ** np.ceil(np.log2(WINDOW_SECONDS * self.sample_rate)))
+
+    @property
+    def hop(self) -> int:
+        return max(1, round(HOP_SECONDS * self.sample_rate))
+
+    @property
+    def length(self) -> int:
+        return max(self.n_fft, round(self.duration * self.sample_rate))
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.n_mels, 1 + (self.length - self.n_fft) // self.hop, 1)
+
+    def fit(self, paths: list[str]) -> AudioFeaturizer:
+        clips = [read_audio(p) for p in paths]
+        if self.sample_rate is None:
+            self.sample_rate = Counter(rate for _, rate in clips).most_common(1)[0][0]
+        if self.duration is None:
+            seconds = [len(s) / rate for s, rate in clips]
+            self.duration = min(self.max_seconds, float(np.percentile(seconds, LENGTH_QUANTILE)))
+        self.n_mels = min(self.n_mels, self.n_fft // 2)
+        spectra = self._spectra(clips)
+        self.mean_ = spectra.mean(axis=(0, 2)).astype(np.float32)
+        self.std_ = np.maximum(spectra.std(axis=(0, 2)), 1e-3).astype(np.float32)
+        return self
+
+    def transform(self, paths: list[str]) -> np.ndarray:
+        spectra = self._spectra([read_audio(p) for p in paths])
+        spectra = (spectra - self.mean_[None, :, None]) / self.std_[None, :, None]
+        return spectra[..., None].astype(np.float32)
+
+    def _spectra(self, clips: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        signals = np.zeros((len(clips), self.length), dtype=np.float32)
+        for i, (samples, rate) in enumerate(clips):
+            samples = fit_length(resample(samples, rate, self.sample_rate), self.length)
+            peak = np.abs(samples).max()
+            signals[i] = samples / peak if peak > 0 else samples
+        filterbank = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels)
+        return log_mel(signals, self.n_fft, self.hop, filterbank)
+
+    def config(self) -> dict:
+        return {
+            "sample_rate": self.sample_rate,
+            "duration": self.duration,
+            "n_mels": self.n_mels,
+            "max_seconds": self.max_seconds,
+            "n_fft": self.n_fft,
+            "hop": self.hop,
+        }
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> AudioFeaturizer:
+        featurizer = cls(
+            sample_rate=config["sample_rate"],
+            duration=config["duration"],
+            n_mels=config["n_mels"],
+            max_seconds=config["max_seconds"],
+        )
+        featurizer.mean_ = np.asarray(state["mean"], dtype=np.float32)
+        featurizer.std_ = np.asarray(state["std"], dtype=np.float32)
+        return featurizer
+
+
+def _reason(message: str) -> str:
+    """Short reason for the report from a NNGuruError message about one file."""
+    for key, reason in (
+        ("no samples", "empty recording (no samples)"),
+        ("non-finite", "corrupt samples (not finite)"),
+        ("does not exist", "file not found"),
+    ):
+        if key in message:
+            return reason
+    inner = message.split("could not be read (", 1)[-1].split(");", 1)[0]
+    return f"unreadable audio ({inner})"

@@ -1,0 +1,140 @@
+"""Images from file paths: one color mode, one size, pixels scaled to 0-1, channels last."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from nnguru.errors import NNGuruError
+
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+# Largest side of the size chosen from the data: keeps 10,000 RGB images under ~2 GB as float32.
+MAX_SIDE = 128
+_READ_ERRORS = (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """Whether an image file decodes, and if so its size (width, height) and color mode."""
+
+    ok: bool
+    reason: str | None = None
+    size: tuple[int, int] | None = None
+    mode: str | None = None
+
+
+def probe_image(path: str | Path) -> ImageProbe:
+    """Decode the whole file (``load``), so truncated files are caught, not only bad headers."""
+    file = Path(path)
+    if not file.is_file():
+        return ImageProbe(False, "file not found")
+    if file.stat().st_size == 0:
+        return ImageProbe(False, "empty file (0 bytes)")
+    try:
+        with Image.open(file) as image:
+            image.load()
+            return ImageProbe(True, size=image.size, mode=image.mode)
+    except _READ_ERRORS as exc:
+        return ImageProbe(False, f"unreadable image ({_first_line(exc)})")
+
+
+def load_image(path: str | Path, size: tuple[int, int], mode: str) -> np.ndarray:
+    """uint8 array (height, width, channels) in ``mode`` ("L" or "RGB"), resized to ``size`` (w, h)."""
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if image.size != tuple(size):
+                image = image.resize(tuple(size), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except FileNotFoundError:
+        raise NNGuruError(
+            f"Image file {str(path)!r} does not exist. Check the path (relative paths are read "
+            "relative to the table's folder)."
+        ) from None
+    except _READ_ERRORS as exc:
+        raise NNGuruError(
+            f"Image file {str(path)!r} could not be read ({_first_line(exc)}). Replace or remove "
+            "the file; `nnguru inspect` lists every unreadable file."
+        ) from None
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+class ImageFeaturizer:
+    """Size and color mode chosen from the training images (overridable), pixels / 255.
+
+    The most common training size is used so most images are not resampled at all; it is scaled
+    down to ``max_side`` when larger. Color is grayscale only when every training image is.
+    """
+
+    def __init__(self, size: tuple[int, int] | None = None, mode: str | None = None, max_side: int = MAX_SIDE):
+        self.size = None if size is None else (int(size[0]), int(size[1]))  # (height, width)
+        self.mode = _normalize_mode(mode)
+        self.max_side = int(max_side)
+
+    def fit(self, paths: list[str]) -> ImageFeaturizer:
+        sizes, modes = Counter(), Counter()
+        for path in paths:
+            try:
+                with Image.open(path) as image:
+                    sizes[(image.size[1], image.size[0])] += 1
+                    modes[image.mode] += 1
+            except (FileNotFoundError, *_READ_ERRORS):
+                continue  # reported as corrupt by the cleaner; transform names it if it is used
+        if not sizes:
+            raise NNGuruError(
+                f"None of the {len(paths)} training images could be opened (e.g. {paths[:1]}). "
+                "Check the paths and run `nnguru inspect` on the data."
+            )
+        if self.size is None:
+            self.size = _capped(sizes.most_common(1)[0][0], self.max_side)
+        if self.mode is None:
+            self.mode = "L" if set(modes) <= GRAY_MODES else "RGB"
+        return self
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return (self.size[0], self.size[1], 1 if self.mode == "L" else 3)
+
+    def transform(self, paths: list[str]) -> np.ndarray:
+        out = np.empty((len(paths), *self.output_shape), dtype=np.float32)
+        width_height = (self.size[1], self.size[0])
+        for i, path in enumerate(paths):
+            out[i] = load_image(path, width_height, self.mode)
+        out *= np.float32(1 / 255)
+        return out
+
+    def config(self) -> dict:
+        return {"size": list(self.size), "mode": self.mode, "max_side": self.max_side}
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> ImageFeaturizer:
+        return cls(size=tuple(config["size"]), mode=config["mode"], max_side=config["max_side"])
+
+
+def _normalize_mode(mode: str | None) -> str | None:
+    if mode is None:
+        return None
+    key = str(mode).strip().lower()
+    if key in ("l", "gray", "grey", "grayscale", "greyscale"):
+        return "L"
+    if key in ("rgb", "color", "colour"):
+        return "RGB"
+    raise NNGuruError(f"color_mode {mode!r} is not supported. Use 'grayscale' or 'rgb'.")
+
+
+def _capped(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    height, width = size
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,289 @@
+"""Table columns as numbers: one block per column type, each fitted on the training split.
+
+Blocks read raw cells (strings as loaded, or the typed values the cleaner produced) and apply
+the same parsing either way, so ``predict`` on a raw CSV row gives the features training saw.
+A column that had missing values in training gets a 0/1 missing-indicator feature, because
+"this value was not recorded" is often informative in itself (e.g. a Titanic cabin).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from nnguru.data import columns as col
+from nnguru.data.features.text import TfidfFeaturizer, TokenFeaturizer
+
+MAX_CATEGORIES = 30  # one-hot columns per categorical column; the rest share an "other" column
+MIN_CATEGORY_COUNT = 2  # a category seen once in training is a memorized row, not a pattern
+DATE_PARTS = ("year", "month", "day", "weekday", "hour", "minute")
+
+
+class NumericBlock:
+    """Median-imputed (+ missing indicator), then standardized with training mean and std."""
+
+    name = "numeric"
+
+    def __init__(self, columns: list[str]):
+        self.columns = list(columns)
+
+    def _values(self, frame: pd.DataFrame) -> np.ndarray:
+        parsed = [col.to_numeric(frame[c])[0].to_numpy(np.float64) for c in self.columns]
+        return np.column_stack(parsed) if parsed else np.zeros((len(frame), 0))
+
+    def fit(self, frame: pd.DataFrame) -> NumericBlock:
+        values = self._values(frame)
+        missing = np.isnan(values)
+        counts = (~missing).sum(axis=0)
+        self.median_ = np.zeros(values.shape[1])
+        for j in np.flatnonzero(counts):
+            self.median_[j] = np.median(values[~missing[:, j], j])
+        filled = np.where(missing, self.median_, values)
+        self.mean_ = filled.mean(axis=0) if len(filled) else np.zeros(values.shape[1])
+        std = filled.std(axis=0) if len(filled) else np.ones(values.shape[1])
+        self.std_ = np.where(std > 1e-12, std, 1.0)
+        self.indicator_ = missing.any(axis=0)
+        return self
+
+    @property
+    def width(self) -> int:
+        return len(self.columns) + int(self.indicator_.sum())
+
+    @property
+    def feature_names(self) -> list[str]:
+        flagged = [c for c, f in zip(self.columns, self.indicator_, strict=True) if f]
+        return [*self.columns, *(f"{c} missing" for c in flagged)]
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        values = self._values(frame)
+        missing = np.isnan(values)
+        filled = np.where(missing, self.median_, values)
+        scaled = (filled - self.mean_) / self.std_
+        return np.hstack([scaled, missing[:, self.indicator_]]).astype(np.float32)
+
+    def config(self) -> dict:
+        return {"block": self.name, "columns": self.columns}
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "median": self.median_,
+            "mean": self.mean_,
+            "std": self.std_,
+            "indicator": self.indicator_.astype(np.uint8),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> NumericBlock:
+        block = cls(config["columns"])
+        block.median_ = np.asarray(state["median"], np.float64)
+        block.mean_ = np.asarray(state["mean"], np.float64)
+        block.std_ = np.asarray(state["std"], np.float64)
+        block.indicator_ = np.asarray(state["indicator"]).astype(bool)
+        return block
+
+
+class CategoricalBlock:
+    """One-hot of the frequent spelling-normalized categories; rare ones share "other".
+
+    Missing cells get the most frequent training category (plus an indicator); a category never
+    seen in training gets all zeros, so the model falls back on the other features.
+    """
+
+    name = "categorical"
+
+    def __init__(self, column: str, max_categories: int = MAX_CATEGORIES):
+        self.columns = [column]
+        self.max_categories = int(max_categories)
+
+    def fit(self, frame: pd.DataFrame) -> CategoricalBlock:
+        keys = col.category_keys(frame[self.columns[0]])
+        missing = keys.isna().to_numpy()
+        counts = Counter(keys[~missing])
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+        self.fill_ = ranked[0][0] if ranked else ""
+        kept = [k for k, n in ranked[: self.max_categories] if n >= MIN_CATEGORY_COUNT]
+        self.categories_ = kept or [k for k, _ in ranked[:1]]
+        self.rare_ = sorted(k for k in counts if k not in set(self.categories_))
+        self.indicator_ = bool(missing.any())
+        return self
+
+    @property
+    def width(self) -> int:
+        return len(self.categories_) + bool(self.rare_) + self.indicator_
+
+    @property
+    def feature_names(self) -> list[str]:
+        name = self.columns[0]
+        names = [f"{name}={c}" for c in self.categories_]
+        names += [f"{name}=other"] if self.rare_ else []
+        return names + ([f"{name} missing"] if self.indicator_ else [])
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        keys = col.category_keys(frame[self.columns[0]])
+        missing = keys.isna().to_numpy()
+        keys = keys.where(~missing, self.fill_)
+        slots = {k: j for j, k in enumerate(self.categories_)}
+        other = len(self.categories_)
+        slots.update(dict.fromkeys(self.rare_, other))
+        index = keys.map(slots).to_numpy(dtype=np.float64)
+        out = np.zeros((len(frame), self.width), dtype=np.float32)
+        known = ~np.isnan(index)
+        out[np.flatnonzero(known), index[known].astype(np.int64)] = 1.0
+        if self.indicator_:
+            out[:, -1] = missing
+        return out
+
+    def config(self) -> dict:
+        return {
+            "block": self.name,
+            "column": self.columns[0],
+            "max_categories": self.max_categories,
+            "categories": self.categories_,
+            "rare": self.rare_,
+            "fill": self.fill_,
+            "indicator": self.indicator_,
+        }
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> CategoricalBlock:
+        block = cls(config["column"], config["max_categories"])
+        block.categories_ = list(config["categories"])
+        block.rare_ = list(config["rare"])
+        block.fill_ = config["fill"]
+        block.indicator_ = bool(config["indicator"])
+        return block
+
+
+class DatetimeBlock:
+    """Dates as numeric parts (year, month, day, weekday, hour, minute) that vary in training."""
+
+    name = "datetime"
+
+    def __init__(self, column: str):
+        self.columns = [column]
+
+    def _parts(self, frame: pd.DataFrame, parts: tuple[str, ...]) -> pd.DataFrame:
+        stamps = col.parse_datetime(frame[self.columns[0]], self.format_)
+        return pd.DataFrame({f"{self.columns[0]}.{p}": _date_part(stamps, p) for p in parts})
+
+    def fit(self, frame: pd.DataFrame) -> DatetimeBlock:
+        self.format_ = col.datetime_format(col.clean_strings(frame[self.columns[0]]).dropna())
+        every = self._parts(frame, DATE_PARTS)
+        self.parts_ = [p for p, c in zip(DATE_PARTS, every.columns, strict=True) if every[c].nunique() > 1]
+        self.numeric_ = NumericBlock(list(every.columns[[p in self.parts_ for p in DATE_PARTS]]))
+        self.numeric_.fit(every)
+        return self
+
+    @property
+    def width(self) -> int:
+        return self.numeric_.width
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.numeric_.feature_names
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.numeric_.transform(self._parts(frame, tuple(self.parts_)))
+
+    def config(self) -> dict:
+        return {"block": self.name, "column": self.columns[0], "format": self.format_, "parts": self.parts_}
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.numeric_.state()
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> DatetimeBlock:
+        block = cls(config["column"])
+        block.format_ = config["format"]
+        block.parts_ = list(config["parts"])
+        columns = [f"{config['column']}.{p}" for p in block.parts_]
+        block.numeric_ = NumericBlock.from_config({"columns": columns}, state)
+        return block
+
+
+def _date_part(stamps: pd.Series, part: str) -> pd.Series:
+    if part == "year":  # fractional year keeps the trend smooth across months
+        return stamps.dt.year + (stamps.dt.dayofyear - 1) / 365.25
+    return getattr(stamps.dt, part).astype("float64")
+
+
+class _StringBlock:
+    """Shared logic of text-like blocks: missing cells -> "" plus an indicator."""
+
+    name = ""
+    featurizer_type: type = TfidfFeaturizer
+
+    def __init__(self, column: str, **featurizer_options: object):
+        self.columns = [column]
+        self.featurizer = self.featurizer_type(**featurizer_options)
+
+    def _texts(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        values = col.clean_strings(frame[self.columns[0]])
+        missing = values.isna().to_numpy()
+        return values.fillna("").astype(str).tolist(), missing
+
+    def fit(self, frame: pd.DataFrame) -> _StringBlock:
+        texts, missing = self._texts(frame)
+        self.featurizer.fit([t for t, m in zip(texts, missing, strict=True) if not m])
+        self.indicator_ = bool(missing.any())
+        return self
+
+    @property
+    def width(self) -> int:
+        return self.featurizer.width + self.indicator_
+
+    @property
+    def feature_names(self) -> list[str]:
+        name = self.columns[0]
+        names = [f"{name}:{f}" for f in _names(self.featurizer)]
+        return names + ([f"{name} missing"] if self.indicator_ else [])
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        texts, missing = self._texts(frame)
+        features = self.featurizer.transform(texts)
+        if self.indicator_:
+            features = np.hstack([features, missing[:, None].astype(np.float32)])
+        return features
+
+    def config(self) -> dict:
+        return {
+            "block": self.name,
+            "column": self.columns[0],
+            "indicator": self.indicator_,
+            "featurizer": self.featurizer.config(),
+        }
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.featurizer.state()
+
+    @classmethod
+    def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> _StringBlock:
+        block = cls(config["column"])
+        block.featurizer = cls.featurizer_type.from_config(config["featurizer"], state)
+        block.indicator_ = bool(config["indicator"])
+        return block
+
+
+def _names(featurizer: TfidfFeaturizer | TokenFeaturizer) -> list[str]:
+    if isinstance(featurizer, TokenFeaturizer):
+        return [f"has '{t}'" for t in featurizer.tokens_]
+    return featurizer.feature_names
+
+
+class TextBlock(_StringBlock):
+    """Free text as TF-IDF of word and character n-grams."""
+
+    name = "text"
+    featurizer_type = TfidfFeaturizer
+
+
+class IdentifierBlock(_StringBlock):
+    """Identifier-like strings reduced to indicators of widely shared tokens (never one-hot)."""
+
+    name = "identifier"
+    featurizer_type = TokenFeaturizer

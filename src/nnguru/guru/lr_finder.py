@@ -1,0 +1,177 @@
+"""The learning-rate range test (Smith 2017, "Cyclical Learning Rates"; popularized by fastai).
+
+Train for a few steps while the learning rate grows exponentially from ``start`` to ``end``,
+record the smoothed loss, stop once it diverges, then put the weights back. The loss curve shows
+which rates learn fast and where training blows up; it backs the diagnosis' learning-rate advice.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnguru.errors import NNGuruError, describe
+
+# Exponential moving average of the loss: per-batch losses are too noisy to read (fastai's 0.98).
+SMOOTHING = 0.98
+# Stop once the smoothed loss exceeds 4x its best: past that point the rate only diverges.
+DIVERGE_FACTOR = 4.0
+# Without a descending stretch of at least this many points the slope cannot be trusted, and the
+# suggestion falls back to a tenth of the rate with the lowest loss (the other common rule).
+MIN_POINTS_FOR_SLOPE = 3
+FALLBACK_DIVISOR = 10.0
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+    "adamw": lambda params, lr: torch.optim.AdamW(params, lr=lr),
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
+    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+    "rmsprop": lambda params, lr: torch.optim.RMSprop(params, lr=lr),
+}
+
+
+@dataclass
+class LRFinderResult:
+    """Rates tried, smoothed losses, and the suggested rate (None when nothing was learned).
+
+    ``suggestion`` is the rate where the smoothed loss falls fastest against log(lr) (the
+    steepest descent before the minimum): large enough to learn quickly, well below divergence.
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    suggestion: float | None
+    min_loss_lr: float | None = None
+    diverged: bool = False
+    raw_losses: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _make_optimizer(spec: Any, params: Any, lr: float) -> torch.optim.Optimizer:
+    if isinstance(spec, str):
+        if spec.lower() not in OPTIMIZERS:
+            raise NNGuruError(
+                f"lr-find optimizer {spec!r} is not known; use one of {sorted(OPTIMIZERS)} or "
+                "pass a callable (params, lr) -> torch.optim.Optimizer."
+            )
+        return OPTIMIZERS[spec.lower()](params, lr)
+    if callable(spec):
+        return spec(params, lr)
+    raise NNGuruError(f"lr-find optimizer must be a name or a callable; received {describe(spec)}.")
+
+
+def _loss_caller(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Call nnguru losses as ``loss_fn(out, y, None)`` and plain torch losses as ``(out, y)``."""
+    target = loss_fn.forward if isinstance(loss_fn, torch.nn.Module) else loss_fn
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return lambda out, y: loss_fn(out, y, None)
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= 3:
+        return lambda out, y: loss_fn(out, y, None)
+    return lambda out, y: loss_fn(out, y)
+
+
+def suggest_lr(lrs: list[float], losses: list[float]) -> tuple[float | None, float | None]:
+    """(steepest-descent rate, rate at the lowest loss) from a range-test curve."""
+    lr_arr, loss_arr = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    ok = np.isfinite(loss_arr)
+    lr_arr, loss_arr = lr_arr[ok], loss_arr[ok]
+    if len(loss_arr) == 0:
+        return None, None
+    m = int(np.argmin(loss_arr))
+    min_lr = float(lr_arr[m])
+    if m + 1 < MIN_POINTS_FOR_SLOPE:
+        return min_lr / FALLBACK_DIVISOR, min_lr
+    slope = np.gradient(loss_arr[: m + 1], np.log10(lr_arr[: m + 1]))
+    return float(lr_arr[int(np.argmin(slope))]), min_lr
+
+
+def find_lr(
+    module: torch.nn.Module,
+    loss_fn: Callable[..., torch.Tensor],
+    x: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    *,
+    start: float = 1e-7,
+    end: float = 10.0,
+    steps: int = 100,
+    batch_size: int = 64,
+    optimizer: Any = "adam",
+    seed: int = 0,
+) -> LRFinderResult:
+    """Run the range test on ``module`` and restore its weights (and buffers) afterwards.
+
+    ``loss_fn(outputs, y, None)`` (nnguru's compiled loss; ``(outputs, y)`` works too) must
+    return the mean batch loss from the module's raw outputs (logits).
+    """
+    if not (0 < start < end) or steps < 2 or batch_size < 1:
+        raise NNGuruError(
+            f"lr-find needs 0 < start < end, steps >= 2 and batch_size >= 1; received "
+            f"start={start}, end={end}, steps={steps}, batch_size={batch_size}."
+        )
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise NNGuruError("lr-find needs a model with trainable parameters; this one has none.")
+    device = params[0].device
+    x = torch.as_tensor(x)
+    x = (x.float() if x.is_floating_point() else x).to(device)
+    y = torch.as_tensor(y).to(device)
+    if len(x) != len(y) or len(x) == 0:
+        raise NNGuruError(f"lr-find got {len(x)} inputs and {len(y)} targets; pass matching, "
+                          "non-empty x and y.")
+    call_loss = _loss_caller(loss_fn)
+    saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    was_training = module.training
+    opt = _make_optimizer(optimizer, params, start)
+    gen = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(x), generator=gen)
+    ratio = end / start
+    lrs: list[float] = []
+    raw: list[float] = []
+    smoothed: list[float] = []
+    avg, best, diverged, pos = 0.0, math.inf, False, 0
+    module.train()
+    try:
+        for i in range(steps):
+            lr = start * ratio ** (i / (steps - 1))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            if pos + batch_size > len(order) and pos > 0:
+                order, pos = torch.randperm(len(x), generator=gen), 0
+            idx = order[pos : pos + batch_size].to(device)
+            pos += batch_size
+            opt.zero_grad(set_to_none=True)
+            loss = call_loss(module(x[idx]), y[idx])
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                diverged = True
+                break
+            loss.backward()
+            opt.step()
+            avg = SMOOTHING * avg + (1 - SMOOTHING) * value
+            s = avg / (1 - SMOOTHING ** (i + 1))  # bias correction of the moving average
+            lrs.append(lr)
+            raw.append(value)
+            smoothed.append(s)
+            best = min(best, s)
+            if s > DIVERGE_FACTOR * best:
+                diverged = True
+                break
+    finally:
+        module.load_state_dict(saved)
+        for p in params:
+            p.grad = None
+        module.train(was_training)
+    suggestion, min_lr = suggest_lr(lrs, smoothed)
+    return LRFinderResult(lrs=lrs, losses=smoothed, suggestion=suggestion, min_loss_lr=min_lr,
+                          diverged=diverged, raw_losses=raw)

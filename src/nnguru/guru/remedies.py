@@ -1,0 +1,96 @@
+"""``--auto-fix``: turn the diagnosis into one round of configuration changes.
+
+Only remedies that a retrain can apply are returned; problems of the data itself (leakage) are
+explained, not "fixed", because retraining on leaked data would only hide them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnguru.guru.findings import Finding
+from nnguru.guru.rules import DEFAULT_LR, LR_STEP
+
+# Dropout added against overfitting when the model has none: the middle of the usual 0.2-0.5.
+OVERFIT_DROPOUT = 0.3
+# Extra dropout when some is already there, capped where training starts to suffer.
+DROPOUT_STEP = 0.2
+MAX_DROPOUT = 0.5
+# Width multiplier for an underfitting template model: one step up, cheap to try.
+UNDERFIT_HIDDEN_SCALE = 2
+# More epochs for an underfitting run; early stopping still ends it when it stops improving.
+UNDERFIT_EPOCH_SCALE = 2
+# A plateau without a range-test suggestion: a moderately larger step leaves flat regions sooner.
+PLATEAU_LR_SCALE = 3.0
+
+
+def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
+    """Configuration changes for one auto-fix retrain, with why each was made.
+
+    Returns ``{"changes": {key: value}, "description": [sentence, ...], "codes": [code, ...]}``.
+    Apply with ``config.update(result["changes"])``. Keys used: ``lr`` (float),
+    ``early_stopping`` (bool), ``dropout`` (float), ``hidden_scale`` (width multiplier for the
+    template model), ``epochs`` (int), ``class_weight`` ("balanced"), ``threshold`` ("auto",
+    binary only). ``changes`` is empty when nothing can be fixed by retraining.
+    """
+    by_code = {f.code: f for f in findings}
+    changes: dict[str, Any] = {}
+    notes: list[str] = []
+    addressed: list[str] = []
+    lr_now = config.get("lr") or DEFAULT_LR
+
+    def set_lr(code: str, value: float, why: str) -> None:
+        if "lr" not in changes:
+            changes["lr"] = float(value)
+            notes.append(f"learning rate {lr_now:.2g} -> {value:.2g} ({code}: {why})")
+            addressed.append(code)
+
+    for code, direction in (("lr_too_high", "down"), ("lr_too_low", "up")):
+        if code in by_code:
+            advised = by_code[code].evidence.get("advised_lr")
+            value = advised or (lr_now / LR_STEP if direction == "down" else lr_now * LR_STEP)
+            set_lr(code, value, "the advised rate")
+    if "plateau" in by_code:
+        suggested = by_code["plateau"].evidence.get("suggested_lr")
+        why = "range-test suggestion" if suggested else f"x{PLATEAU_LR_SCALE:g} to leave the flat"
+        set_lr("plateau", suggested or lr_now * PLATEAU_LR_SCALE, why)
+
+    if "overfitting" in by_code or "small_data" in by_code:
+        code = "overfitting" if "overfitting" in by_code else "small_data"
+        old = float(config.get("dropout") or 0.0)
+        new = OVERFIT_DROPOUT if old <= 0 else min(old + DROPOUT_STEP, MAX_DROPOUT)
+        if new > old:
+            changes["dropout"] = new
+            notes.append(f"dropout {old:g} -> {new:g} ({code})")
+        if not config.get("early_stopping"):
+            changes["early_stopping"] = True
+            notes.append(f"early stopping on validation loss, best epoch restored ({code})")
+        if new > old or not config.get("early_stopping"):
+            addressed.append(code)
+
+    if "underfitting" in by_code:
+        changes["hidden_scale"] = UNDERFIT_HIDDEN_SCALE * float(config.get("hidden_scale") or 1)
+        notes.append(f"hidden layers {UNDERFIT_HIDDEN_SCALE}x wider (underfitting)")
+        if config.get("epochs"):
+            changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
+            notes.append(f"epochs {config['epochs']} -> {changes['epochs']} (underfitting)")
+        addressed.append("underfitting")
+
+    imbalance = by_code.get("class_imbalance")
+    if "accuracy_paradox" in by_code or (imbalance and imbalance.severity != "info"):
+        code = "accuracy_paradox" if "accuracy_paradox" in by_code else "class_imbalance"
+        if config.get("class_weight") != "balanced":
+            changes["class_weight"] = "balanced"
+            notes.append(f"class weights 'balanced' so the rare class counts in the loss ({code})")
+        n_classes = (imbalance.evidence.get("n_classes") if imbalance else None) or config.get(
+            "n_classes")
+        if n_classes == 2 and config.get("threshold") != "auto":
+            changes["threshold"] = "auto"
+            notes.append(f"decision threshold chosen on validation for best F1 ({code})")
+        addressed.append(code)
+
+    if "leakage" in by_code:
+        notes.append("leakage is not fixed by retraining: remove the duplicated rows and rerun")
+    if not changes:
+        notes.append("nothing to change: no finding has an automatic remedy")
+    return {"changes": changes, "description": notes, "codes": addressed}

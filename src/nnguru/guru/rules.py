@@ -1,0 +1,713 @@
+"""Read a finished training the way an expert reads its curves, and say what went wrong.
+
+Each rule is a small function from the run's facts (:class:`RunFacts`) to a :class:`Finding` or
+None. Rules are deterministic, every threshold is a named constant below with the reason for its
+value, and every rule copes with 1-epoch histories, missing validation keys and NaN/inf losses.
+Decisions read the *validation* metrics when they exist (the test split is used once, for the
+report, so ``--auto-fix`` never tunes on it); test metrics are only a fallback.
+
+Some codes explain others: a diverging learning rate also makes the model look underfit, a
+crawling learning rate too, and a rare class makes any model look near the baseline. A cause
+found suppresses the symptom it explains, so the user gets one clear story.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnguru.guru.findings import SEVERITIES, Finding
+
+CLASSIFICATION_TASKS = ("classification", "binary", "multiclass")
+
+# --- lr_too_high -----------------------------------------------------------------------------
+# Training loss ending this many times above its best earlier value is divergence, not noise.
+LR_HIGH_RISE_FACTOR = 1.5
+# ...and the rise must be a visible share of the first epoch's loss (ignores wobbles near zero).
+LR_HIGH_MIN_RISE_FRACTION = 0.1
+# Never reaching within 1.5x the prior-predictor loss means the steps overshoot every minimum.
+LR_HIGH_ABOVE_BASELINE = 1.5
+# Any epoch's training loss 10x the prior-predictor loss: a sane start is near 1x, so the weights
+# were thrown far off by the updates even if training recovered later.
+LR_HIGH_EXPLODE = 10.0
+# An epoch-mean training loss that rises by 5% of its level is a large jump for an average...
+OSC_RISE_FRACTION = 0.05
+# ...when the rise is also 1% of the first loss (ignores relative wobbles of a loss near zero).
+OSC_MIN_RISE_OF_FIRST = 0.01
+# Rises in at least 30% of epoch steps (and at least 2) is oscillation; healthy runs rarely rise.
+OSC_MIN_SHARE = 0.3
+OSC_MIN_RISES = 2
+# Shape rules need a few points; below this they stay silent rather than guess.
+OSC_MIN_EPOCHS = 5
+# The value advised when the learning rate is too high / too low: one decade down / up.
+LR_STEP = 10.0
+# What Keras and PyTorch's Adam use when the user set nothing (for advice only).
+DEFAULT_LR = 1e-3
+
+# --- lr_too_low ------------------------------------------------------------------------------
+LR_LOW_MIN_EPOCHS = 5
+# "Steady": the training loss went down in at least 80% of epoch steps.
+LR_LOW_MIN_SHARE_DOWN = 0.8
+# "Slow": less than half of the first epoch's loss was removed in the whole run.
+LR_LOW_MAX_TOTAL_DROP = 0.5
+# "Still going": the last third drops at least half as fast as the first third (a straight line
+# instead of the fast-then-flat curve of a well-set learning rate).
+LR_LOW_MIN_LINEARITY = 0.5
+# ...and still measurably moving (relative drop per epoch); below this the loss is flat.
+LR_LOW_MIN_RATE = 1e-4
+
+# --- plateau ---------------------------------------------------------------------------------
+# An epoch that changes the loss by less than 1% is flat.
+PLATEAU_REL_CHANGE = 0.01
+# "Many epochs": at least 4 flat epoch steps in a row...
+PLATEAU_MIN_FLAT = 4
+# ...starting in the first third of the run ("early")...
+PLATEAU_EARLY_FRACTION = 1 / 3
+# ...followed by a real drop of 20%: the optimizer was stuck, not the model done. A run flat from
+# start to end is reported as underfitting, whose advice covers the learning rate too.
+PLATEAU_ESCAPE_DROP = 0.2
+
+# --- overfitting -----------------------------------------------------------------------------
+# Validation loss 25% above its minimum, sustained over the last 2 epochs, while training loss
+# kept falling: beyond the epoch-to-epoch noise of a few hundred validation samples.
+OVERFIT_VAL_RISE = 0.25
+OVERFIT_TAIL = 2
+OVERFIT_MIN_EPOCHS_AFTER_BEST = 2
+# Training accuracy 15 points above validation accuracy at the end is memorization.
+OVERFIT_ACC_GAP = 0.15
+# Losses without an accuracy (regression): validation 3x the training loss, and the gap at least
+# 10% of the first validation loss so two tiny losses do not count.
+OVERFIT_LOSS_RATIO = 3.0
+OVERFIT_MIN_GAP_FRACTION = 0.1
+
+# --- underfitting ----------------------------------------------------------------------------
+# Best loss still 80% of the prior-predictor loss: the model learned little beyond class shares.
+UNDERFIT_LOSS_RATIO = 0.8
+# Accuracy within 2 points of the majority baseline.
+UNDERFIT_ACC_MARGIN = 0.02
+# R² below 0.1 explains under 10% of the variance: close to predicting the mean.
+UNDERFIT_R2 = 0.1
+
+# --- class_imbalance / accuracy_paradox --------------------------------------------------------
+# Largest class 8x the smallest (binary: minority under ~11%): accuracy starts to mislead.
+IMBALANCE_RATIO = 8.0
+# Accuracy within 25% of the majority baseline's error rate (either side): "near the baseline".
+# Far *below* it the model trades majority accuracy for the rare class, which is no paradox.
+PARADOX_ERROR_REDUCTION = 0.25
+# Minority-class recall of 10% or less is "near zero".
+PARADOX_MIN_RECALL = 0.1
+
+# --- leakage ---------------------------------------------------------------------------------
+# 1% of test rows repeated from training is enough to inflate scores visibly; 5% makes the test
+# score meaningless.
+LEAKAGE_MIN_SHARE = 0.01
+LEAKAGE_ERROR_SHARE = 0.05
+
+# --- small_data ------------------------------------------------------------------------------
+# Fewer than 10 training samples in some class: its metrics are a coin toss.
+SMALL_MIN_PER_CLASS = 10
+# More than 100 parameters per training sample: the model can memorize the data.
+SMALL_PARAMS_PER_SAMPLE = 100
+# A regression fit on fewer than 50 rows has no reliable validation signal.
+SMALL_MIN_SAMPLES = 50
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    """Round to a few significant digits for readable evidence; None stays None."""
+    if x is None or not math.isfinite(float(x)):
+        return None
+    x = float(x)
+    return 0.0 if x == 0 else round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def _series(history: dict[str, Any], key: str) -> np.ndarray | None:
+    """History values as floats (None -> NaN); None when the key is missing or empty."""
+    values = history.get(key)
+    if values is None or len(values) == 0 or all(v is None for v in values):
+        return None
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+@dataclass
+class RunFacts:
+    """Everything the rules read, normalized once (missing pieces are None)."""
+
+    task: str
+    loss: np.ndarray  # training loss per epoch (may hold NaN/inf)
+    val_loss: np.ndarray | None
+    acc: np.ndarray | None
+    val_acc: np.ndarray | None
+    eval_metrics: dict[str, Any] | None  # validation metrics, else test
+    eval_split: str | None
+    baseline: dict[str, Any] | None
+    class_counts: dict[str, float] | None  # training split when known
+    n_train: int | None
+    n_test: int | None
+    n_params: int | None
+    n_classes: int | None
+    lr: float | None
+    suggested_lr: float | None
+    leakage_count: int | None
+    class_weight: Any = None
+    restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
+
+    @property
+    def classification(self) -> bool:
+        return self.task in CLASSIFICATION_TASKS
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.loss)
+
+    def baseline_loss(self) -> float | None:
+        """Log-loss of predicting the class shares: the loss a model that learned nothing gets."""
+        value = _get(self.baseline, "loss")
+        if value is not None and math.isfinite(value):
+            return float(value)
+        if self.class_counts:
+            p = np.array(list(self.class_counts.values()), dtype=np.float64)
+            p = p[p > 0] / p.sum()
+            return float(-(p * np.log(p)).sum())
+        if self.n_classes and self.n_classes >= 2:
+            return math.log(self.n_classes)
+        return None
+
+    def train_baseline_loss(self) -> float | None:
+        """The prior-predictor loss on the *training* loss' scale.
+
+        Class weights change that scale: with weights w_c the best constant predictor's weighted
+        loss is the entropy of the weighted class shares w_c * n_c ('balanced' gives ln K).
+        """
+        if not self.class_weight:
+            return self.baseline_loss()
+        if self.class_counts:
+            labels = list(self.class_counts)
+            n = np.array([self.class_counts[k] for k in labels], dtype=np.float64)
+        elif self.n_classes:
+            labels, n = list(range(self.n_classes)), np.ones(self.n_classes)
+        else:
+            return None
+        if self.class_weight == "balanced":
+            w = 1.0 / np.maximum(n, 1e-12)
+        elif isinstance(self.class_weight, dict):
+            cw = {str(k): float(v) for k, v in self.class_weight.items()}
+            w = np.array([cw.get(str(k), 1.0) for k in labels])
+        else:
+            return self.baseline_loss()
+        p = w * n
+        p = p[p > 0] / p.sum()
+        return float(-(p * np.log(p)).sum())
+
+    def baseline_accuracy(self) -> float | None:
+        if self.class_counts:
+            counts = list(self.class_counts.values())
+            return max(counts) / sum(counts)
+        value = _get(self.baseline, "accuracy")
+        if value is not None:
+            return float(value)
+        return 1.0 / self.n_classes if self.n_classes else None
+
+
+def _class_counts(data_report: dict[str, Any] | None, metrics: dict[str, Any] | None):
+    """Class counts of the training split, from the data report, else from evaluated supports.
+
+    The data report may hold ``class_counts`` / ``class_balance`` as {label: count or share},
+    optionally nested by split (``{"train": {...}}``).
+    """
+    for key in ("class_counts", "class_balance", "classes"):
+        value = _get(data_report, key)
+        if isinstance(value, dict) and isinstance(value.get("train"), dict):
+            value = value["train"]
+        if isinstance(value, dict) and value and all(
+            isinstance(v, (int, float)) for v in value.values()
+        ):
+            return {str(k): float(v) for k, v in value.items()}
+    for split in ("val", "test"):
+        per_class = _get(metrics, split, "per_class")
+        if isinstance(per_class, dict) and per_class:
+            return {str(k): float(v.get("support", 0)) for k, v in per_class.items()}
+    return None
+
+
+def _split_size(data_report: dict[str, Any] | None, split: str) -> int | None:
+    for key in ("split_sizes", "splits", "split"):
+        value = _get(data_report, key, split)
+        if isinstance(value, (int, float)):
+            return int(value)
+        if isinstance(value, dict) and isinstance(value.get("n"), (int, float)):
+            return int(value["n"])
+    return None
+
+
+def _leakage_from_report(data_report: dict[str, Any] | None) -> int | None:
+    for key in ("leakage_count", "leakage", "duplicates_across_splits", "cross_split_duplicates"):
+        value = _get(data_report, key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            return int(value)
+        if isinstance(value, dict):
+            nums = [v for v in value.values() if isinstance(v, (int, float))]
+            if nums:
+                return int(sum(nums))
+    return None
+
+
+def gather_facts(
+    *,
+    history: dict[str, list[float]],
+    task: str,
+    data_report: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    n_params: int | None = None,
+    n_train: int | None = None,
+    n_classes: int | None = None,
+    lr: float | None = None,
+    leakage_count: int | None = None,
+    suggested_lr: float | None = None,
+    class_weight: Any = None,
+    restored_epoch: int | None = None,
+) -> RunFacts:
+    """Normalize the inputs of :func:`diagnose` (exposed for tests and custom rules)."""
+    history = history or {}
+    loss = _series(history, "loss")
+    acc_key = next((k for k in ("accuracy", "acc", "sparse_categorical_accuracy",
+                                "categorical_accuracy", "binary_accuracy") if k in history), None)
+    eval_split = next((s for s in ("val", "test") if isinstance(_get(metrics, s), dict)), None)
+    counts = _class_counts(data_report, metrics)
+    if lr is None:
+        lrs = _series(history, "lr")
+        lr = float(lrs[0]) if lrs is not None and math.isfinite(lrs[0]) else None
+    val_loss = _series(history, "val_loss")
+    return RunFacts(
+        task=task,
+        loss=loss if loss is not None else np.zeros(0),
+        val_loss=val_loss,
+        acc=_series(history, acc_key) if acc_key else None,
+        val_acc=_series(history, f"val_{acc_key}") if acc_key else None,
+        eval_metrics=_get(metrics, eval_split) if eval_split else None,
+        eval_split=eval_split,
+        baseline=_get(metrics, "baseline"),
+        class_counts=counts if task in CLASSIFICATION_TASKS else None,
+        n_train=n_train if n_train is not None else _split_size(data_report, "train"),
+        n_test=_get(metrics, "test", "n") or _split_size(data_report, "test"),
+        n_params=n_params,
+        n_classes=n_classes or (len(counts) if counts else None),
+        lr=lr,
+        suggested_lr=suggested_lr,
+        leakage_count=leakage_count if leakage_count is not None
+        else _leakage_from_report(data_report),
+        class_weight=class_weight,
+        restored_epoch=restored_epoch,
+    )
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+
+def _lr_value_advice(f: RunFacts, direction: str) -> tuple[float, str]:
+    """The learning rate to try next, preferring the range test's suggestion when it agrees."""
+    current = f.lr if f.lr else DEFAULT_LR
+    stepped = current / LR_STEP if direction == "down" else current * LR_STEP
+    s = f.suggested_lr
+    agrees = s is not None and (s < current if direction == "down" else s > current)
+    if agrees:
+        return float(s), f"the learning-rate range test suggests {s:.2g}"
+    known = "" if f.lr else f" (assuming the usual default {DEFAULT_LR:g})"
+    verb = "a tenth of" if direction == "down" else "ten times"
+    return stepped, f"{verb} the current {current:.2g}{known}"
+
+
+def _lr_too_high(f: RunFacts) -> Finding | None:
+    loss, n = f.loss, f.n_epochs
+    bad = np.flatnonzero(~np.isfinite(loss))
+    val_bad = np.flatnonzero(~np.isfinite(f.val_loss)) if f.val_loss is not None else np.zeros(0)
+    value, why = _lr_value_advice(f, "down")
+    ev: dict[str, Any] = {"lr": f.lr, "epochs": n, "advised_lr": _r(value)}
+    advice = (f"Lower the learning rate to {value:.2g} ({why}); run `nnguru lr-find` to pick "
+              "it, and make sure the inputs are normalized. Gradient clipping also tames spikes.")
+    if len(bad) or len(val_bad):
+        first = int(min([*bad, *val_bad])) + 1
+        which = "training" if len(bad) and bad[0] + 1 == first else "validation"
+        ev.update(first_nonfinite_epoch=first, nonfinite_in=which, summary=(
+            f"The {which} loss became non-finite (NaN/inf) at epoch {first}: the updates blew "
+            "the weights up."))
+        return Finding("lr_too_high", "error", ev, advice)
+    if n < 2:
+        return None
+    l0 = abs(loss[0]) or 1.0
+    best_before = float(np.min(loss[:-1]))
+    rise = loss[-1] - best_before
+    if loss[-1] >= LR_HIGH_RISE_FACTOR * best_before and rise >= LR_HIGH_MIN_RISE_FRACTION * l0:
+        ev.update(min_loss=_r(best_before), min_epoch=int(np.argmin(loss[:-1])) + 1,
+                  final_loss=_r(loss[-1]), summary=(
+                      f"The training loss rose from {best_before:.4g} (epoch "
+                      f"{int(np.argmin(loss[:-1])) + 1}) to {loss[-1]:.4g} at the end: "
+                      "training itself got worse, which a well-set learning rate never does."))
+        return Finding("lr_too_high", "warning", ev, advice)
+    base = f.train_baseline_loss() if f.classification else None
+    if base and np.max(loss) > LR_HIGH_EXPLODE * base:
+        worst = int(np.argmax(loss))
+        ev.update(max_loss=_r(loss[worst]), max_epoch=worst + 1, baseline_loss=_r(base), summary=(
+            f"The training loss reached {loss[worst]:.4g} at epoch {worst + 1}, "
+            f"{loss[worst] / base:.0f}x the {base:.4g} of just predicting the class shares: "
+            "the updates threw the weights far off."))
+        return Finding("lr_too_high", "warning", ev, advice)
+    if base and np.min(loss) > LR_HIGH_ABOVE_BASELINE * base:
+        ev.update(min_loss=_r(np.min(loss)), baseline_loss=_r(base), summary=(
+            f"The best training loss {np.min(loss):.4g} stayed above {LR_HIGH_ABOVE_BASELINE}x "
+            f"the {base:.4g} of just predicting the class shares: the steps overshoot."))
+        return Finding("lr_too_high", "warning", ev, advice)
+    if n >= OSC_MIN_EPOCHS:
+        d = np.diff(loss)
+        rises = int(np.sum((d > OSC_RISE_FRACTION * np.abs(loss[:-1]))
+                           & (d > OSC_MIN_RISE_OF_FIRST * l0)))
+        if rises >= OSC_MIN_RISES and rises / (n - 1) >= OSC_MIN_SHARE:
+            ev.update(rises=rises, epoch_steps=n - 1, summary=(
+                f"The training loss jumped up in {rises} of {n - 1} epochs (each time by more "
+                f"than {OSC_RISE_FRACTION:.0%}): it oscillates instead of descending."))
+            return Finding("lr_too_high", "warning", ev, advice)
+    return None
+
+
+def _lr_too_low(f: RunFacts) -> Finding | None:
+    loss, n = f.loss, f.n_epochs
+    if n < LR_LOW_MIN_EPOCHS or not np.isfinite(loss).all() or loss[0] <= 0:
+        return None
+    d = np.diff(loss)
+    share_down = float(np.mean(d < 0))
+    total_drop = float((loss[0] - loss[-1]) / loss[0])
+    third = max(1, (n - 1) // 3)
+    early = loss[0] - loss[third]
+    late = loss[-1 - third] - loss[-1]
+    linearity = float(late / early) if early > 0 else 0.0
+    late_rate = float(late / third / loss[0])
+    if not (share_down >= LR_LOW_MIN_SHARE_DOWN and 0 < total_drop < LR_LOW_MAX_TOTAL_DROP
+            and linearity >= LR_LOW_MIN_LINEARITY and late_rate >= LR_LOW_MIN_RATE):
+        return None
+    value, why = _lr_value_advice(f, "up")
+    ev = {"lr": f.lr, "advised_lr": _r(value), "epochs": n, "first_loss": _r(loss[0]),
+          "final_loss": _r(loss[-1]),
+          "total_drop": _r(total_drop), "share_of_epochs_down": _r(share_down),
+          "late_vs_early_speed": _r(linearity), "summary": (
+              f"The training loss fell steadily ({share_down:.0%} of epochs) but slowly: only "
+              f"{total_drop:.1%} in {n} epochs, as fast at the end as at the start — the "
+              "optimizer is crawling, not converging.")}
+    advice = (f"Raise the learning rate to {value:.2g} ({why}); `nnguru lr-find` shows the "
+              "largest rate that still descends. Training longer at this rate would waste time.")
+    return Finding("lr_too_low", "warning", ev, advice)
+
+
+def _plateau(f: RunFacts) -> Finding | None:
+    loss, n = f.loss, f.n_epochs
+    if n < PLATEAU_MIN_FLAT + 2 or not np.isfinite(loss).all():
+        return None
+    flat = np.abs(np.diff(loss)) < PLATEAU_REL_CHANGE * np.maximum(np.abs(loss[:-1]), 1e-12)
+    start_limit = max(1, int(math.ceil(n * PLATEAU_EARLY_FRACTION)))
+    i = 0
+    while i < len(flat):
+        if not flat[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(flat) and flat[j]:
+            j += 1
+        if i < start_limit and j - i >= PLATEAU_MIN_FLAT:
+            level = float(loss[i])
+            after = float(np.min(loss[j:])) if j < n else level
+            if after <= level * (1 - PLATEAU_ESCAPE_DROP):
+                ev = {"lr": f.lr, "suggested_lr": _r(f.suggested_lr), "flat_from_epoch": i + 1,
+                      "flat_to_epoch": j + 1, "plateau_loss": _r(level),
+                      "later_min_loss": _r(after), "summary": (
+                          f"The training loss sat flat at {level:.4g} from epoch {i + 1} to "
+                          f"{j + 1} before dropping to {after:.4g}: the optimizer was stuck "
+                          "early.")}
+                advice = ("Make the start easier: try another learning rate (`nnguru lr-find`), "
+                          "normalize the inputs, use He/Glorot initialization with ReLU, or add "
+                          "batch normalization; the stuck epochs were wasted.")
+                return Finding("plateau", "warning", ev, advice)
+        i = j
+    return None
+
+
+def _overfitting(f: RunFacts) -> Finding | None:
+    """Validation loss turning up while training loss falls, or a train/validation gap.
+
+    When early stopping kept an earlier epoch's weights (``restored_epoch``), the rise after it
+    is the expected early-stopping tail, not a problem of the kept model: only the gap at the
+    kept epoch is judged.
+    """
+    loss, n = f.loss, f.n_epochs
+    advice = ("Regularize: stop early (early stopping restores the best epoch), add dropout "
+              "(0.2-0.5) or weight decay, get more data or augment it, or use a smaller model.")
+    vl = f.val_loss
+    kept = n - 1 if f.restored_epoch is None else min(max(f.restored_epoch - 1, 0), n - 1)
+    if (f.restored_epoch is None and vl is not None and np.isfinite(vl).sum() >= 3
+            and len(vl) == n and np.isfinite(loss).all()):
+        best = int(np.nanargmin(np.where(np.isfinite(vl), vl, np.nan)))
+        vmin = float(vl[best])
+        tail = vl[-OVERFIT_TAIL:]
+        end = float(np.min(tail)) if np.isfinite(tail).all() else float("nan")
+        after = n - 1 - best
+        rise = (end - vmin) / abs(vmin) if vmin else float("inf")
+        if (math.isfinite(end) and rise >= OVERFIT_VAL_RISE
+                and after >= OVERFIT_MIN_EPOCHS_AFTER_BEST and loss[-1] < loss[best]):
+            ev = {"best_epoch": best + 1, "best_val_loss": _r(vmin), "final_val_loss": _r(vl[-1]),
+                  "train_loss_at_best": _r(loss[best]), "final_train_loss": _r(loss[-1]),
+                  "val_rise": _r(rise), "summary": (
+                      f"Validation loss bottomed out at {vmin:.4g} (epoch {best + 1}) and rose to "
+                      f"{vl[-1]:.4g} ({rise:.0%} higher) while training loss kept falling "
+                      f"({loss[best]:.4g} -> {loss[-1]:.4g}): the model memorizes the training "
+                      "set.")}
+            return Finding("overfitting", "warning", ev, advice)
+    where = f"epoch {kept + 1}" if f.restored_epoch is not None else "the end"
+    accs = (f.acc, f.val_acc)
+    if all(a is not None and len(a) > kept and np.isfinite(a[kept]) for a in accs):
+        tr, va = float(f.acc[kept]), float(f.val_acc[kept])
+        if tr - va >= OVERFIT_ACC_GAP:
+            ev = {"epoch": kept + 1, "train_accuracy": _r(tr), "val_accuracy": _r(va),
+                  "gap": _r(tr - va), "summary": (
+                      f"Training accuracy {tr:.3f} vs validation {va:.3f} at {where}: a "
+                      f"{tr - va:.0%} gap means what is learned does not carry over to new data.")}
+            return Finding("overfitting", "warning", ev, advice)
+    elif (not f.classification and vl is not None and len(vl) > kept
+          and np.isfinite([loss[kept], vl[kept], vl[0]]).all()):
+        tr, va = float(loss[kept]), float(vl[kept])
+        if va >= OVERFIT_LOSS_RATIO * tr and va - tr >= OVERFIT_MIN_GAP_FRACTION * abs(vl[0]):
+            ev = {"epoch": kept + 1, "train_loss": _r(tr), "val_loss": _r(va),
+                  "ratio": _r(va / tr) if tr else None, "summary": (
+                      f"Validation loss {va:.4g} is {va / max(tr, 1e-12):.1f}x the training loss "
+                      f"{tr:.4g} at {where}: the fit does not generalize.")}
+            return Finding("overfitting", "warning", ev, advice)
+    return None
+
+
+def _underfitting(f: RunFacts) -> Finding | None:
+    loss = f.loss
+    finite = loss[np.isfinite(loss)]
+    flat_note = ""
+    if len(finite) >= 3 and finite[-1] > (1 - PLATEAU_ESCAPE_DROP / 2) * finite[0]:
+        flat_note = (" The training loss barely moved after the first epoch, so try a higher "
+                     "learning rate first (`nnguru lr-find`).")
+    advice = ("Give the model more to work with: more capacity (wider or deeper layers), more "
+              "epochs, a higher learning rate, less regularization, or better features."
+              + flat_note)
+    ev: dict[str, Any] = {}
+    if f.classification:
+        base_loss, train_base = f.baseline_loss(), f.train_baseline_loss()
+        # With rare classes (or class weights) plain accuracy against the majority baseline says
+        # nothing about learning; balanced accuracy against chance (1/K) does.
+        balanced = _minority(f) is not None or bool(f.class_weight)
+        score_key = "balanced_accuracy" if balanced else "accuracy"
+        base_acc = (1.0 / f.n_classes if f.n_classes else None) if balanced \
+            else f.baseline_accuracy()
+        margin = (base_acc + UNDERFIT_ACC_MARGIN) if base_acc is not None else None
+        poor_train = poor_val = None
+        if train_base and len(finite):
+            poor_train = float(finite.min()) >= UNDERFIT_LOSS_RATIO * train_base
+            ev.update(best_train_loss=_r(finite.min()), baseline_loss=_r(train_base))
+        if base_loss and f.val_loss is not None and np.isfinite(f.val_loss).any():
+            vmin = float(np.nanmin(np.where(np.isfinite(f.val_loss), f.val_loss, np.nan)))
+            poor_val = vmin >= UNDERFIT_LOSS_RATIO * base_loss
+            ev["best_val_loss"] = _r(vmin)
+        if not balanced and margin is not None and f.acc is not None and np.isfinite(f.acc[-1]):
+            poor_train = bool(poor_train) or f.acc[-1] <= margin
+            ev["train_accuracy"] = _r(f.acc[-1])
+        score = _get(f.eval_metrics, score_key)
+        if margin is not None and score is not None:
+            poor_val = bool(poor_val) or score <= margin
+            ev[f"{f.eval_split}_{score_key}"] = _r(score)
+            ev[f"baseline_{score_key}"] = _r(base_acc)
+        if poor_val is None:
+            poor_val = poor_train
+        if not (poor_train and poor_val):
+            return None
+        ev["summary"] = (
+            "Training and validation are both close to the trivial baseline"
+            + (f" (best training loss {finite.min():.4g} vs {train_base:.4g} for predicting the "
+               "class shares)" if train_base and len(finite) else "")
+            + ": the model has not learned the signal.")
+        return Finding("underfitting", "warning", ev, advice)
+    r2 = _get(f.eval_metrics, "r2")
+    if r2 is None or r2 >= UNDERFIT_R2:
+        return None
+    ev = {f"{f.eval_split}_r2": _r(r2), "summary": (
+        f"{f.eval_split.capitalize()} R² is {r2:.3f}: the model explains almost none of the "
+        "variance, about as well as predicting the mean.")}
+    if len(finite):
+        ev["final_train_loss"] = _r(finite[-1])
+    return Finding("underfitting", "warning", ev, advice)
+
+
+def _minority(f: RunFacts) -> tuple[str, float, float] | None:
+    """(label, count, majority/minority ratio) when the classes are imbalanced."""
+    counts = {k: v for k, v in (f.class_counts or {}).items() if v > 0}
+    if len(counts) < 2:
+        return None
+    label = min(counts, key=counts.get)
+    ratio = max(counts.values()) / counts[label]
+    return (label, counts[label], ratio) if ratio >= IMBALANCE_RATIO else None
+
+
+def _accuracy_paradox(f: RunFacts) -> Finding | None:
+    mino = _minority(f)
+    m = f.eval_metrics
+    if mino is None or not isinstance(m, dict) or m.get("accuracy") is None:
+        return None
+    label = mino[0]
+    base = f.baseline_accuracy()
+    recall = _get(m, "per_class", label, "recall")
+    acc = float(m["accuracy"])
+    reduction = (acc - base) / (1 - base) if base is not None and base < 1 else None
+    near_base = reduction is not None and abs(reduction) < PARADOX_ERROR_REDUCTION
+    blind = recall is not None and recall <= PARADOX_MIN_RECALL
+    if not (near_base or blind):
+        return None
+    split = f.eval_split
+    ev = {f"{split}_accuracy": _r(acc), "majority_baseline_accuracy": _r(base),
+          "minority_class": label, f"{split}_minority_recall": _r(recall),
+          "summary": (f"{split.capitalize()} accuracy {acc:.3f} looks good but the majority "
+                      f"baseline already scores {base:.3f}"
+                      + (f", and recall of the rare class '{label}' is {recall:.2f}"
+                         if recall is not None else "")
+                      + ": the accuracy hides that the rare class is missed.")}
+    advice = ("Judge the model by precision/recall/F1 of the rare class (or PR-AUC), not "
+              "accuracy; train with class weights ('balanced') or resample, and pick the "
+              "decision threshold on validation (`--threshold auto`).")
+    return Finding("accuracy_paradox", "warning", ev, advice)
+
+
+def _class_imbalance(f: RunFacts, paradox: bool) -> Finding | None:
+    mino = _minority(f)
+    if mino is None:
+        return None
+    label, count, ratio = mino
+    share = count / sum(f.class_counts.values())
+    ev = {"minority_class": label, "minority_count": int(count), "minority_share": _r(share),
+          "n_classes": len(f.class_counts),
+          "majority_to_minority": _r(ratio), "summary": (
+              f"Class '{label}' is rare: {share:.1%} of the samples ({int(count)}), "
+              f"{ratio:.0f}x fewer than the largest class.")}
+    advice = ("Use class weights ('balanced') or resampling so the rare class counts in the "
+              "loss, report precision/recall/F1 (`--positive` names the class that matters), "
+              "and choose the threshold on validation (`--threshold auto`).")
+    return Finding("class_imbalance", "warning" if paradox else "info", ev, advice)
+
+
+def _leakage(f: RunFacts) -> Finding | None:
+    count = f.leakage_count
+    if not count or count <= 0:
+        return None
+    share = count / f.n_test if f.n_test else None
+    if share is not None and share < LEAKAGE_MIN_SHARE:
+        return None
+    severe = share is None or share >= LEAKAGE_ERROR_SHARE
+    ev = {"duplicated_test_samples": int(count), "test_samples": f.n_test,
+          "share_of_test": _r(share), "summary": (
+              f"{count} test samples" + (f" ({share:.1%} of the test split)" if share else "")
+              + " also appear in the training data: the test score rewards memory, not skill.")}
+    advice = ("Remove duplicates before splitting (or split by group, e.g. per patient/user), "
+              "then retrain and re-evaluate; until then the test score is optimistic.")
+    return Finding("leakage", "error" if severe else "warning", ev, advice)
+
+
+def _small_data(f: RunFacts) -> Finding | None:
+    ev: dict[str, Any] = {}
+    reasons = []
+    if f.classification and f.class_counts:
+        total = sum(f.class_counts.values())
+        scale = f.n_train / total if f.n_train and total > f.n_train else 1.0
+        label = min(f.class_counts, key=f.class_counts.get)
+        smallest = f.class_counts[label] * scale
+        if smallest < SMALL_MIN_PER_CLASS:
+            ev.update(smallest_class=label, smallest_class_train_samples=_r(smallest))
+            reasons.append(f"class '{label}' has only about {smallest:.0f} training samples")
+    elif not f.classification and f.n_train is not None and f.n_train < SMALL_MIN_SAMPLES:
+        ev["train_samples"] = f.n_train
+        reasons.append(f"only {f.n_train} training rows")
+    if f.n_params and f.n_train:
+        per = f.n_params / f.n_train
+        if per > SMALL_PARAMS_PER_SAMPLE:
+            ev.update(parameters=int(f.n_params), train_samples=int(f.n_train),
+                      parameters_per_sample=_r(per))
+            reasons.append(f"{f.n_params:,} parameters for {f.n_train:,} training samples "
+                           f"({per:.0f} per sample)")
+    if not reasons:
+        return None
+    ev["summary"] = "Too little data for this model: " + "; ".join(reasons) + "."
+    advice = ("Get more labeled data or augment it; meanwhile use a smaller model, dropout and "
+              "early stopping, and trust cross-validated scores over one split.")
+    return Finding("small_data", "warning", ev, advice)
+
+
+def _healthy(f: RunFacts) -> Finding:
+    ev: dict[str, Any] = {"epochs": f.n_epochs}
+    parts = []
+    if f.val_loss is not None and np.isfinite(f.val_loss).any():
+        best = int(np.nanargmin(np.where(np.isfinite(f.val_loss), f.val_loss, np.nan)))
+        ev.update(best_epoch=best + 1, best_val_loss=_r(f.val_loss[best]))
+        parts.append(f"validation loss was best at epoch {best + 1} ({f.val_loss[best]:.4g})")
+    key = "accuracy" if f.classification else "r2"
+    score, base = _get(f.eval_metrics, key), _get(f.baseline, key)
+    if score is not None:
+        ev[f"{f.eval_split}_{key}"] = _r(score)
+        ev[f"baseline_{key}"] = _r(base)
+        parts.append(f"{f.eval_split} {key} {score:.3f}"
+                     + (f" vs {base:.3f} for the trivial baseline" if base is not None else ""))
+    ev["summary"] = ("No problem found" + (": " + ", ".join(parts) if parts else "") + ".")
+    return Finding("healthy", "info", ev,
+                   "Nothing to fix. To go further, tune the learning rate and model size on "
+                   "validation, or try more data.")
+
+
+def diagnose(
+    *,
+    history: dict[str, list[float]],
+    task: str,
+    data_report: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    n_params: int | None = None,
+    n_train: int | None = None,
+    n_classes: int | None = None,
+    lr: float | None = None,
+    leakage_count: int | None = None,
+    suggested_lr: float | None = None,
+    class_weight: Any = None,
+    restored_epoch: int | None = None,
+) -> list[Finding]:
+    """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
+
+    ``history`` uses Keras keys (``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``, ``lr``);
+    ``metrics`` is the content of metrics.json (``val``, ``test``, ``baseline``);
+    ``suggested_lr`` is the learning-rate range test's suggestion, used in the advice;
+    ``class_weight`` ("balanced" or {label: weight}) is what the training loss was weighted
+    with, so it is compared with the right prior-predictor loss; ``restored_epoch`` (1-based)
+    is the epoch whose weights early stopping restored, if it did.
+    """
+    f = gather_facts(history=history, task=task, data_report=data_report, metrics=metrics,
+                     n_params=n_params, n_train=n_train, n_classes=n_classes, lr=lr,
+                     leakage_count=leakage_count, suggested_lr=suggested_lr,
+                     class_weight=class_weight, restored_epoch=restored_epoch)
+    high = _lr_too_high(f) if f.n_epochs else None
+    low = None if high else _lr_too_low(f)
+    plateau = None if high or low else _plateau(f)
+    over = None if high else _overfitting(f)
+    paradox = _accuracy_paradox(f) if f.classification else None
+    imbalance = _class_imbalance(f, paradox is not None) if f.classification else None
+    under = None if (high or low or over or paradox) else _underfitting(f)
+    found = [x for x in (high, low, plateau, over, under, imbalance, paradox,
+                         _leakage(f), _small_data(f)) if x is not None]
+    if not found:
+        return [_healthy(f)]
+    return sorted(found, key=lambda x: SEVERITIES.index(x.severity))

@@ -1,0 +1,7 @@
+"""Keras-style layers: ``from nnguru.layers import Dense, Flatten, Conv2D, ...``."""
+
+from nnguru.nn.layers import (  # noqa: F401
+    GRU, LSTM, Activation, AveragePooling2D, BatchNormalization, Conv1D, Conv2D, Dense, Dropout,
+    Embedding, Flatten, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling2D, Input,
+    Layer, MaxPooling1D, MaxPooling2D, Rescale, Reshape, SimpleRNN, register,
+)

@@ -1,0 +1,108 @@
+"""``Sequential``: a Keras-style stack of layers.
+
+Built as soon as the input shape is known (``input_shape=`` on the first layer, an ``Input``
+layer, or the first batch ``fit`` sees), so ``summary()`` works before training as in Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from nnguru.errors import NNGuruError, describe
+from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, deserialize, serialize
+from nnguru.nn.model import Model
+
+
+class Sequential(Model):
+    """``Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation='relu'), Dense(10, activation='softmax')])``.
+
+    Layers are nnguru layers or any ``torch.nn.Module`` (a model with raw torch modules trains
+    and predicts, but only pure nnguru layers can be saved as a JSON architecture).
+    """
+
+    def __init__(self, layers: Iterable[nn.Module] | None = None, name: str | None = None) -> None:
+        super().__init__(name=name or "sequential")
+        self.layers = nn.ModuleList()
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: nn.Module) -> None:
+        if not isinstance(layer, nn.Module):
+            raise NNGuruError(
+                f"Only instances of nnguru.layers.Layer or torch.nn.Module can be added to a "
+                f"Sequential model. Received: {describe(layer)}."
+            )
+        if self.built and isinstance(layer, Layer):
+            layer.ensure_built(self.output_shape)
+            self.output_shape = layer.output_shape
+        self.layers.append(layer)
+        first = self.layers[0]
+        if not self.built and isinstance(first, Layer) and first.declared_input_shape is not None:
+            self.build(first.declared_input_shape)
+        if self._compile_args is not None:
+            self._fuse_output_activation()
+
+    def build(self, input_shape) -> None:
+        shape = tuple(int(s) for s in input_shape)
+        self.input_shape = shape
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Layer):
+                try:
+                    shape = layer.ensure_built(shape)
+                except NNGuruError as exc:
+                    raise NNGuruError(f"Layer {i} ({type(layer).__name__}): {exc}") from None
+            else:
+                with torch.no_grad():
+                    was = layer.training
+                    layer.eval()
+                    shape = tuple(layer(torch.zeros((2, *shape), device=self.device)).shape[1:])
+                    layer.train(was)
+        self.output_shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def _last_activation_layer(self):
+        for layer in reversed(self.layers):
+            if isinstance(layer, _Activated):
+                return layer
+            if not isinstance(layer, Dropout):  # Dropout is the identity at inference
+                return None
+        return None
+
+    def _takes_integer_input(self) -> bool:
+        first = next((layer for layer in self.layers if not isinstance(layer, Input)), None)
+        return isinstance(first, Embedding)
+
+    def summary_rows(self):
+        rows = []
+        for i, layer in enumerate(self.layers):
+            shape = getattr(layer, "output_shape", None)
+            shape_text = f"(None, {', '.join(map(str, shape))})" if shape else "?"
+            name = getattr(layer, "layer_name", None) or f"{type(layer).__name__.lower()}_{i}"
+            rows.append((f"{name} ({type(layer).__name__})", shape_text,
+                         sum(p.numel() for p in layer.parameters())))
+        return rows
+
+    def get_config(self) -> dict:
+        bad = [type(layer).__name__ for layer in self.layers if not isinstance(layer, Layer)]
+        if bad:
+            raise NNGuruError(
+                f"This Sequential holds raw torch modules ({', '.join(bad)}) whose architecture cannot "
+                "be stored as JSON. Use nnguru.layers equivalents to get a loadable model file."
+            )
+        return {"name": self.name, "layers": [serialize(layer) for layer in self.layers],
+                "input_shape": list(self.input_shape) if self.input_shape else None}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        model = cls([deserialize(spec) for spec in config["layers"]], name=config.get("name"))
+        if not model.built and config.get("input_shape"):
+            model.build(config["input_shape"])
+        return model
+

@@ -1,0 +1,216 @@
+"""Gradient-free training of the weights by random search.
+
+Two classic methods, both needing only evaluations of the objective, so they can optimise what
+gradients cannot see, such as accuracy itself (``objective="accuracy"``):
+
+* ``method="es"`` -- evolution strategies with antithetic Gaussian perturbations (Salimans et al.
+  2017, "Evolution strategies as a scalable alternative to reinforcement learning"): evaluate
+  ``theta +- sigma * eps_i``, turn the scores into centred ranks (so the scale of the objective
+  and ties on a piecewise-constant accuracy do not matter), estimate the gradient of the
+  Gaussian-smoothed objective from them and take an Adam step of size ``lr`` on it.
+* ``method="1+lambda"`` -- a (1+lambda) evolution strategy: ``population`` children
+  ``theta + sigma * eps_i``; the best replaces the parent if it is at least as good (ties are
+  accepted so the search can drift across accuracy plateaus), and ``sigma`` follows Rechenberg's
+  1/5 success rule (grows when more than a fifth of the children improve, shrinks otherwise).
+
+All candidates of one step are scored on the same batch with the same Dropout masks (common
+random numbers), so the comparison between them is fair. Cost per step: ``population`` forward
+passes, no backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nnguru.errors import NNGuruError
+from nnguru.optim.base import (
+    Batch,
+    LossFn,
+    ModelOptimizer,
+    NonFiniteError,
+    assign,
+    call,
+    check_choice,
+    check_positive,
+    flatten,
+    generator,
+    new_seed,
+    trainable,
+    unflatten,
+)
+
+METHODS = ("es", "1+lambda")
+OBJECTIVES = ("loss", "accuracy")
+
+
+def accuracy(outputs: Tensor, y: Tensor, w: Tensor | None = None) -> Tensor:
+    """Accuracy from logits: argmax for several outputs, ``> 0`` for a single logit."""
+    if outputs.ndim == 1 or outputs.shape[-1] == 1:
+        correct = (outputs.reshape(-1) > 0) == (y.reshape(-1) > 0.5)
+    else:
+        target = y.argmax(-1) if y.ndim == outputs.ndim else y.reshape(-1)
+        correct = outputs.argmax(-1) == target
+    correct = correct.to(outputs.dtype)
+    if w is None:
+        return correct.mean()
+    w = w.reshape(-1).to(outputs.dtype)
+    return (correct * w).sum() / w.sum()
+
+
+def centered_ranks(scores: Tensor) -> Tensor:
+    """Ranks scaled to [-0.5, 0.5], ties sharing their mean rank (fitness shaping)."""
+    n = scores.numel()
+    order = torch.argsort(scores, stable=True)
+    ranks = torch.empty(n, dtype=scores.dtype, device=scores.device)
+    ranks[order] = torch.arange(n, dtype=scores.dtype, device=scores.device)
+    uniq, inverse = torch.unique(scores, return_inverse=True)
+    mean_rank = torch.zeros(len(uniq), dtype=scores.dtype, device=scores.device)
+    mean_rank.index_add_(0, inverse, ranks)
+    mean_rank /= torch.bincount(inverse, minlength=len(uniq)).to(scores.dtype)
+    shaped = mean_rank[inverse]
+    return shaped / max(n - 1, 1) - 0.5
+
+
+class RandomSearch(ModelOptimizer):
+    """Gradient-free search over the weights (ES or (1+lambda)). Choose it for objectives
+    without useful gradients (accuracy, non-differentiable models) or small networks; on large
+    networks it needs far more evaluations than any gradient method."""
+
+    name = "random-search"
+    full_batch = False
+    preferred_batch_size = 1024  # the whole split on small tables, large batches otherwise
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        lr: float | None = None,
+        *,
+        method: str = "es",
+        objective: str = "loss",
+        population: int = 40,
+        sigma: float = 0.05,
+        adapt_sigma: bool | None = None,
+        full_batch: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        name = self.name
+        method = check_choice("method", method, METHODS, name)
+        objective = check_choice("objective", objective, OBJECTIVES, name)
+        check_positive("population", population, name, integer=True)
+        check_positive("sigma", sigma, name)
+        if method == "es" and (population < 2 or population % 2):
+            raise NNGuruError(f"optimizer {name!r}: method 'es' evaluates antithetic pairs, so "
+                              f"'population' must be an even number >= 2; received "
+                              f"{population!r}.")
+        if adapt_sigma and method == "es":
+            raise NNGuruError(f"optimizer {name!r}: option 'adapt_sigma' applies to method "
+                              "'1+lambda' only (ES adapts its steps through Adam).")
+        # lr: the Adam step of ES (0.02: a Salimans et al.-sized step), and for (1+lambda) the
+        # fraction of the way to the winning child (1.0: the classic algorithm).
+        lr = (0.02 if method == "es" else 1.0) if lr is None else lr
+        super().__init__(model, lr)
+        self.full_batch = bool(full_batch)
+        self.method, self.objective = method, objective
+        self.population, self.sigma = int(population), float(sigma)
+        self.adapt_sigma = method == "1+lambda" if adapt_sigma is None else bool(adapt_sigma)
+        self.seed = new_seed() if seed is None else int(seed)
+        self.m: Tensor | None = None  # Adam moments of the ES gradient estimate
+        self.v: Tensor | None = None
+        self.info: dict[str, Any] = {}
+
+    def step_batch(
+        self, model: torch.nn.Module, loss_fn: LossFn, x: Batch, y: Tensor, w: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        params = trainable(model)
+        theta = flatten([p.detach() for p in params.values()])
+        gen = generator(self.seed, self.steps, theta.device)
+        mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=theta.device))
+
+        def score(outputs: Tensor) -> float:
+            """Higher is better: -loss or accuracy; non-finite counts as the worst score."""
+            if self.objective == "accuracy":
+                return float(accuracy(outputs, y, w))
+            value = -float(loss_fn(outputs, y, w))
+            return value if math.isfinite(value) else -math.inf
+
+        with torch.no_grad(), torch.random.fork_rng(devices=_cuda(theta)):
+            torch.manual_seed(mask_seed)
+            outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
+            loss = loss_fn(outputs, y, w)
+        if not torch.isfinite(loss):
+            raise NonFiniteError(
+                f"optimizer {self.name!r}: the loss is {float(loss)} at the current weights; "
+                "lower sigma or lr.", code="lr_too_high")
+
+        def fitness(vec: Tensor) -> float:
+            with torch.no_grad(), torch.random.fork_rng(devices=_cuda(theta)):
+                torch.manual_seed(mask_seed)
+                return score(call(model, unflatten(vec, params), x))
+
+        noise_count = self.population // 2 if self.method == "es" else self.population
+        eps = torch.randn(noise_count, theta.numel(), generator=gen, device=theta.device,
+                          dtype=theta.dtype)
+        if self.method == "es":
+            new_theta = self._es(theta, eps, fitness)
+        else:
+            new_theta = self._one_plus_lambda(theta, eps, fitness, score(outputs))
+        if new_theta is not None:
+            assign(params, new_theta)
+        self.steps += 1
+        return loss.detach(), outputs.detach()
+
+    def _es(self, theta: Tensor, eps: Tensor, fitness: Any) -> Tensor:
+        """Antithetic ES gradient estimate from centred ranks, then one Adam step."""
+        sigma = self.sigma
+        plus = [fitness(theta + sigma * e) for e in eps]
+        minus = [fitness(theta - sigma * e) for e in eps]
+        scores = torch.tensor(plus + minus, dtype=theta.dtype, device=theta.device)
+        shaped = centered_ranks(scores)
+        k = eps.shape[0]
+        weights = shaped[:k] - shaped[k:]
+        grad = (weights @ eps) / (2 * k * sigma)
+        b1, b2, step = 0.9, 0.999, self.steps + 1
+        if self.m is None or self.v is None:
+            self.m, self.v = torch.zeros_like(theta), torch.zeros_like(theta)
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        m_hat = self.m / (1 - b1**step)
+        v_hat = self.v / (1 - b2**step)
+        self.info = {"best": max(plus + minus), "sigma": sigma}
+        return theta + self.lr * m_hat / (v_hat.sqrt() + 1e-8)
+
+    def _one_plus_lambda(self, theta: Tensor, eps: Tensor, fitness: Any,
+                         parent: float) -> Tensor | None:
+        """(1+lambda)-ES with the 1/5 success rule on sigma."""
+        sigma = self.sigma
+        children = [fitness(theta + sigma * e) for e in eps]
+        best = max(range(len(children)), key=children.__getitem__)
+        success = sum(c > parent for c in children) / len(children)
+        self.info = {"best": children[best], "parent": parent, "sigma": sigma,
+                     "success": success}
+        if self.adapt_sigma:
+            # log sigma moves by +1/3 when every child improves, -1/12 when none does: the
+            # (1+1) rule of Rechenberg, whose fixed point is a success rate of 1/5.
+            self.sigma = min(max(sigma * math.exp((success - 0.2) / 0.8 / 3), 1e-8), 1e3)
+        if children[best] >= parent and math.isfinite(children[best]):
+            return theta + (self.lr * sigma) * eps[best]
+        return None
+
+    def _state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"sigma": self.sigma, "seed": self.seed}
+        if self.m is not None and self.v is not None:
+            state["m"], state["v"] = self.m.clone(), self.v.clone()
+        return state
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.sigma, self.seed = float(state["sigma"]), int(state["seed"])
+        self.m = state["m"].clone() if "m" in state else None
+        self.v = state["v"].clone() if "v" in state else None
+
+
+def _cuda(t: Tensor) -> list[torch.device]:
+    return [t.device] if t.device.type == "cuda" else []

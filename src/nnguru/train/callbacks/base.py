@@ -1,0 +1,77 @@
+"""Callback base class and the list that dispatches hooks to callbacks.
+
+Callbacks talk to the loop only through Keras's hooks, the ``logs`` dict and
+``model.stop_training``. Under DistributedDataParallel every rank calls the hooks; callbacks that
+write files or print set ``main_process_only`` so only rank 0 runs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Callback:
+    """Override any of the ``on_*`` hooks; ``self.model`` and ``self.params`` are set by the loop."""
+
+    main_process_only = False
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    return getattr(type(cb), hook) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """Calls each hook on every callback, in order; batch hooks only where someone listens."""
+
+    def __init__(self, callbacks: list[Callback], model: Any, params: dict, is_main: bool = True) -> None:
+        self.callbacks = [cb for cb in callbacks if is_main or not cb.main_process_only]
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+        # Per-batch logs cost a host sync; build them only when a callback reads them.
+        self.batch_begin = [cb for cb in self.callbacks if _overrides(cb, "on_train_batch_begin")]
+        self.batch_end = [cb for cb in self.callbacks if _overrides(cb, "on_train_batch_end")]
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def on_train_begin(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        for cb in self.batch_begin:
+            cb.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for cb in self.batch_end:
+            cb.on_train_batch_end(batch, logs)

@@ -1,0 +1,69 @@
+"""ReduceLROnPlateau: multiply the learning rate by ``factor`` when the monitor stalls."""
+
+from __future__ import annotations
+
+import math
+
+from nnguru.train.callbacks import monitor as mon
+from nnguru.train.callbacks.base import Callback
+
+
+def set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def get_lr(optimizer) -> float:
+    return float(optimizer.param_groups[0]["lr"])
+
+
+class ReduceLROnPlateau(Callback):
+    """Keras semantics (``patience``, ``factor``, ``cooldown``, ``min_lr``)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
+                 min_lr: float = 0.0, verbose: int = 0) -> None:
+        super().__init__()
+        if not 0 < factor < 1:
+            from nnguru.errors import NNGuruError
+            raise NNGuruError(f"ReduceLROnPlateau factor must be in (0, 1); received {factor!r}.")
+        self.monitor, self.factor, self.patience = monitor, factor, patience
+        self.mode = mon.mode_for(monitor, mode)
+        self.min_delta, self.cooldown, self.min_lr, self.verbose = min_delta, cooldown, min_lr, verbose
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = mon.read(logs or {}, self.monitor, "ReduceLROnPlateau")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if mon.improved(current, self.best, self.mode, self.min_delta):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            old = get_lr(self.model.optimizer)
+            new = max(old * self.factor, self.min_lr)
+            if new < old:
+                set_lr(self.model.optimizer, new)
+                if self.verbose:
+                    print(f"ReduceLROnPlateau: epoch {epoch + 1}: learning rate {old:.3g} -> {new:.3g}.")
+            self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """``schedule(epoch, lr) -> new lr`` at the start of every epoch (Keras signature)."""
+
+    def __init__(self, schedule, verbose: int = 0) -> None:
+        super().__init__()
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.schedule(epoch, get_lr(self.model.optimizer)))
+        set_lr(self.model.optimizer, lr)

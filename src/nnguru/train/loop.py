@@ -1,0 +1,173 @@
+"""The training loop: one file, read it top to bottom.
+
+    for each epoch:
+        callbacks.on_epoch_begin
+        for each batch (a slice of this epoch's permutation, this rank's shard):
+            loss, outputs = model.train_step(x, y, w)      # the one escape hatch
+            accumulate loss and metrics on the device      # no host sync per step
+        guard: a non-finite loss restores the last good weights and stops, saying why
+        evaluate on validation (large batches, inference mode)
+        callbacks.on_epoch_end(logs)                       # History, EarlyStopping, ...
+
+Data already lives on the training device as tensors, so a batch is an index gather: no
+DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
+shard of one shared permutation; logs are all-reduced and only rank 0 prints or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from nnguru.train.callbacks import CallbackList, History
+from nnguru.train.progress import ProgressDisplay
+
+NAN_CHECK_EVERY = 50  # steps between finiteness checks of the running loss (one host sync each)
+EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap
+
+
+@dataclass
+class TensorData:
+    """Inputs, targets and optional per-sample weights, already on the training device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    w: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        return self.x[idx], self.y[idx], None if self.w is None else self.w[idx]
+
+
+def rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    if rank_and_world()[1] > 1:
+        dist.all_reduce(t)
+    return t
+
+
+def _metric_logs(metrics, prefix: str = "") -> dict[str, float]:
+    logs = {}
+    for m in metrics:
+        if m.state is not None:
+            _all_reduce_sum(m.state)
+        logs[prefix + m.name] = m.result()
+    return logs
+
+
+@torch.inference_mode()
+def evaluate(model, data: TensorData, batch_size: int = EVAL_BATCH, prefix: str = "") -> dict[str, float]:
+    """Loss and compiled metrics over ``data`` (in eval mode, large batches)."""
+    was_training = model.training
+    model.eval()
+    for m in model.compiled_metrics:
+        m.reset()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=data.x.device)
+    for start in range(0, len(data), batch_size):
+        xb, yb, wb = data.x[start:start + batch_size], data.y[start:start + batch_size], None
+        if data.w is not None:
+            wb = data.w[start:start + batch_size]
+        with model.autocast():
+            out = model(xb)
+        out = out.float()
+        loss_sum += model.loss(out, yb, wb).double() * len(xb)
+        for m in model.compiled_metrics:
+            m.update(out, yb)
+    model.train(was_training)
+    logs = {prefix + "loss": float(loss_sum) / max(len(data), 1)}
+    logs.update(_metric_logs(model.compiled_metrics, prefix))
+    return logs
+
+
+def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_size: int,
+        shuffle: bool = True, callbacks: list | None = None, verbose: int = 1,
+        initial_epoch: int = 0, seed: int | None = None) -> History:
+    """Train ``model`` (an ``nnguru.Model``, compiled) and return its ``History``."""
+    rank, world = rank_and_world()
+    n = len(train) // world  # every rank runs the same number of steps
+    batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
+    steps = math.ceil(n / batch_size)
+    history = History()
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world}
+    cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
+    display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps)
+    # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
+    # that nnguru.set_seed / torch.manual_seed make runs reproducible.
+    base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
+    model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
+    device = train.x.device
+    model.stop_training = False
+    good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    logs: dict[str, float] = {}
+
+    cbs.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        cbs.on_epoch_begin(epoch)
+        display.epoch_begin(epoch)
+        t0 = time.perf_counter()
+        model.train()
+        for m in model.compiled_metrics:
+            m.reset()
+        if shuffle:
+            gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
+            order = torch.randperm(len(train), generator=gen).to(device)
+        else:
+            order = torch.arange(len(train), device=device)
+        order = order[rank * n:(rank + 1) * n]
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        seen = 0
+        finite = True
+
+        for step in range(steps):
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            xb, yb, wb = train.batch(idx)
+            cbs.on_train_batch_begin(step)
+            loss, out = model.train_step(xb, yb, wb)
+            loss_sum += loss.double() * len(idx)
+            seen += len(idx)
+            for m in model.compiled_metrics:
+                m.update(out, yb)
+            if cbs.batch_end:
+                cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(idx)})
+            display.step(step, lambda: {"loss": float(loss_sum) / seen})
+            if (step + 1) % NAN_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                finite = False
+                break
+            if model.stop_training:
+                break
+
+        _all_reduce_sum(loss_sum)
+        logs = {"loss": float(loss_sum) / max(seen * world, 1)}
+        if not finite or not math.isfinite(logs["loss"]):
+            # Diverged: put back the weights of the last finite epoch and say why.
+            model.load_state_dict(good_state)
+            model.stop_training = True
+            model.stop_reason = (
+                f"the training loss became non-finite in epoch {epoch + 1}; weights were restored "
+                "to those of the last finite epoch. The learning rate is probably too high."
+            )
+            logs["loss"] = float("nan")
+        else:
+            logs.update(_metric_logs(model.compiled_metrics))
+            good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if val is not None and len(val):
+                logs.update(evaluate(model, val, prefix="val_"))
+        logs["lr"] = float(model.optimizer.param_groups[0]["lr"])
+        logs["seconds"] = time.perf_counter() - t0
+        display.epoch_end(epoch, logs)
+        cbs.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    cbs.on_train_end(logs)
+    return history

@@ -1,0 +1,165 @@
+"""Callbacks: Keras semantics through the loop's hooks."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from nnguru import Sequential
+from nnguru.callbacks import (
+    Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
+    TerminateOnNaN,
+)
+from nnguru.errors import NNGuruError
+from nnguru.layers import Dense
+from nnguru.train.checkpoint import load_checkpoint
+
+
+def small_model(lr=None, optimizer="adam"):
+    m = Sequential([Dense(16, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")])
+    m.compile(optimizer=optimizer if lr is None else {"name": optimizer, "lr": lr},
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m
+
+
+class Recorder(Callback):
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def on_train_begin(self, logs=None):
+        self.events.append("train_begin")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.events.append(f"epoch_begin{epoch}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append("batch")
+        assert "loss" in logs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(f"epoch_end{epoch}")
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(logs)
+
+    def on_train_end(self, logs=None):
+        self.events.append("train_end")
+
+
+def test_hook_order(blobs):
+    x, y = blobs
+    rec = Recorder()
+    small_model().fit(x, y, epochs=2, batch_size=100, validation_split=0.1, callbacks=[rec], verbose=0)
+    assert rec.events == ["train_begin", "epoch_begin0", "batch", "batch", "batch", "epoch_end0",
+                          "epoch_begin1", "batch", "batch", "batch", "epoch_end1", "train_end"]
+
+
+def test_early_stopping_restores_best_weights(blobs):
+    x, y = blobs
+    rng = np.random.default_rng(1)
+    y_noise = rng.integers(0, 3, len(y))  # pure noise labels: validation loss rises as it memorizes
+    m = Sequential([Dense(256, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")])
+    m.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy")
+    snapshots = []
+
+    class Snap(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append({k: v.clone() for k, v in self.model.state_dict().items()})
+
+    es = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    h = m.fit(x, y_noise, epochs=100, batch_size=16, validation_split=0.3, callbacks=[Snap(), es], verbose=0)
+    epochs_run = len(h.history["loss"])
+    assert epochs_run < 100 and es.stopped_epoch == epochs_run - 1
+    best = int(np.argmin(h.history["val_loss"]))
+    assert es.best_epoch == best and epochs_run == best + 4
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, snapshots[best][k])
+
+
+def test_early_stopping_unknown_monitor_lists_available(blobs):
+    x, y = blobs
+    with pytest.raises(NNGuruError, match="monitors 'val_acc'.*Available: .*val_accuracy"):
+        small_model().fit(x, y, epochs=2, validation_split=0.2, verbose=0,
+                          callbacks=[EarlyStopping(monitor="val_acc")])
+    with pytest.raises(NNGuruError, match="no validation data"):
+        small_model().fit(x, y, epochs=2, verbose=0, callbacks=[EarlyStopping()])
+
+
+def test_reduce_lr_on_plateau_and_scheduler(blobs):
+    x, y = blobs
+    m = small_model()
+    h = m.fit(x, y, epochs=4, verbose=0, callbacks=[ReduceLROnPlateau(monitor="loss", patience=1,
+                                                                       min_delta=10.0, factor=0.5)])
+    assert h.history["lr"] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])  # epoch 1 always improves
+    m2 = small_model()
+    h2 = m2.fit(x, y, epochs=3, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: 0.1 / (e + 1))])
+    assert h2.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+
+
+def test_nonfinite_loss_restores_last_good_weights_and_says_why(blobs):
+    x, y = blobs
+    m = small_model(lr=1e6, optimizer="sgd")
+    h = m.fit(x * 1e3, y, epochs=20, verbose=0)
+    assert np.isnan(h.history["loss"][-1]) and len(h.history["loss"]) < 20
+    assert "non-finite" in m.stop_reason
+    assert all(torch.isfinite(v).all() for v in m.state_dict().values())
+
+
+def test_terminate_on_nan_stops_at_the_batch(blobs):
+    x, y = blobs
+    m = small_model(lr=1e6, optimizer="sgd")
+    seen = []
+
+    class Count(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(logs["loss"])
+
+    m.fit(x * 1e3, y, epochs=5, batch_size=8, verbose=0, callbacks=[Count(), TerminateOnNaN()])
+    assert not np.isfinite(seen[-1]) and np.isfinite(seen[:-1]).all()
+
+
+def test_checkpoint_resume_is_exact(blobs, tmp_path):
+    x, y = blobs
+    torch.manual_seed(0)
+    full = small_model()
+    state0 = {k: v.clone() for k, v in full.state_dict().items()}
+    ck = ModelCheckpoint(str(tmp_path / "ck-{epoch:02d}.safetensors"))
+    torch.manual_seed(1)
+    full.fit(x, y, epochs=4, verbose=0, callbacks=[ck])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ck-0{i}.safetensors" for i in range(1, 5)]
+    assert not list(tmp_path.glob(".*tmp"))  # atomic writes leave no temporaries
+    # resume from epoch 2 in a fresh model: the end state equals the uninterrupted run's
+    resumed = small_model()
+    resumed.load_state_dict(state0)
+    torch.manual_seed(1)
+    resumed.fit(x, y, epochs=4, verbose=0, resume_from=str(tmp_path / "ck-02.safetensors"))
+    for k, v in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v)
+    meta = load_checkpoint(tmp_path / "ck-04.safetensors", small_model())
+    assert meta["epoch"] == 4
+    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(NNGuruError, match="not a readable nnguru checkpoint"):
+        load_checkpoint(tmp_path / "bad.safetensors", small_model())
+
+
+def test_checkpoint_save_best_only(blobs, tmp_path):
+    x, y = blobs
+    ck = ModelCheckpoint(str(tmp_path / "best.safetensors"), monitor="val_accuracy", save_best_only=True)
+    small_model().fit(x, y, epochs=3, validation_split=0.2, verbose=0, callbacks=[ck])
+    assert (tmp_path / "best.safetensors").is_file()
+
+
+def test_csv_logger(blobs, tmp_path):
+    x, y = blobs
+    small_model().fit(x, y, epochs=3, verbose=0, callbacks=[CSVLogger(str(tmp_path / "log.csv"))])
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1", "2"] and "accuracy" in rows[0]
+
+
+def test_plain_progress_line_per_epoch(blobs, capsys):
+    x, y = blobs
+    small_model().fit(x, y, epochs=2, verbose=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
