@@ -1,6 +1,12 @@
 """Keras-style callbacks: ``from nnguru.callbacks import EarlyStopping, ModelCheckpoint, ...``."""
 
 from nnguru.train.callbacks import (  # noqa: F401
-    Callback, CSVLogger, EarlyStopping, History, LearningRateScheduler, ModelCheckpoint,
-    ReduceLROnPlateau, TerminateOnNaN,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
 )

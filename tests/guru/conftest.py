@@ -1,104 +1,96 @@
-"""A small plain-PyTorch trainer that writes Keras-style histories, for the planted-fault suite.
+"""Real training runs for the planted-fault and auto-fix suites, with nnguru's Keras API.
 
-It stands in for ``nnguru.Sequential`` so the guru is tested on real training curves; the config
-keys it accepts are exactly those ``nnguru.guru.remedies`` returns, so ``--auto-fix`` is tested
-end to end: diagnose -> remedies -> retrain with the changes -> compare.
+``train_mlp`` builds a ``nnguru.Sequential`` MLP classifier from a small config whose keys are
+exactly those ``nnguru.guru.remedies`` returns (lr, dropout, early_stopping, class_weight,
+hidden_scale, epochs), so ``--auto-fix`` is tested end to end: diagnose -> remedies -> retrain
+with the changes -> compare.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
+
+import nnguru
+from nnguru.callbacks import EarlyStopping
+from nnguru.evaluate import baseline, classification_metrics
+from nnguru.guru import Finding, diagnose
+from nnguru.layers import Dense, Dropout
 
 
 @dataclass
 class Trained:
     history: dict[str, list[float]]
-    model: nn.Module
+    model: Any
     n_params: int
+    restored_epoch: int | None
+    config: dict[str, Any]
 
     def proba(self, x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = self.model.eval()(torch.as_tensor(x, dtype=torch.float32))
-            return torch.softmax(out, dim=1).numpy().astype(np.float64)
+        return np.asarray(self.model.predict(np.asarray(x, np.float32)), dtype=np.float64)
 
-    def val_loss(self, x: np.ndarray, y: np.ndarray) -> float:
+    def log_loss(self, x: np.ndarray, y: np.ndarray) -> float:
         p = np.clip(self.proba(x)[np.arange(len(y)), y], 1e-12, 1)
         return float(-np.log(p).mean())
 
 
 def train_mlp(x_tr, y_tr, x_val, y_val, *, hidden=(64,), lr=1e-3, epochs=20, batch_size=32,
               optimizer="adam", dropout=0.0, class_weight=None, early_stopping=False,
-              patience=5, hidden_scale=1, seed=0, **_ignored) -> Trained:
-    """Fit an MLP classifier; history keys follow Keras (loss, val_loss, accuracy, ...)."""
-    torch.manual_seed(seed)
+              patience=5, hidden_scale=1, seed=0, **_unused) -> Trained:
+    """Fit ``Sequential([Dense(h, relu), (Dropout), ..., Dense(k, softmax)])``."""
+    nnguru.set_seed(seed)
     k = int(max(y_tr.max(), y_val.max()) + 1)
-    layers: list[nn.Module] = []
-    width_in = x_tr.shape[1]
+    layers: list[Any] = []
     for h in hidden:
-        h = int(h * hidden_scale)
-        layers += [nn.Linear(width_in, h), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
-        width_in = h
-    model = nn.Sequential(*layers, nn.Linear(width_in, k))
-    opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer](model.parameters(), lr=lr)
-    weight = None
+        first = {"input_shape": (x_tr.shape[1],)} if not layers else {}
+        layers.append(Dense(int(h * hidden_scale), activation="relu", **first))
+        if dropout:
+            layers.append(Dropout(dropout))
+    first = {"input_shape": (x_tr.shape[1],)} if not layers else {}
+    layers.append(Dense(k, activation="softmax", **first))
+    model = nnguru.Sequential(layers)
+    model.compile(optimizer={"name": optimizer, "lr": lr},
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    weights = None
     if class_weight == "balanced":
         counts = np.bincount(y_tr, minlength=k)
-        weight = torch.tensor(len(y_tr) / (k * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
-    xt, yt = torch.as_tensor(x_tr, dtype=torch.float32), torch.as_tensor(y_tr)
-    xv, yv = torch.as_tensor(x_val, dtype=torch.float32), torch.as_tensor(y_val)
-    hist: dict[str, list[float]] = {k: [] for k in
-                                    ("loss", "val_loss", "accuracy", "val_accuracy", "lr")}
-    gen = torch.Generator().manual_seed(seed)
-    best, best_state, wait = np.inf, None, 0
-    for _ in range(epochs):
-        model.train()
-        total, correct, nonfinite = 0.0, 0, False
-        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
-            out = model(xt[idx])
-            loss = loss_fn(out, yt[idx])
-            if not torch.isfinite(loss):
-                nonfinite = True
-                break
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            correct += int((out.argmax(1) == yt[idx]).sum())
-        model.eval()
-        with torch.no_grad():
-            vout = model(xv)
-            vloss = float(nn.functional.cross_entropy(vout, yv))
-            vacc = float((vout.argmax(1) == yv).float().mean())
-        hist["loss"].append(float("nan") if nonfinite else total / len(xt))
-        hist["accuracy"].append(correct / len(xt))
-        hist["val_loss"].append(vloss)
-        hist["val_accuracy"].append(vacc)
-        hist["lr"].append(lr)
-        if nonfinite:
-            break
-        if early_stopping:
-            if vloss < best:
-                best, wait = vloss, 0
-                best_state = {n: t.clone() for n, t in model.state_dict().items()}
-            else:
-                wait += 1
-                if wait >= patience:
-                    break
-    if early_stopping and best_state is not None:
-        model.load_state_dict(best_state)
-    return Trained(hist, model, sum(p.numel() for p in model.parameters()))
+        weights = {c: len(y_tr) / (k * max(n, 1)) for c, n in enumerate(counts)}
+    early = (EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+             if early_stopping else None)
+    hist = model.fit(np.asarray(x_tr, np.float32), y_tr, epochs=int(epochs),
+                     batch_size=batch_size, verbose=0, class_weight=weights,
+                     validation_data=(np.asarray(x_val, np.float32), y_val),
+                     callbacks=[early] if early else None).history
+    restored = early.best_epoch + 1 if early and early.best_epoch is not None else None
+    config = {"lr": lr, "epochs": epochs, "dropout": dropout, "class_weight": class_weight,
+              "early_stopping": early_stopping, "hidden_scale": hidden_scale}
+    return Trained(dict(hist), model, model.count_params(), restored, config)
+
+
+def diagnose_run(run: Trained, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                 **extra: Any) -> tuple[list[Finding], dict[str, Any]]:
+    """What nnguru.train does after fit: validation metrics, baseline, data facts, diagnosis."""
+    k = int(max(y_tr.max(), y_val.max()) + 1)
+    classes = list(range(k))
+    metrics = {"val": classification_metrics(y_val, run.proba(x_val), classes, y_train=y_tr),
+               "baseline": baseline("classification", y_tr, y_val, classes=classes)}
+    report = {"target": {"class_balance": {"counts": {
+        str(c): int(n) for c, n in enumerate(np.bincount(y_tr, minlength=k))}}}}
+    findings = diagnose(history=run.history, task="classification", data_report=report,
+                        metrics=metrics, n_params=run.n_params, n_train=len(y_tr), n_classes=k,
+                        class_weight=run.config["class_weight"],
+                        restored_epoch=run.restored_epoch, **extra)
+    return findings, metrics
 
 
 @pytest.fixture
 def trainer():
-    """``train_mlp`` on one CPU thread (the suite shares small machines), restored afterwards."""
+    """``(train_mlp, diagnose_run)`` on one CPU thread (the suite shares small machines)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield train_mlp
+    yield train_mlp, diagnose_run
     torch.set_num_threads(threads)

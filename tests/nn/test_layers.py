@@ -9,8 +9,19 @@ import torch.nn.functional as F
 
 from nnguru.errors import NNGuruError
 from nnguru.layers import (
-    GRU, LSTM, Activation, BatchNormalization, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
-    GlobalAveragePooling2D, Input, MaxPooling2D,
+    GRU,
+    LSTM,
+    Activation,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling2D,
+    Input,
+    MaxPooling2D,
 )
 from nnguru.nn.layers import deserialize, serialize
 

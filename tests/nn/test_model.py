@@ -78,7 +78,7 @@ def test_binary_and_regression_losses(blobs):
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy", "precision"])
     model.fit(x, yb, epochs=20, verbose=0)
     p = model.predict(x)
-    assert p.shape == (300, 1) and 0 <= p.min() and p.max() <= 1
+    assert p.shape == (300, 1) and p.min() >= 0 and p.max() <= 1
     assert model.evaluate(x, yb)[1] > 0.95
     target = x @ np.array([1.0, -2.0, 0.5, 3.0], dtype=np.float32)
     for loss in ("mse", "mae", "huber"):
@@ -96,8 +96,10 @@ def test_cnn_trains(blobs):
     model = Sequential([Conv2D(8, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),
                         MaxPooling2D(2), Flatten(), Dropout(0.2), Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x[:1400], d.target[:1400], epochs=30, verbose=0)
-    assert model.evaluate(x[1400:], d.target[1400:])[1] > 0.9
+    idx = np.random.default_rng(0).permutation(len(x))
+    tr, te = idx[:1400], idx[1400:]
+    model.fit(x[tr], d.target[tr], epochs=20, verbose=0)
+    assert model.evaluate(x[te], d.target[te])[1] > 0.93
 
 
 def test_any_torch_module_trains_through_fit(blobs):

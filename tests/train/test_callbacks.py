@@ -10,7 +10,12 @@ import torch
 
 from nnguru import Sequential
 from nnguru.callbacks import (
-    Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
     TerminateOnNaN,
 )
 from nnguru.errors import NNGuruError
@@ -154,7 +159,8 @@ def test_checkpoint_save_best_only(blobs, tmp_path):
 def test_csv_logger(blobs, tmp_path):
     x, y = blobs
     small_model().fit(x, y, epochs=3, verbose=0, callbacks=[CSVLogger(str(tmp_path / "log.csv"))])
-    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"] and "accuracy" in rows[0]
 
 

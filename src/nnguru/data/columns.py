@@ -29,7 +29,8 @@ from pandas.tseries.api import guess_datetime_format
 from nnguru.errors import NNGuruError
 
 COLUMN_TYPES = (
-    "numeric", "categorical", "text", "datetime", "path", "identifier", "constant", "empty", "ignore",
+    "numeric", "categorical", "text", "datetime", "path", "identifier",
+    "constant", "empty", "ignore",
 )  # fmt: skip
 # Types a user may force with ``column_types``; "constant"/"empty" are facts, not choices.
 USER_TYPES = ("numeric", "categorical", "text", "datetime", "path", "identifier", "ignore")

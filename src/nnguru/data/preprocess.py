@@ -154,7 +154,9 @@ class Preprocessor:
                 n_mels=int(self.options.get("n_mels", 40)),
             )
         else:
-            featurizer = ImageFeaturizer(size=self.options.get("image_size"), mode=self.options.get("color_mode"))
+            featurizer = ImageFeaturizer(
+                size=self.options.get("image_size"), mode=self.options.get("color_mode")
+            )
         self.blocks = [_MediaBlock(column, kind or "image", featurizer.fit(paths))]
         self.kind = kind or "image"
         self.input_shape = tuple(featurizer.output_shape)
@@ -233,13 +235,13 @@ class Preprocessor:
         unknown = sorted({str(values[i]) for i, k in enumerate(keys) if k not in lookup})
         if unknown:
             raise NNGuruError(
-                f"y holds label(s) {unknown[:5]} that were not in the training data. Known classes: "
-                f"{self.classes[:20]}. Remove those rows or retrain with examples of them."
+                f"y holds label(s) {unknown[:5]} that were not in the training data. Known "
+                f"classes: {self.classes[:20]}. Remove those rows or retrain with examples of them."
             )
         return np.array([lookup[k] for k in keys], dtype=np.int64)
 
     def decode_y(self, idx: object) -> np.ndarray:
-        """Original labels from class indices (or from (N, K) probabilities); values for regression."""
+        """Original labels from class indices or (N, K) probabilities; values for regression."""
         values = np.asarray(idx)
         if self.task != "classification":
             values = values.astype(np.float32)
@@ -311,7 +313,9 @@ class Preprocessor:
 
     def _check_fitted(self) -> None:
         if self.input_shape is None:
-            raise NNGuruError("This Preprocessor is not fitted yet: call fit(X_train, y_train) first.")
+            raise NNGuruError(
+                "This Preprocessor is not fitted yet: call fit(X_train, y_train) first."
+            )
 
 
 class _MediaBlock:
@@ -329,7 +333,11 @@ class _MediaBlock:
         return self.featurizer.transform(_paths(frame, self.columns[0]))
 
     def config(self) -> dict:
-        return {"block": self.name, "column": self.columns[0], "featurizer": self.featurizer.config()}
+        return {
+            "block": self.name,
+            "column": self.columns[0],
+            "featurizer": self.featurizer.config(),
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         return self.featurizer.state()
@@ -415,7 +423,9 @@ def _sorted_classes(values: np.ndarray) -> list:
         unique.setdefault(_label_key(value), _plain(value))
     items = list(unique.values())
     numbers = sorted(v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool))
-    others = sorted((v for v in items if not isinstance(v, (int, float)) or isinstance(v, bool)), key=str)
+    others = sorted(
+        (v for v in items if not isinstance(v, (int, float)) or isinstance(v, bool)), key=str
+    )
     return numbers + others
 
 

@@ -126,13 +126,13 @@ def _table_dataset(
         info["path_column"] = path_columns[0]
         if y is None and label_from_name:
             y, unmatched = _labels_from_names(frame[path_columns[0]].tolist(), label_from_name)
-            info["label_from_name"] = {"pattern": label_from_name, "unmatched": unmatched}
+            info["label_from_name"] = _pattern_info(label_from_name, unmatched)
     info["target"] = target_name
     return Dataset(X=frame, y=y, name=path.stem, kind=kind, target=target_name, info=info)
 
 
 def resolve_target(target: str | int, columns: list[str], where: str) -> str:
-    """Column name for ``target``: a name (exact, then case-insensitive) or a position (-1 = last)."""
+    """Column name for ``target``: a name (exact, then any case) or a position (-1 = last)."""
     names = [str(c) for c in columns]
     listing = ", ".join(repr(c) for c in names[:40]) + (" ..." if len(names) > 40 else "")
     if isinstance(target, str):
@@ -249,7 +249,8 @@ def read_delimited(
     text, encoding, note = _decode(path.read_bytes(), path)
     if not text.strip():
         raise NNGuruError(
-            f"DATA {str(path)!r} holds only whitespace. Pass a file with a header line and data rows."
+            f"DATA {str(path)!r} holds only whitespace. Pass a file with a header line and "
+            "data rows."
         )
     sample = "".join(line for _, line in zip(range(DETECT_LINES), io.StringIO(text), strict=False))
     delimiter = (
@@ -375,16 +376,23 @@ def _detect_quoting(sample: str, delimiter: str) -> int:
     """Standard CSV quoting, unless quotes in the data are plain characters (as in SMS text)."""
     if delimiter == WHITESPACE or '"' not in sample:
         return csv.QUOTE_MINIMAL
-    standard, _, _ = _consistency(sample, delimiter, csv.QUOTE_MINIMAL)
+    standard, _, quoted = _consistency(sample, delimiter, csv.QUOTE_MINIMAL)
     plain, _, records = _consistency(sample, delimiter, csv.QUOTE_NONE)
     if plain != standard:
         return csv.QUOTE_NONE if plain > standard else csv.QUOTE_MINIMAL
-    for fields in records:
-        for value in fields:
-            value = value.strip()
-            if '"' in value and not value.startswith('"') and not value.endswith('"'):
-                return csv.QUOTE_NONE  # a quote inside a field: a CSV writer would have enclosed it
+    if len(quoted) < len(records):  # an opening quote swallowed line ends: quotes are text
+        return csv.QUOTE_NONE
+    if any(_stray_quote(value) for fields in records for value in fields):
+        return csv.QUOTE_NONE
     return csv.QUOTE_MINIMAL
+
+
+def _stray_quote(value: str) -> bool:
+    """A quote inside a field that CSV quoting cannot explain (not enclosing, not doubled)."""
+    inner = value.strip()
+    inner = inner[1:] if inner.startswith('"') else inner
+    inner = inner[:-1] if inner.endswith('"') else inner
+    return '"' in inner.replace('""', "")
 
 
 def _parse_records(text: str, delimiter: str, quoting: int, path: Path) -> tuple[list, int]:
@@ -510,7 +518,7 @@ def _load_folder(path: Path, label_from_name: str | None) -> Dataset:
     }
     if label_from_name:
         y, unmatched = _labels_from_names([str(p) for p in used], label_from_name)
-        info["label_from_name"] = {"pattern": label_from_name, "unmatched": unmatched}
+        info["label_from_name"] = _pattern_info(label_from_name, unmatched)
         info["labels"] = "from file names"
         split_hint = _fsdd_split_hint(used)
         if split_hint is not None:
@@ -572,7 +580,11 @@ def _labels_from_names(paths: list[str], pattern: str) -> tuple[np.ndarray, list
             f"--label-from-name {pattern!r} matches none of the {len(paths)} file names "
             f"(e.g. {example!r}). Write a pattern whose group 1 is the label in such a name."
         )
-    return np.array(labels, dtype=object), unmatched[:50]
+    return np.array(labels, dtype=object), unmatched
+
+
+def _pattern_info(pattern: str, unmatched: list[str]) -> dict:
+    return {"pattern": pattern, "unmatched_count": len(unmatched), "unmatched": unmatched[:50]}
 
 
 def _fsdd_split_hint(files: list[Path]) -> np.ndarray | None:
@@ -598,7 +610,8 @@ def _no_media_message(path: Path, files: list[Path]) -> str:
     return (
         f"DATA folder {str(path)!r} holds {len(files)} file(s) but no images or audio "
         f"(extensions found: {', '.join(suffixes)}). Supported: images "
-        f"{', '.join(sorted(col.IMAGE_EXTENSIONS))}; audio {', '.join(sorted(col.AUDIO_EXTENSIONS))}. "
+        f"{', '.join(sorted(col.IMAGE_EXTENSIONS))}; "
+        f"audio {', '.join(sorted(col.AUDIO_EXTENSIONS))}. "
         "To train on a table, pass the table file itself."
     )
 

@@ -22,6 +22,13 @@ from nnguru.errors import NNGuruError, describe
 SMOOTHING = 0.98
 # Stop once the smoothed loss exceeds 4x its best: past that point the rate only diverges.
 DIVERGE_FACTOR = 4.0
+# The first 10% of points are skipped when looking for the steepest slope: the moving average
+# holds only a few noisy batches there, and log-spaced rates turn that noise into fake slopes
+# (fastai skips the first 10 of 100 for the same reason).
+SKIP_START_FRACTION = 0.1
+# The slope is measured across this many points (a centred difference over a window), not
+# between neighbours, for the same reason.
+SLOPE_WINDOW = 5
 # Without a descending stretch of at least this many points the slope cannot be trusted, and the
 # suggestion falls back to a tenth of the rate with the lowest loss (the other common rule).
 MIN_POINTS_FOR_SLOPE = 3
@@ -41,7 +48,8 @@ class LRFinderResult:
     """Rates tried, smoothed losses, and the suggested rate (None when nothing was learned).
 
     ``suggestion`` is the rate where the smoothed loss falls fastest against log(lr) (the
-    steepest descent before the minimum): large enough to learn quickly, well below divergence.
+    steepest descent before the minimum, see :func:`suggest_lr`): large enough to learn
+    quickly, well below divergence.
     """
 
     lrs: list[float]
@@ -82,18 +90,27 @@ def _loss_caller(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Te
 
 
 def suggest_lr(lrs: list[float], losses: list[float]) -> tuple[float | None, float | None]:
-    """(steepest-descent rate, rate at the lowest loss) from a range-test curve."""
+    """(steepest-descent rate, rate at the lowest loss) from a range-test curve.
+
+    The steepest descent is looked for between the first 10% of points and the minimum, as the
+    largest drop of the loss per decade of learning rate across a small window.
+    """
     lr_arr, loss_arr = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    ok = np.isfinite(loss_arr)
+    ok = np.isfinite(loss_arr) & (lr_arr > 0)
     lr_arr, loss_arr = lr_arr[ok], loss_arr[ok]
     if len(loss_arr) == 0:
         return None, None
     m = int(np.argmin(loss_arr))
     min_lr = float(lr_arr[m])
-    if m + 1 < MIN_POINTS_FOR_SLOPE:
+    start = int(len(loss_arr) * SKIP_START_FRACTION)
+    if m + 1 - start < MIN_POINTS_FOR_SLOPE:
         return min_lr / FALLBACK_DIVISOR, min_lr
-    slope = np.gradient(loss_arr[: m + 1], np.log10(lr_arr[: m + 1]))
-    return float(lr_arr[int(np.argmin(slope))]), min_lr
+    log_lr = np.log10(lr_arr)
+    half = SLOPE_WINDOW // 2
+    idx = np.arange(start, m + 1)
+    lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half, len(loss_arr) - 1)
+    slope = (loss_arr[hi] - loss_arr[lo]) / np.maximum(log_lr[hi] - log_lr[lo], 1e-12)
+    return float(lr_arr[idx[int(np.argmin(slope))]]), min_lr
 
 
 def find_lr(

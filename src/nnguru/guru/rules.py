@@ -219,20 +219,29 @@ class RunFacts:
         return 1.0 / self.n_classes if self.n_classes else None
 
 
-def _class_counts(data_report: dict[str, Any] | None, metrics: dict[str, Any] | None):
-    """Class counts of the training split, from the data report, else from evaluated supports.
-
-    The data report may hold ``class_counts`` / ``class_balance`` as {label: count or share},
-    optionally nested by split (``{"train": {...}}``).
-    """
-    for key in ("class_counts", "class_balance", "classes"):
-        value = _get(data_report, key)
-        if isinstance(value, dict) and isinstance(value.get("train"), dict):
-            value = value["train"]
-        if isinstance(value, dict) and value and all(
-            isinstance(v, (int, float)) for v in value.values()
-        ):
+def _counts_in(value: Any) -> dict[str, float] | None:
+    """{label: number} from a class-balance entry: flat, ``{"counts": ...}`` or by split."""
+    if isinstance(value, dict):
+        for inner in ("train", "counts"):
+            if isinstance(value.get(inner), dict):
+                return _counts_in(value[inner])
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                         for v in value.values()):
             return {str(k): float(v) for k, v in value.items()}
+    return None
+
+
+def _class_counts(data_report: dict[str, Any] | None, metrics: dict[str, Any] | None):
+    """Class counts (training split when known), from the data report, else evaluated supports.
+
+    The data report may hold ``class_counts`` / ``class_balance`` at its top level or under
+    ``target``, as {label: count}, ``{"counts": {...}}`` or by split (``{"train": {...}}``).
+    """
+    for where in (data_report, _get(data_report, "target")):
+        for key in ("class_counts", "class_balance"):
+            counts = _counts_in(_get(where, key))
+            if counts:
+                return counts
     for split in ("val", "test"):
         per_class = _get(metrics, split, "per_class")
         if isinstance(per_class, dict) and per_class:
@@ -251,16 +260,19 @@ def _split_size(data_report: dict[str, Any] | None, split: str) -> int | None:
 
 
 def _leakage_from_report(data_report: dict[str, Any] | None) -> int | None:
-    for key in ("leakage_count", "leakage", "duplicates_across_splits", "cross_split_duplicates"):
-        value = _get(data_report, key)
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float)):
-            return int(value)
-        if isinstance(value, dict):
-            nums = [v for v in value.values() if isinstance(v, (int, float))]
-            if nums:
-                return int(sum(nums))
+    keys = ("leakage_count", "leakage", "duplicates_across_splits", "cross_split_duplicates",
+            "duplicates_train_test")
+    for where in (data_report, _get(data_report, "split"), _get(data_report, "split_sizes")):
+        for key in keys:
+            value = _get(where, key)
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                return int(value)
+            if isinstance(value, dict):
+                nums = [v for v in value.values() if isinstance(v, (int, float))]
+                if nums:
+                    return int(sum(nums))
     return None
 
 

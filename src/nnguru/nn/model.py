@@ -176,9 +176,8 @@ class Model(nn.Module):
         arr = to_numpy(x, name)
         if arr.ndim == 0:
             raise NNGuruError(f"Input {name} must have a batch axis; received a scalar {describe(x)}.")
-        if arr.dtype.kind in "iub" and not self._takes_integer_input():
-            arr = arr.astype(np.float32)
-        elif arr.dtype.kind == "f" and arr.dtype != np.float32:
+        integer_input = arr.dtype.kind in "iub" and self._takes_integer_input()
+        if not integer_input and arr.dtype != np.float32:
             arr = arr.astype(np.float32)
         check_finite(arr, name)
         if self.built and tuple(arr.shape[1:]) != self.input_shape:
@@ -214,7 +213,9 @@ class Model(nn.Module):
         if class_weight is None:
             return w
         if not isinstance(class_weight, dict):
-            raise NNGuruError(f"class_weight must be a dict {{class_index: weight}}; received {describe(class_weight)}.")
+            raise NNGuruError(
+                f"class_weight must be a dict {{class_index: weight}}; received {describe(class_weight)}."
+            )
         labels = np.asarray(y)
         if labels.ndim == 2 and labels.shape[1] > 1:
             labels = labels.argmax(1)

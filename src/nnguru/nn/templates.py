@@ -12,7 +12,14 @@ import math
 
 from nnguru.errors import NNGuruError
 from nnguru.nn.layers import (
-    BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, Input, MaxPooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    Input,
+    MaxPooling2D,
     Rescale,
 )
 from nnguru.nn.sequential import Sequential

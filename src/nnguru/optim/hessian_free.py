@@ -117,6 +117,7 @@ class HessianFree(ModelOptimizer):
         self.max_damping = float(max_damping)
         self.seed = new_seed() if seed is None else int(seed)
         self.previous: Tensor | None = None
+        self.scaled = False  # the first step rescales damping (see _scale_damping)
         self.info: dict[str, Any] = {}
         """Diagnostics of the last step: cg_iters, cg_status, rho, alpha, damping, loss_after."""
 
@@ -160,6 +161,8 @@ class HessianFree(ModelOptimizer):
                 value = float(loss_fn(call(model, unflatten(vec, params), x), y, w))
             return value + (0.5 * wd * float(vec.dot(vec)) if wd else 0.0)
 
+        if not self.scaled:
+            self._scale_damping(gn, g)
         fisher = (self._fisher_diag(model, loss_fn, params, xs, ys, ws)
                   if self.preconditioner else None)
         result, p, phi, f_p = self._solve(gn, g, theta, f_at, fisher, wd)
@@ -178,6 +181,18 @@ class HessianFree(ModelOptimizer):
                      "alpha": alpha, "damping": self.damping, "loss_after": f_p}
         self.steps += 1
         return loss.detach(), outputs.detach()
+
+    def _scale_damping(self, gn: GaussNewton, g: Tensor) -> None:
+        """Make the initial damping relative to the curvature along the gradient,
+        ``lambda_0 = damping * g^T G g / g^T g``: the scale of ``G`` follows the scale of the
+        loss (a mean over 784 pixels is tiny, a sum is large), and an absolute ``lambda_0``
+        that is far too large costs many steps of 2/3 decay before HF takes real steps."""
+        gg = float(g.dot(g))
+        if gg > 0:
+            rayleigh = float(g.dot(gn(g))) / gg
+            if math.isfinite(rayleigh) and rayleigh > 0:
+                self.damping *= rayleigh
+        self.scaled = True
 
     def _solve(
         self, gn: GaussNewton, g: Tensor, theta: Tensor, f_at: Callable[[Tensor], float],
@@ -270,7 +285,8 @@ class HessianFree(ModelOptimizer):
 
     # ------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"damping": self.damping, "seed": self.seed}
+        state: dict[str, Any] = {"damping": self.damping, "seed": self.seed,
+                                 "scaled": self.scaled}
         if self.previous is not None:
             state["previous"] = self.previous.clone()
         return state
@@ -278,5 +294,6 @@ class HessianFree(ModelOptimizer):
     def _load_state(self, state: dict[str, Any]) -> None:
         self.damping = float(state["damping"])
         self.seed = int(state["seed"])
+        self.scaled = bool(state["scaled"])
         prev = state.get("previous")
         self.previous = None if prev is None else prev.detach().clone()

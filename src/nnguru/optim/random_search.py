@@ -189,7 +189,7 @@ class RandomSearch(ModelOptimizer):
         sigma = self.sigma
         children = [fitness(theta + sigma * e) for e in eps]
         best = max(range(len(children)), key=children.__getitem__)
-        success = sum(c > parent for c in children) / len(children)
+        success = sum(c >= parent for c in children) / len(children)
         self.info = {"best": children[best], "parent": parent, "sigma": sigma,
                      "success": success}
         if self.adapt_sigma:

@@ -140,7 +140,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                 m.update(out, yb)
             if cbs.batch_end:
                 cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(idx)})
-            display.step(step, lambda: {"loss": float(loss_sum) / seen})
+            display.step(step, lambda s=loss_sum, n=seen: {"loss": float(s) / n})
             if (step + 1) % NAN_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                 finite = False
                 break

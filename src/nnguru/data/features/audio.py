@@ -39,7 +39,7 @@ class AudioProbe:
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate; NNGuruError naming the file otherwise."""
+    """Mono float32 samples in [-1, 1] and the rate; an NNGuruError naming the file otherwise."""
     file = Path(path)
     if not file.is_file():
         raise NNGuruError(

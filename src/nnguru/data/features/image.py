@@ -14,7 +14,13 @@ from nnguru.errors import NNGuruError
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 # Largest side of the size chosen from the data: keeps 10,000 RGB images under ~2 GB as float32.
 MAX_SIDE = 128
-_READ_ERRORS = (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
+_READ_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
 
 
 @dataclass(frozen=True)
@@ -38,12 +44,14 @@ def probe_image(path: str | Path) -> ImageProbe:
         with Image.open(file) as image:
             image.load()
             return ImageProbe(True, size=image.size, mode=image.mode)
+    except UnidentifiedImageError:
+        return ImageProbe(False, "not an image Pillow can read (wrong format or damaged header)")
     except _READ_ERRORS as exc:
-        return ImageProbe(False, f"unreadable image ({_first_line(exc)})")
+        return ImageProbe(False, f"damaged image ({_first_line(exc)})")
 
 
 def load_image(path: str | Path, size: tuple[int, int], mode: str) -> np.ndarray:
-    """uint8 array (height, width, channels) in ``mode`` ("L" or "RGB"), resized to ``size`` (w, h)."""
+    """uint8 (height, width, channels) in ``mode`` ("L"/"RGB"), resized to ``size`` (w, h)."""
     try:
         with Image.open(path) as image:
             image = image.convert(mode)
@@ -67,10 +75,13 @@ class ImageFeaturizer:
     """Size and color mode chosen from the training images (overridable), pixels / 255.
 
     The most common training size is used so most images are not resampled at all; it is scaled
-    down to ``max_side`` when larger. Color is grayscale only when every training image is.
+    down to ``max_side`` when larger. Color is grayscale when most training images are, so one
+    stray color image does not triple the input of a grayscale set.
     """
 
-    def __init__(self, size: tuple[int, int] | None = None, mode: str | None = None, max_side: int = MAX_SIDE):
+    def __init__(
+        self, size: tuple[int, int] | None = None, mode: str | None = None, max_side: int = MAX_SIDE
+    ):
         self.size = None if size is None else (int(size[0]), int(size[1]))  # (height, width)
         self.mode = _normalize_mode(mode)
         self.max_side = int(max_side)
@@ -92,7 +103,8 @@ class ImageFeaturizer:
         if self.size is None:
             self.size = _capped(sizes.most_common(1)[0][0], self.max_side)
         if self.mode is None:
-            self.mode = "L" if set(modes) <= GRAY_MODES else "RGB"
+            gray = sum(n for mode, n in modes.items() if mode in GRAY_MODES)
+            self.mode = "L" if gray >= sum(modes.values()) / 2 else "RGB"
         return self
 
     @property

@@ -174,7 +174,9 @@ class DatetimeBlock:
     def fit(self, frame: pd.DataFrame) -> DatetimeBlock:
         self.format_ = col.datetime_format(col.clean_strings(frame[self.columns[0]]).dropna())
         every = self._parts(frame, DATE_PARTS)
-        self.parts_ = [p for p, c in zip(DATE_PARTS, every.columns, strict=True) if every[c].nunique() > 1]
+        self.parts_ = [
+            p for p, c in zip(DATE_PARTS, every.columns, strict=True) if every[c].nunique() > 1
+        ]
         self.numeric_ = NumericBlock(list(every.columns[[p in self.parts_ for p in DATE_PARTS]]))
         self.numeric_.fit(every)
         return self
@@ -191,7 +193,12 @@ class DatetimeBlock:
         return self.numeric_.transform(self._parts(frame, tuple(self.parts_)))
 
     def config(self) -> dict:
-        return {"block": self.name, "column": self.columns[0], "format": self.format_, "parts": self.parts_}
+        return {
+            "block": self.name,
+            "column": self.columns[0],
+            "format": self.format_,
+            "parts": self.parts_,
+        }
 
     def state(self) -> dict[str, np.ndarray]:
         return self.numeric_.state()

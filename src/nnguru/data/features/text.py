@@ -91,7 +91,9 @@ class TfidfFeaturizer:
     def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> TfidfFeaturizer:
         featurizer = cls(config["word_features"], config["char_features"])
         featurizer.vocabulary_ = {k: list(v) for k, v in config["vocabulary"].items()}
-        featurizer.idf_ = {k: np.asarray(state[f"idf_{k}"], np.float32) for k in featurizer.vocabulary_}
+        featurizer.idf_ = {
+            k: np.asarray(state[f"idf_{k}"], np.float32) for k in featurizer.vocabulary_
+        }
         return featurizer
 
 

@@ -37,7 +37,8 @@ class ModelCheckpoint(Callback):
             self.best = current
         path = self.filepath.format(epoch=epoch + 1, **logs)
         optimizer = None if self.save_weights_only else self.model.optimizer
-        save_checkpoint(path, self.model, optimizer, epoch=epoch + 1, extra={"logs": logs, "shuffle_seed": getattr(self.model, "shuffle_seed", None)})
+        save_checkpoint(path, self.model, optimizer, epoch=epoch + 1,
+                        extra={"logs": logs, "shuffle_seed": getattr(self.model, "shuffle_seed", None)})
         self.last_saved = path
         if self.verbose:
             print(f"ModelCheckpoint: epoch {epoch + 1}: saved {path}")

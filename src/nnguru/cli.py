@@ -1,0 +1,273 @@
+"""The ``nnguru`` command: demo | inspect | train | evaluate | predict | report | lr-find.
+
+Every user error is an ``NNGuruError``: printed as one paragraph (what, where, how to fix) with
+exit code 2 and no traceback; ``--debug`` shows tracebacks. Nothing the user had is overwritten
+without ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nnguru.errors import NNGuruError
+
+EXIT_USAGE = 2
+
+
+def _source_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading the data")
+    g.add_argument("--sep", help="column delimiter, e.g. ',' ';' '\\t' or 'whitespace' (default: detected)")
+    g.add_argument("--no-header", dest="header", action="store_const", const=False, default=None,
+                   help="the table has no header row (columns become c0, c1, ...)")
+    g.add_argument("--header", dest="header", action="store_const", const=True,
+                   help="the first row is a header (default: detected)")
+    g.add_argument("--columns", type=lambda s: [c.strip() for c in s.split(",")],
+                   help="comma-separated column names for a table without a header")
+    g.add_argument("--label-from-name", metavar="REGEX",
+                   help="take the label from each file name: group 1 of REGEX, e.g. '^(\\d+)_'")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="print only errors")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _bool_flag(p, name: str, help_text: str) -> None:
+    p.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction,
+                   default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnguru", description="Train neural networks on your own data the way an expert would, "
+        "and explain what happened.")
+    from nnguru import __version__
+
+    parser.add_argument("--version", action="version", version=f"nnguru {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="train on scikit-learn's 8x8 digits offline, explaining each step")
+    p.add_argument("--out", help="run directory (default: runs/demo, runs/demo-2, ...)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--epochs", type=int, help="epochs (default 40, with early stopping)")
+    _common(p)
+
+    p = sub.add_parser("inspect", help="data-quality report of DATA, without training")
+    p.add_argument("data", help="CSV/TSV/Parquet file, folder of images/audio, MNIST folder or builtin:NAME")
+    p.add_argument("--target", help="target column: a name or a position (-1 = last)")
+    p.add_argument("--missing", choices=["fill", "drop"], default="fill")
+    p.add_argument("--out", help="write the report as JSON here (default: print only)")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("train", help="clean, split, train, evaluate, diagnose and report")
+    p.add_argument("data", help="CSV/TSV/Parquet file, folder of images/audio, MNIST folder or builtin:NAME")
+    p.add_argument("--target", help="target column: a name or a position (-1 = last)")
+    p.add_argument("--task", choices=["auto", "classification", "regression"])
+    p.add_argument("--model", help="model template: auto, mlp or cnn")
+    p.add_argument("--optimizer", help="adam, sgd, momentum, adamw, rmsprop, adagrad, gd, lbfgs, "
+                   "random-search, hessian-free")
+    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's)")
+    p.add_argument("--epochs", type=int, help="epochs (default: from the data size)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--val-frac", type=float)
+    p.add_argument("--test-frac", type=float)
+    _bool_flag(p, "early-stopping", "stop when validation loss stops improving, keep the best weights")
+    p.add_argument("--patience", type=int, help="epochs without improvement before stopping")
+    p.add_argument("--class-weight", choices=["balanced"], help="weight classes inversely to frequency")
+    p.add_argument("--dropout", type=float, help="dropout rate of the template model")
+    p.add_argument("--missing", choices=["fill", "drop"], help="fill missing values or drop the rows")
+    _bool_flag(p, "drop-outliers", "drop rows flagged as outliers (default: flag only)")
+    p.add_argument("--positive", help="binary tasks: the positive class (default: the minority class)")
+    p.add_argument("--threshold", help="binary decision threshold: 'auto' (best F1 on validation) or a number")
+    _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
+    _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--config", help="YAML file of options (flags win)")
+    p.add_argument("--out", help="run directory (default: runs/<data name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="score a saved run on new labeled data")
+    p.add_argument("run_dir")
+    p.add_argument("data")
+    p.add_argument("--out", help="write {'test': {...}} as JSON here")
+    p.add_argument("--overwrite", action="store_true")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("predict", help="apply a saved run's preprocessing and model to raw data")
+    p.add_argument("run_dir")
+    p.add_argument("data")
+    p.add_argument("--out", required=True, help="CSV of predictions")
+    p.add_argument("--overwrite", action="store_true")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("report", help="rebuild RUN_DIR/report.html from the run's files")
+    p.add_argument("run_dir")
+    _common(p)
+
+    p = sub.add_parser("lr-find", help="learning-rate range test on DATA with the default model")
+    p.add_argument("data")
+    p.add_argument("--target")
+    p.add_argument("--task", choices=["auto", "classification", "regression"])
+    p.add_argument("--model", help="model template: auto, mlp or cnn")
+    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--out", help="write the plot (PNG) here")
+    _source_options(p)
+    _common(p)
+    return parser
+
+
+def _refuse_existing(path: str | None, overwrite: bool) -> None:
+    if path and Path(path).exists() and not overwrite:
+        raise NNGuruError(f"{path!r} already exists. Pass --overwrite to replace it, or choose another --out.")
+
+
+def _console(args):
+    from rich.console import Console
+
+    return Console(quiet=getattr(args, "quiet", False))
+
+
+def _source_kwargs(args) -> dict:
+    return {"sep": args.sep, "header": args.header, "columns": args.columns,
+            "label_from_name": args.label_from_name}
+
+
+def cmd_demo(args) -> int:
+    from nnguru import api
+
+    console = _console(args)
+    console.print(
+        "[bold]nnguru demo[/] — the tutorial's workflow on scikit-learn's 8x8 handwritten digits "
+        "(1,797 images, 10 classes), offline.\nWe will: look at the data and clean it; split it "
+        "70/15/15 into train / validation / test; scale pixels using the training part only; build "
+        "an MLP (Flatten -> Dense+ReLU -> Dropout -> Dense -> softmax); train with Adam, watching "
+        "validation loss and stopping early; score the untouched test set next to a trivial "
+        "baseline; and let the guru read the curves.\n")
+    run = api.train("builtin:digits", out=args.out, overwrite=args.overwrite, model="mlp",
+                    epochs=args.epochs or 40, console=console, verbose=0 if args.quiet else "auto")
+    test = run.metrics["test"]
+    console.print(
+        f"\n[bold]Result[/]: test accuracy {test['accuracy']:.3f}, precision {test['precision']:.3f}, "
+        f"recall {test['recall']:.3f} (macro) — the majority-class baseline scores "
+        f"{run.metrics['baseline']['accuracy']:.3f}.\nCurves: {run.run_dir / 'history.png'}\n"
+        f"Report: {run.report_path}\nModel:  {run.run_dir / 'model'} (load with nnguru.load_model)\n"
+        f"Next: nnguru train YOUR.csv --target COLUMN")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from nnguru.data.inspect import inspect_data, print_data_report
+
+    report = inspect_data(args.data, target=args.target, missing=args.missing, **_source_kwargs(args))
+    print_data_report(report, _console(args))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
+              "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
+              "positive", "threshold", "auto_fix", "tensorboard", "device", "sep", "header", "columns",
+              "label_from_name")
+
+
+def cmd_train(args) -> int:
+    from nnguru import api
+
+    options = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k, None) is not None}
+    target = args.target
+    if target is not None and target.lstrip("-").isdigit():
+        target = int(target)
+    if args.quiet:
+        options["verbose"] = 0
+    api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
+              console=_console(args), **options)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from nnguru import api
+
+    _refuse_existing(args.out, args.overwrite)
+    result = api.evaluate_run(args.run_dir, args.data, **_source_kwargs(args))
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    if not args.quiet:
+        print(text)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from nnguru import api
+
+    _refuse_existing(args.out, args.overwrite)
+    frame = api.predict(args.run_dir, args.data, **_source_kwargs(args))
+    frame.to_csv(args.out, index=False)
+    if not args.quiet:
+        print(f"{len(frame)} predictions written to {args.out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from nnguru.report import write_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "metrics.json").is_file():
+        raise NNGuruError(f"{str(run_dir)!r} is not an nnguru run directory (no metrics.json).")
+    path = write_report(run_dir)
+    if not args.quiet:
+        print(f"Report written to {path}")
+    return 0
+
+
+def cmd_lr_find(args) -> int:
+    from nnguru import api
+
+    result = api.lr_find(args.data, target=args.target, task=args.task, model=args.model,
+                         optimizer=args.optimizer, out=args.out, **_source_kwargs(args))
+    if not args.quiet:
+        print(f"Suggested learning rate: {result.suggestion:.3g}"
+              + (f" (plot: {args.out})" if args.out else ""))
+    return 0
+
+
+COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except NNGuruError as exc:
+        if args.debug:
+            raise
+        print(f"nnguru {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("nnguru: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in nnguru, not the user's fault
+        if args.debug:
+            raise
+        print(f"nnguru {args.command}: internal error: {type(exc).__name__}: {exc}\nThis is a bug in "
+              "nnguru; rerun with --debug for the traceback and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
