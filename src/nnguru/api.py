@@ -315,7 +315,6 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
 
     # 4. model: the user's, or the template for this kind of data
     model = _build_model(user_model, cfg, pre.input_shape, task, n_out, len(x_tr), y_tr, templates)
-    model.preprocessor = pre
     if cfg["device"] != "auto" or _cuda():
         model.to(_device(cfg["device"]))
         model.amp = model.device.type == "cuda"
@@ -404,6 +403,7 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
             console.print("[yellow]--tensorboard: the tensorboard package is not installed; skipped.[/]")
     report.save_run_plots(run_dir, history=hist, best_epoch=best_epoch,
                           metrics=metrics.get("test"), **plots)
+    model.preprocessor = pre  # from here on the model takes raw rows, files or arrays
     save_model(model, run_dir / "model")
     report_path = report.write_report(run_dir)
     console.rule("[bold]7. Files[/]")

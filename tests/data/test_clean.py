@@ -37,7 +37,7 @@ def test_missing_markers_are_counted_per_column_and_marker(files):
 
 def test_unreadable_numbers_become_missing_and_are_counted(files):
     rows = "\n".join(f"{i}.5,{i % 2}" for i in range(30))
-    ds, report = clean(load(files.text("n.csv", "x,y\n" + rows + "\n12,5kg,0\n"), target="y"))
+    ds, report = clean(load(files.text("n.csv", "x,y\n" + rows + "\n5kg,0\n"), target="y"))
     entry = _column(report, "x")
     assert entry["type"] == "numeric" and entry["invalid_numbers"] == 1 and entry["missing"] == 1
 
@@ -96,7 +96,8 @@ def test_placeholder_zeros_flagged_only_where_zero_is_implausible():
     ds = Dataset(X=frame, y=np.array([0, 1] * 100), name="pima", kind="table", target="y")
     cleaned, report = clean(ds)
     assert set(report["placeholder_zeros"]) == {"glucose"}
-    assert report["placeholder_zeros"]["glucose"]["smallest_nonzero"] == 44.0
+    smallest = frame["glucose"][frame["glucose"] > 0].min()
+    assert report["placeholder_zeros"]["glucose"]["smallest_nonzero"] == smallest
     assert cleaned.X["glucose"].eq(0).sum() == 7  # flagged, not changed
     treated, report = clean(ds, placeholder_zeros="missing")
     assert treated.X["glucose"].isna().sum() == 7
@@ -108,7 +109,7 @@ def test_outliers_flagged_by_robust_rule_and_dropped_only_when_asked():
     x = rng.normal(50, 5, 100)
     x[[3, 60]] = [500, -400]
     bounds = outlier_bounds(x)
-    assert bounds[0] < 20 < 80 < bounds[1]
+    assert 20 < bounds[0] < 40 and 60 < bounds[1] < 80  # about median +- 3.5 sigma
     ds = Dataset(X=pd.DataFrame({"x": x}), y=np.array([0, 1] * 50), name="o", kind="table", target="y")
     kept, report = clean(ds)
     assert report["outliers"]["columns"]["x"]["count"] == 2 and len(kept) == 100

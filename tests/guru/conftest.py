@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import make_classification
+from sklearn.preprocessing import StandardScaler
 
 import nnguru
 from nnguru.callbacks import EarlyStopping
@@ -94,3 +96,20 @@ def trainer():
     torch.set_num_threads(1)
     yield train_mlp, diagnose_run
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def overfit_data():
+    """40 training rows, 20 features of which 15 are noise: easy to memorize, hard to learn."""
+    x, y = make_classification(n_samples=240, n_features=20, n_informative=5, flip_y=0.05,
+                               random_state=0)
+    x = StandardScaler().fit_transform(x)
+    return x[:40], y[:40], x[40:], y[40:]
+
+
+@pytest.fixture
+def imbalanced_data():
+    """98:2 classes that overlap: a plain model predicts the majority class only."""
+    x, y = make_classification(n_samples=3000, n_features=10, n_informative=3, weights=[0.98],
+                               flip_y=0, class_sep=0.5, random_state=1)
+    return x[:2000], y[:2000], x[2000:], y[2000:]

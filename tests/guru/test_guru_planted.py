@@ -24,24 +24,9 @@ def tabular(n=600, seed=0):
     return x[:400], y[:400], x[400:], y[400:]
 
 
-def overfit_data():
-    """40 training rows, 20 features of which 15 are noise: easy to memorize, hard to learn."""
-    x, y = make_classification(n_samples=240, n_features=20, n_informative=5, flip_y=0.05,
-                               random_state=0)
-    x = StandardScaler().fit_transform(x)
-    return x[:40], y[:40], x[40:], y[40:]
-
-
-def imbalanced_data():
-    """98:2 classes that overlap: a plain model predicts the majority class only."""
-    x, y = make_classification(n_samples=3000, n_features=10, n_informative=3, weights=[0.98],
-                               flip_y=0, class_sep=0.5, random_state=1)
-    return x[:2000], y[:2000], x[2000:], y[2000:]
-
-
-def test_planted_overfitting(trainer):
+def test_planted_overfitting(trainer, overfit_data):
     train, diag = trainer
-    x_tr, y_tr, x_va, y_va = overfit_data()
+    x_tr, y_tr, x_va, y_va = overfit_data
     run = train(x_tr, y_tr, x_va, y_va, hidden=(256, 256), epochs=100, batch_size=8)
     found, _ = diag(run, y_tr, x_va, y_va)
     assert "overfitting" in codes(found) and "healthy" not in codes(found)
@@ -77,9 +62,9 @@ def test_planted_crawl(trainer):
     assert found[0].evidence["advised_lr"] == pytest.approx(1e-4)
 
 
-def test_planted_imbalance(trainer):
+def test_planted_imbalance(trainer, imbalanced_data):
     train, diag = trainer
-    x_tr, y_tr, x_va, y_va = imbalanced_data()
+    x_tr, y_tr, x_va, y_va = imbalanced_data
     assert 0.015 < y_tr.mean() < 0.03
     run = train(x_tr, y_tr, x_va, y_va, epochs=15)
     found, metrics = diag(run, y_tr, x_va, y_va)

@@ -289,9 +289,11 @@ def test_remedies_per_code():
         "dropout": 0.5}
     under = fix("underfitting", config={"epochs": 20})
     assert under["changes"] == {"hidden_scale": 2.0, "epochs": 40}
-    imb = remedies([Finding("class_imbalance", "warning", {"n_classes": 2}),
-                    Finding("accuracy_paradox", "warning")], {})
-    assert imb["changes"] == {"class_weight": "balanced", "threshold": "auto"}
+    imbalance = [Finding("class_imbalance", "warning", {"n_classes": 2}),
+                 Finding("accuracy_paradox", "warning")]
+    assert remedies(imbalance, {})["changes"] == {"class_weight": "balanced"}
+    # Already weighted: the next step for a binary task is the validation-chosen threshold.
+    assert remedies(imbalance, {"class_weight": "balanced"})["changes"] == {"threshold": "auto"}
     assert fix("class_imbalance", "info")["changes"] == {}
     leak = fix("leakage", "error")
     assert leak["changes"] == {} and any("duplicated" in d for d in leak["description"])

@@ -90,9 +90,7 @@ def _check_options(missing: str, placeholder_zeros: str) -> None:
 # ----------------------------------------------------------------------------------- tables
 
 
-def _clean_table(
-    ds: Dataset, report: dict, missing: str, drop_outliers: bool, zeros: str, task: str | None
-) -> Dataset:
+def _clean_table(ds: Dataset, report: dict, missing: str, drop_outliers: bool, zeros: str, task: str | None) -> Dataset:
     frame = ds.X.reset_index(drop=True).copy()
     types = _types(ds)
     keep = np.ones(len(frame), dtype=bool)
@@ -119,18 +117,14 @@ def _clean_table(
     if y is not None:
         report["target"].update(_target_summary(y, task, report["warnings"]))
     info = {**ds.info, "column_types": dict(types)}
-    return Dataset(
-        X=frame, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=info
-    )
+    return Dataset(X=frame, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=info)
 
 
 def _types(ds: Dataset) -> dict[str, str]:
     known = ds.info.get("column_types") or {}
     if all(c in known for c in ds.X.columns):
         return {c: known[c] for c in ds.X.columns}
-    inferred = col.infer_types(
-        ds.X, {c: t for c, t in known.items() if c in ds.X.columns and t in col.USER_TYPES}
-    )
+    inferred = col.infer_types(ds.X, {c: t for c, t in known.items() if c in ds.X.columns and t in col.USER_TYPES})
     return {c: t.type for c, t in inferred.items()}
 
 
@@ -149,9 +143,7 @@ def _clean_column(frame: pd.DataFrame, name: str, kind: str) -> dict:
             entry["invalid_numbers"] = invalid
             entry["missing"] += invalid
     elif kind == "categorical":
-        frame[name], entry["spelling_fixes"], entry["spelling_fixed_cells"] = _normalize_spellings(
-            values
-        )
+        frame[name], entry["spelling_fixes"], entry["spelling_fixed_cells"] = _normalize_spellings(values)
     elif kind not in col.UNUSED_TYPES:
         if kind == "identifier":
             entry["row_number"] = _is_row_number(values)
@@ -187,7 +179,9 @@ def _normalize_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, str], 
     present = ~mask
     canonical: dict[str, str] = {}
     counts = Counter(zip(keys[present], stripped[present], strict=True))
-    for (key, spelling), _count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1])):
+    # Most common spelling wins; on a tie the plain lower-case one ("spam" over "Spam").
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][1] != kv[0][0], kv[0][1]))
+    for (key, spelling), _count in ranked:
         canonical.setdefault(key, spelling)
     fixed = keys.map(canonical).astype(object)
     fixed[mask] = np.nan
@@ -199,9 +193,7 @@ def _normalize_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, str], 
 # ----------------------------------------------------------------------------------- target
 
 
-def _clean_target(
-    ds: Dataset, report: dict, keep: np.ndarray, task: str | None
-) -> np.ndarray | None:
+def _clean_target(ds: Dataset, report: dict, keep: np.ndarray, task: str | None) -> np.ndarray | None:
     """Drop rows without a target; numbers-as-text become numbers; label spellings merged."""
     if ds.y is None:
         report["target"] = None
@@ -281,9 +273,7 @@ def _class_balance(y: np.ndarray, warnings: list[str]) -> dict:
 # ------------------------------------------------------------------------------------ files
 
 
-def _check_files(
-    frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, kind: str
-) -> None:
+def _check_files(frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, kind: str) -> None:
     """Drop rows whose image/audio file is missing or unreadable; summarize sizes and rates."""
     path_columns = [c for c, t in types.items() if t == "path"]
     report["corrupt_files"] = []
@@ -402,9 +392,7 @@ def placeholder_zero_finding(values: np.ndarray) -> dict | None:
     return {"count": zeros, "share": round(zeros / len(values), 4), "smallest_nonzero": float(gap)}
 
 
-def _flag_placeholder_zeros(
-    frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, zeros: str
-) -> None:
+def _flag_placeholder_zeros(frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, zeros: str) -> None:
     findings = {}
     for name, kind in types.items():
         if kind != "numeric":
@@ -437,9 +425,7 @@ def outlier_bounds(values: np.ndarray) -> tuple[float, float] | None:
     return median - OUTLIER_Z * spread, median + OUTLIER_Z * spread
 
 
-def _flag_outliers(
-    frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, drop: bool
-) -> None:
+def _flag_outliers(frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, drop: bool) -> None:
     flagged = np.zeros(len(frame), dtype=bool)
     columns = {}
     for name, kind in types.items():
@@ -490,9 +476,7 @@ def row_hashes(X: pd.DataFrame | np.ndarray, types: dict[str, str] | None = None
     if isinstance(X, np.ndarray):
         rows = np.ascontiguousarray(X.reshape(len(X), -1))
         return np.fromiter((_digest(r.tobytes()) for r in rows), dtype=np.uint64, count=len(rows))
-    types = (
-        types or X.attrs.get("column_types") or {c: col.infer_type(X[c], c).type for c in X.columns}
-    )
+    types = types or X.attrs.get("column_types") or {c: col.infer_type(X[c], c).type for c in X.columns}
     parts = {}
     for name in X.columns:
         kind = types.get(name, "numeric")
@@ -553,9 +537,7 @@ def _duplicates(X: pd.DataFrame | np.ndarray, y: np.ndarray | None, types: dict 
     }
 
 
-def duplicates_across(
-    train: Dataset | pd.DataFrame | np.ndarray, test: Dataset | pd.DataFrame | np.ndarray
-) -> int:
+def duplicates_across(train: Dataset | pd.DataFrame | np.ndarray, test: Dataset | pd.DataFrame | np.ndarray) -> int:
     """How many test samples also appear in the training data (leakage that inflates scores)."""
     train_x = train.X if isinstance(train, Dataset) else train
     test_x = test.X if isinstance(test, Dataset) else test
@@ -578,9 +560,7 @@ def _clean_array(ds: Dataset, report: dict, task: str | None) -> Dataset:
         keep &= finite
     y = _clean_target(ds, report, keep, task)
     if not keep.any():
-        raise NNGuruError(
-            f"No samples of {ds.name!r} are left: every sample has NaN or infinite values."
-        )
+        raise NNGuruError(f"No samples of {ds.name!r} are left: every sample has NaN or infinite values.")
     X = X[keep]
     y = None if y is None else _finish_target(y[keep])
     hint = None if ds.split_hint is None else ds.split_hint[keep]
@@ -588,9 +568,7 @@ def _clean_array(ds: Dataset, report: dict, task: str | None) -> Dataset:
     report["duplicates"] = _duplicates(X, y, None)
     if y is not None:
         report["target"].update(_target_summary(y, task, report["warnings"]))
-    return Dataset(
-        X=X, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=dict(ds.info)
-    )
+    return Dataset(X=X, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=dict(ds.info))
 
 
 # ------------------------------------------------------------------------------------ report
@@ -620,9 +598,7 @@ def _source_warnings(info: dict) -> list[str]:
         warnings.append(f"{short_rows} row(s) with fewer fields were padded with missing values")
     unmatched = (info.get("label_from_name") or {}).get("unmatched_count", 0)
     if unmatched:
-        warnings.append(
-            f"{unmatched} file name(s) did not match the label pattern and were skipped"
-        )
+        warnings.append(f"{unmatched} file name(s) did not match the label pattern and were skipped")
     return warnings
 
 

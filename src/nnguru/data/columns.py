@@ -38,9 +38,7 @@ USER_TYPES = ("numeric", "categorical", "text", "datetime", "path", "identifier"
 UNUSED_TYPES = ("constant", "empty", "ignore")
 
 # Cells that mean "no value", compared after stripping whitespace and case-folding.
-MISSING_MARKERS = frozenset(
-    {"", "?", "-", "--", "na", "n/a", "nan", "null", "none", "#n/a", "<na>", "nat"}
-)
+MISSING_MARKERS = frozenset({"", "?", "-", "--", "na", "n/a", "nan", "null", "none", "#n/a", "<na>", "nat"})
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif"})
@@ -49,9 +47,7 @@ _DATE_LIKE = re.compile(
     r"^\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
     r"|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
 )
-_ID_NAME = re.compile(
-    r"(?i)^(id|idx|index|key|uuid|guid)$|[_\s.-](id|idx|index|key|uuid)$|[a-z]Id$"
-)
+_ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|guid)$|[_\s.-](id|idx|index|key|uuid)$|[a-z]Id$")
 
 # Thresholds for type inference, each with the reason it is what it is.
 NUMERIC_SHARE = 0.95  # a few typos ("12,5", "n.a.") must not turn a number column into text
@@ -113,18 +109,21 @@ def category_keys(values: pd.Series) -> pd.Series:
     " Male", "male" and "MALE" share the key "male", so they count as one category when fitting
     and when predicting on new rows.
     """
-    missing = missing_mask(values)
-    keys = values.astype(str).str.split().str.join(" ").str.casefold()
-    keys = keys.astype(object)
-    keys[missing] = np.nan
-    return keys
+    return _present_strings(values, lambda text: text.str.split().str.join(" ").str.casefold())
 
 
 def clean_strings(values: pd.Series) -> pd.Series:
     """Text column with surrounding whitespace removed and missing cells as NaN (object dtype)."""
+    return _present_strings(values, lambda text: text.str.strip())
+
+
+def _present_strings(values: pd.Series, change: object) -> pd.Series:
+    """``change`` applied to the present cells as strings; missing cells NaN; object dtype."""
     missing = missing_mask(values)
-    out = values.astype(str).str.strip().astype(object)
-    out[missing] = np.nan
+    out = pd.Series(np.nan, index=values.index, dtype=object)
+    present = values[~missing]
+    if len(present):
+        out[~missing] = change(present.astype(object).map(str).astype(str)).astype(object)
     return out
 
 
@@ -185,9 +184,7 @@ def infer_type(values: pd.Series, name: str = "") -> ColumnType:
 def _numeric_type(numbers: pd.Series, n: int, invalid: int, name: str) -> ColumnType:
     distinct = numbers.nunique()
     if distinct <= 1:
-        return ColumnType(
-            "constant", f"one value ({_short(numbers.iloc[0]) if distinct else 'none'})"
-        )
+        return ColumnType("constant", f"one value ({_short(numbers.iloc[0]) if distinct else 'none'})")
     if _is_numeric_identifier(numbers, n, name):
         return ColumnType("identifier", "whole numbers, a different one in every row (a row id)")
     note = f"; {invalid} value(s) could not be read as numbers and are treated as missing"
@@ -195,14 +192,14 @@ def _numeric_type(numbers: pd.Series, n: int, invalid: int, name: str) -> Column
 
 
 def _is_numeric_identifier(numbers: pd.Series, n: int, name: str) -> bool:
-    if n < MIN_ROWS_FOR_IDENTIFIER or numbers.nunique() != len(numbers):
-        return False
+    """Unique whole numbers named like an id, or (in 20+ rows) counting 1..N: row numbers."""
     values = numbers.to_numpy()
-    if not np.all(values == np.round(values)):
+    if numbers.nunique() != len(numbers) or not np.all(values == np.round(values)):
         return False
+    if looks_like_id_name(name):
+        return n >= 3
     span = values.max() - values.min() + 1
-    sequential = span <= 1.1 * len(values)  # 1..N with few gaps: row numbers
-    return sequential or looks_like_id_name(name)
+    return n >= MIN_ROWS_FOR_IDENTIFIER and span <= 1.1 * len(values)
 
 
 def _string_type(text: pd.Series, n: int) -> ColumnType:
@@ -219,9 +216,7 @@ def _string_type(text: pd.Series, n: int) -> ColumnType:
     if distinct > 20 and (words >= TEXT_MEAN_WORDS or chars >= TEXT_MEAN_CHARS):
         return ColumnType("text", f"free text ({words:.1f} words per value on average)")
     if n >= MIN_ROWS_FOR_IDENTIFIER and distinct > IDENTIFIER_UNIQUE * n:
-        return ColumnType(
-            "identifier", f"{distinct} distinct values in {n} rows: nearly one per row"
-        )
+        return ColumnType("identifier", f"{distinct} distinct values in {n} rows: nearly one per row")
     return ColumnType("categorical", f"{distinct} distinct values")
 
 
@@ -230,9 +225,7 @@ def _parses_as_dates(text: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= NUMERIC_SHARE)
 
 
-def infer_types(
-    frame: pd.DataFrame, overrides: dict[str, str] | None = None
-) -> dict[str, ColumnType]:
+def infer_types(frame: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, ColumnType]:
     """Types of all columns, with the user's ``overrides`` (column -> type) applied and checked."""
     overrides = dict(overrides or {})
     check_overrides(overrides, list(frame.columns))

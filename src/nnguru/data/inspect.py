@@ -61,9 +61,7 @@ def _overview(report: dict, console: Console) -> None:
     table.add_row("kind", str(report.get("kind")))
     table.add_row("source", str(source.get("path", "")))
     table.add_row("format", _format_line(source))
-    table.add_row(
-        "rows", f"{rows.get('loaded')} loaded, {rows.get('after_cleaning')} after cleaning"
-    )
+    table.add_row("rows", f"{rows.get('loaded')} loaded, {rows.get('after_cleaning')} after cleaning")
     for key in ("split", "labels"):
         if source.get(key):
             table.add_row(key, str(source[key]))
@@ -172,17 +170,14 @@ def _target(report: dict, console: Console) -> None:
     elif target.get("summary"):
         s = target["summary"]
         console.print(
-            f"Target {target.get('name')!r}: numbers from {s['min']:g} to {s['max']:g} "
-            f"(median {s['median']:g})."
+            f"Target {target.get('name')!r}: numbers from {s['min']:g} to {s['max']:g} (median {s['median']:g})."
         )
 
 
 def _files(report: dict, console: Console) -> None:
     bad = report.get("corrupt_files") or []
     if bad:
-        table = Table(
-            title=f"Unreadable files skipped: {report.get('corrupt_file_count', len(bad))}"
-        )
+        table = Table(title=f"Unreadable files skipped: {report.get('corrupt_file_count', len(bad))}")
         table.add_column("file")
         table.add_column("reason")
         for item in bad[:MAX_ROWS_SHOWN]:

@@ -154,9 +154,7 @@ class Preprocessor:
                 n_mels=int(self.options.get("n_mels", 40)),
             )
         else:
-            featurizer = ImageFeaturizer(
-                size=self.options.get("image_size"), mode=self.options.get("color_mode")
-            )
+            featurizer = ImageFeaturizer(size=self.options.get("image_size"), mode=self.options.get("color_mode"))
         self.blocks = [_MediaBlock(column, kind or "image", featurizer.fit(paths))]
         self.kind = kind or "image"
         self.input_shape = tuple(featurizer.output_shape)
@@ -227,9 +225,7 @@ class Preprocessor:
         if self.task != "classification":
             return _float_targets(values)
         if self.classes is None:
-            raise NNGuruError(
-                "This preprocessor has no classes: fit it with y_train before encoding labels."
-            )
+            raise NNGuruError("This preprocessor has no classes: fit it with y_train before encoding labels.")
         lookup = {_label_key(c): i for i, c in enumerate(self.classes)}
         keys = [_label_key(v) for v in values]
         unknown = sorted({str(values[i]) for i, k in enumerate(keys) if k not in lookup})
@@ -313,9 +309,7 @@ class Preprocessor:
 
     def _check_fitted(self) -> None:
         if self.input_shape is None:
-            raise NNGuruError(
-                "This Preprocessor is not fitted yet: call fit(X_train, y_train) first."
-            )
+            raise NNGuruError("This Preprocessor is not fitted yet: call fit(X_train, y_train) first.")
 
 
 class _MediaBlock:
@@ -423,9 +417,7 @@ def _sorted_classes(values: np.ndarray) -> list:
         unique.setdefault(_label_key(value), _plain(value))
     items = list(unique.values())
     numbers = sorted(v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool))
-    others = sorted(
-        (v for v in items if not isinstance(v, (int, float)) or isinstance(v, bool)), key=str
-    )
+    others = sorted((v for v in items if not isinstance(v, (int, float)) or isinstance(v, bool)), key=str)
     return numbers + others
 
 

@@ -83,8 +83,7 @@ def _load_file(
 ) -> Dataset:
     if path.stat().st_size == 0:
         raise NNGuruError(
-            f"DATA {str(path)!r} is an empty file (0 bytes). Pass a file with a header line "
-            "and at least one data row."
+            f"DATA {str(path)!r} is an empty file (0 bytes). Pass a file with a header line and at least one data row."
         )
     if path.suffix.lower() == ".npz":
         return _load_npz(path)
@@ -178,8 +177,7 @@ def _read_parquet(path: Path, columns: list[str] | None) -> tuple[pd.DataFrame, 
         frame.columns = [str(c) for c in columns]
     if len(frame) == 0:
         raise NNGuruError(
-            f"DATA {str(path)!r} has columns ({', '.join(frame.columns[:20])}) but no rows. "
-            "Pass a file with data rows."
+            f"DATA {str(path)!r} has columns ({', '.join(frame.columns[:20])}) but no rows. Pass a file with data rows."
         )
     info = {
         "path": str(path),
@@ -228,9 +226,7 @@ _SEP_ALIASES = {
 _CANDIDATES = (",", "\t", ";", "|", WHITESPACE)
 _SINGLE_COLUMN = "\x1f"  # ASCII unit separator: never in real text, so each line is one field
 DETECT_LINES = 5000  # lines used to detect delimiter, quoting and header
-MAX_RAGGED_SHARE = (
-    0.5  # more broken rows than this: the delimiter or quoting is wrong, not the rows
-)
+MAX_RAGGED_SHARE = 0.5  # more broken rows than this: the delimiter or quoting is wrong, not the rows
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -248,14 +244,9 @@ def read_delimited(
     """
     text, encoding, note = _decode(path.read_bytes(), path)
     if not text.strip():
-        raise NNGuruError(
-            f"DATA {str(path)!r} holds only whitespace. Pass a file with a header line and "
-            "data rows."
-        )
+        raise NNGuruError(f"DATA {str(path)!r} holds only whitespace. Pass a file with a header line and data rows.")
     sample = "".join(line for _, line in zip(range(DETECT_LINES), io.StringIO(text), strict=False))
-    delimiter = (
-        _parse_sep(sep) if sep is not None else _detect_delimiter(sample, path.suffix.lower())
-    )
+    delimiter = _parse_sep(sep) if sep is not None else _detect_delimiter(sample, path.suffix.lower())
     quoting = _detect_quoting(sample, delimiter)
     records, blank = _parse_records(text, delimiter, quoting, path)
     if not records:
@@ -330,9 +321,7 @@ def _split(text: str, delimiter: str, quoting: int) -> list[tuple[int, list[str]
     if delimiter == WHITESPACE:
         lines = enumerate(text.splitlines(), start=1)
         return [(n, line.split()) for n, line in lines if line.strip()]
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=False
-    )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=False)
     records = []
     for fields in reader:
         if fields and (len(fields) > 1 or fields[0].strip()):
@@ -473,9 +462,7 @@ def _frame_from_records(
     return frame, ragged
 
 
-def _column_names(
-    header: list[str] | None, width: int, columns: list[str] | None, path: Path
-) -> list[str]:
+def _column_names(header: list[str] | None, width: int, columns: list[str] | None, path: Path) -> list[str]:
     """Header names made unique and non-empty; ``c0, c1, ...`` without a header."""
     if columns is not None:
         if len(columns) != width:
@@ -522,9 +509,7 @@ def _load_folder(path: Path, label_from_name: str | None) -> Dataset:
         info["labels"] = "from file names"
         split_hint = _fsdd_split_hint(used)
         if split_hint is not None:
-            info["split"] = (
-                "official FSDD split: repetitions 0-4 of each speaker and digit are the test set"
-            )
+            info["split"] = "official FSDD split: repetitions 0-4 of each speaker and digit are the test set"
     else:
         used, y, outside = _labels_from_subfolders(path, used)
         info["labels"] = "class subfolders" if y is not None else "none (flat folder)"
@@ -536,14 +521,10 @@ def _load_folder(path: Path, label_from_name: str | None) -> Dataset:
     info["column_types"] = {"path": "path"}
     info["type_reasons"] = {"path": f"{kind} files found in the folder"}
     info["path_column"] = "path"
-    return Dataset(
-        X=frame, y=y, name=path.name, kind=kind, target=None, split_hint=split_hint, info=info
-    )
+    return Dataset(X=frame, y=y, name=path.name, kind=kind, target=None, split_hint=split_hint, info=info)
 
 
-def _labels_from_subfolders(
-    root: Path, files: list[Path]
-) -> tuple[list[Path], np.ndarray | None, list[str]]:
+def _labels_from_subfolders(root: Path, files: list[Path]) -> tuple[list[Path], np.ndarray | None, list[str]]:
     """Label = the first-level subfolder; files lying directly in ``root`` are left out."""
     nested = [p for p in files if p.parent != root]
     if not nested:
@@ -647,9 +628,7 @@ def _load_npz(path: Path) -> Dataset:
     if {"x_train", "y_train", "x_test", "y_test"} <= set(lower):
         X = np.concatenate([lower["x_train"], lower["x_test"]])
         y = np.concatenate([lower["y_train"], lower["y_test"]])
-        hint = np.array(
-            ["train"] * len(lower["x_train"]) + ["test"] * len(lower["x_test"]), dtype=object
-        )
+        hint = np.array(["train"] * len(lower["x_train"]) + ["test"] * len(lower["x_test"]), dtype=object)
         return Dataset(X=X, y=y, name=path.stem, kind="array", split_hint=hint, info=info)
     X = next((lower[k] for k in ("x", "data", "images", "features") if k in lower), None)
     if X is None:

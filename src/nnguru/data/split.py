@@ -40,9 +40,7 @@ def three_way_split(
         if not 0.0 <= frac < 1.0:
             raise NNGuruError(f"{name} must be in [0, 1); received {frac!r}. The default is 0.15.")
     if val_frac + test_frac >= 1.0:
-        raise NNGuruError(
-            f"val_frac + test_frac must leave rows to train on; received {val_frac} + {test_frac}."
-        )
+        raise NNGuruError(f"val_frac + test_frac must leave rows to train on; received {val_frac} + {test_frac}.")
     index = np.arange(n)
     if split_hint is not None and np.any(split_hint == "test"):
         test = index[split_hint == "test"]

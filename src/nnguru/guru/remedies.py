@@ -31,7 +31,8 @@ def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
     Apply with ``config.update(result["changes"])``. Keys used: ``lr`` (float),
     ``early_stopping`` (bool), ``dropout`` (float), ``hidden_scale`` (width multiplier for the
     template model), ``epochs`` (int), ``class_weight`` ("balanced"), ``threshold`` ("auto",
-    binary only). ``changes`` is empty when nothing can be fixed by retraining.
+    binary only, when class weights are already in use). ``changes`` is empty when nothing can
+    be fixed by retraining.
     """
     by_code = {f.code: f for f in findings}
     changes: dict[str, Any] = {}
@@ -79,12 +80,14 @@ def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
     imbalance = by_code.get("class_imbalance")
     if "accuracy_paradox" in by_code or (imbalance and imbalance.severity != "info"):
         code = "accuracy_paradox" if "accuracy_paradox" in by_code else "class_imbalance"
-        if config.get("class_weight") != "balanced":
-            changes["class_weight"] = "balanced"
-            notes.append(f"class weights 'balanced' so the rare class counts in the loss ({code})")
         n_classes = (imbalance.evidence.get("n_classes") if imbalance else None) or config.get(
             "n_classes")
-        if n_classes == 2 and config.get("threshold") != "auto":
+        if config.get("class_weight") != "balanced":
+            # Weights first: they change what is learned. Tuning the threshold as well would
+            # mostly undo their shift towards the rare class (it trades recall back for precision).
+            changes["class_weight"] = "balanced"
+            notes.append(f"class weights 'balanced' so the rare class counts in the loss ({code})")
+        elif n_classes == 2 and config.get("threshold") != "auto":
             changes["threshold"] = "auto"
             notes.append(f"decision threshold chosen on validation for best F1 ({code})")
         addressed.append(code)

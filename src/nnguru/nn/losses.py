@@ -220,9 +220,11 @@ def get(spec: str | Loss | dict) -> Loss:
     if isinstance(spec, Loss):
         return spec
     if isinstance(spec, dict):
-        spec = dict(spec)
-        name = spec.pop("name", None)
-        return get(name)(**spec) if not spec else LOSSES[name](**spec)
+        options = dict(spec)
+        name = str(options.pop("name", "")).lower()
+        if name not in LOSSES:
+            raise NNGuruError(f"Unknown loss {name!r}. Valid names: {', '.join(sorted(LOSSES))}.")
+        return LOSSES[name](**options)
     if isinstance(spec, str) and spec.lower() in LOSSES:
         return LOSSES[spec.lower()]()
     raise NNGuruError(

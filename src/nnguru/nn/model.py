@@ -171,8 +171,9 @@ class Model(nn.Module):
 
     # ---- data ------------------------------------------------------------------------------
     def _x_array(self, x: Any, name: str = "x") -> np.ndarray:
-        if self.preprocessor is not None and not isinstance(x, (np.ndarray, torch.Tensor)):
-            return self.preprocessor.transform(x)
+        """Model-ready float32 inputs; raw rows/files/arrays go through the attached preprocessor."""
+        if self.preprocessor is not None:
+            x = self.preprocessor.transform(x)
         arr = to_numpy(x, name)
         if arr.ndim == 0:
             raise NNGuruError(f"Input {name} must have a batch axis; received a scalar {describe(x)}.")
@@ -188,6 +189,12 @@ class Model(nn.Module):
                 "layer's input_shape."
             )
         return arr
+
+    def _y_array(self, y: Any) -> np.ndarray:
+        """Targets as arrays; raw labels are encoded by the attached preprocessor."""
+        if self.preprocessor is not None:
+            return self.preprocessor.encode_y(to_numpy(y, "y") if isinstance(y, torch.Tensor) else y)
+        return to_numpy(y, "y")
 
     def _takes_integer_input(self) -> bool:
         return False
@@ -243,8 +250,7 @@ class Model(nn.Module):
         if not isinstance(epochs, int) or epochs < 1:
             raise NNGuruError(f"epochs must be a positive int; received {describe(epochs)}.")
         x_arr = self._x_array(x)
-        y_arr = self.preprocessor.encode_y(y) if self.preprocessor is not None and not isinstance(
-            y, (np.ndarray, torch.Tensor)) else to_numpy(y, "y")
+        y_arr = self._y_array(y)
         if len(x_arr) == 0:
             raise NNGuruError("Input x is empty (0 samples); fit needs at least one sample.")
         if len(y_arr) != len(x_arr):
@@ -262,7 +268,7 @@ class Model(nn.Module):
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise NNGuruError("validation_data must be a tuple (x_val, y_val) or (x_val, y_val, w_val).")
             xv = self._x_array(validation_data[0], "x_val")
-            yv = to_numpy(validation_data[1], "y_val")
+            yv = self._y_array(validation_data[1])
             wv = to_numpy(validation_data[2], "w_val") if len(validation_data) == 3 else None
             val = self._tensors(xv, yv, wv, "_val")
         elif validation_split:
@@ -308,8 +314,7 @@ class Model(nn.Module):
         """Loss and metrics: a scalar without metrics, else ``[loss, *metrics]`` (Keras's shape)."""
         self._require_compiled("evaluate")
         x_arr = self._x_array(x)
-        y_arr = self.preprocessor.encode_y(y) if self.preprocessor is not None and not isinstance(
-            y, (np.ndarray, torch.Tensor)) else to_numpy(y, "y")
+        y_arr = self._y_array(y)
         if not self.built:
             self.build(x_arr.shape[1:])
         self._finish_compile()
@@ -354,7 +359,7 @@ class Model(nn.Module):
         if not self.built:
             self.build(x_arr.shape[1:])
         self._finish_compile()
-        data = self._tensors(x_arr, to_numpy(y, "y"), None, "")
+        data = self._tensors(x_arr, self._y_array(y), None, "")
         from nnguru.guru.lr_finder import find_lr
 
         return find_lr(self, self.loss, data.x, data.y, **kwargs)

@@ -17,7 +17,7 @@ adamw          0.001       mini         you regularise with (decoupled) weight d
 rmsprop        0.001       mini         recurrent networks, non-stationary objectives
 adagrad        0.001       mini         sparse features
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
-random-search  0.02 (es),  1024         gradient-free: optimise accuracy directly, or models
+random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
                1.0 (1+l)                without gradients; small networks only
 hessian-free   1.0         6000 (+1000  deep or badly conditioned nets (deep autoencoders) on
                            curvature)   large batches (Martens 2010)
@@ -64,7 +64,7 @@ register("adagrad", _TORCH["adagrad"],
 register("lbfgs", LBFGS, aliases=("l-bfgs",),
          doc="Full-batch L-BFGS with strong-Wolfe line search: small/medium data sets and "
              "smooth losses, fewest steps and no lr to tune (scikit-learn's MLP default).")
-register("random-search", RandomSearch, default_lr="0.02 (es), 1.0 (1+lambda)",
+register("random-search", RandomSearch, default_lr="0.05 (es), 1.0 (1+lambda)",
          aliases=("random", "es", "evolution-strategies"),
          doc="Gradient-free: antithetic-ES (or (1+lambda) with 1/5 rule); optimises accuracy "
              "directly (objective='accuracy') or non-differentiable models; small nets only.")

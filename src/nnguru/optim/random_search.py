@@ -11,7 +11,12 @@ gradients cannot see, such as accuracy itself (``objective="accuracy"``):
 * ``method="1+lambda"`` -- a (1+lambda) evolution strategy: ``population`` children
   ``theta + sigma * eps_i``; the best replaces the parent if it is at least as good (ties are
   accepted so the search can drift across accuracy plateaus), and ``sigma`` follows Rechenberg's
-  1/5 success rule (grows when more than a fifth of the children improve, shrinks otherwise).
+  1/5 success rule (grows when more than a fifth of the children are at least as good as the
+  parent, shrinks otherwise; counting ties makes sigma grow on plateaus instead of collapsing).
+
+ES is the default: it optimises the Gaussian-smoothed objective, which has a gradient even when
+the objective (accuracy) is piecewise constant, so it does not get stuck where every small move
+ties or loses, as (1+lambda) can. (1+lambda) is faster on smooth objectives (the loss).
 
 All candidates of one step are scored on the same batch with the same Dropout masks (common
 random numbers), so the comparison between them is fair. Cost per step: ``population`` forward
@@ -91,8 +96,8 @@ class RandomSearch(ModelOptimizer):
         *,
         method: str = "es",
         objective: str = "loss",
-        population: int = 40,
-        sigma: float = 0.05,
+        population: int = 20,
+        sigma: float = 0.1,
         adapt_sigma: bool | None = None,
         full_batch: bool = False,
         seed: int | None = None,
@@ -109,9 +114,10 @@ class RandomSearch(ModelOptimizer):
         if adapt_sigma and method == "es":
             raise NNGuruError(f"optimizer {name!r}: option 'adapt_sigma' applies to method "
                               "'1+lambda' only (ES adapts its steps through Adam).")
-        # lr: the Adam step of ES (0.02: a Salimans et al.-sized step), and for (1+lambda) the
-        # fraction of the way to the winning child (1.0: the classic algorithm).
-        lr = (0.02 if method == "es" else 1.0) if lr is None else lr
+        # lr: the Adam step of ES, and for (1+lambda) the fraction of the way to the winning
+        # child (1.0: the classic algorithm). population=20, sigma=0.1, lr=0.05 reach >= 0.95 on
+        # iris in ~50 steps for both objectives; sigma=0.1 smooths accuracy's plateaus enough.
+        lr = (0.05 if method == "es" else 1.0) if lr is None else lr
         super().__init__(model, lr)
         self.full_batch = bool(full_batch)
         self.method, self.objective = method, objective

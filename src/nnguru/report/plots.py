@@ -158,7 +158,8 @@ def plot_roc_pr(y_true: Sequence[Any], proba_pos: Sequence[float], path: PathLik
            ylim=(0, 1.02))
     for ax in (roc, pr):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right" if ax is roc else "lower left")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="lower right" if ax is roc else "lower left")
     return _save(fig, path)
 
 

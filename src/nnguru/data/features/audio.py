@@ -48,7 +48,7 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         )
     try:
         samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, ValueError, TypeError):
+    except Exception:  # libsndfile rejects the file: scipy knows a few more WAV variants
         samples, rate = _read_with_scipy(file)
     if samples.shape[0] == 0:
         raise NNGuruError(f"Audio file {str(path)!r} holds no samples (empty recording).")
@@ -62,7 +62,7 @@ def _read_with_scipy(file: Path) -> tuple[np.ndarray, int]:
     """scipy reads some WAV variants libsndfile rejects; both failing means the file is bad."""
     try:
         rate, data = wavfile.read(file)
-    except (ValueError, OSError, EOFError, IndexError) as exc:
+    except Exception as exc:  # a damaged file can make a decoder raise almost anything
         raise NNGuruError(
             f"Audio file {str(file)!r} could not be read ({exc}); it is truncated or not a WAV/"
             "FLAC/OGG recording. Replace or remove it; `nnguru inspect` lists every bad file."
@@ -83,9 +83,8 @@ def probe_audio(path: str | Path) -> AudioProbe:
     if file.stat().st_size == 0:
         return AudioProbe(False, "empty file (0 bytes)")
     try:
-        info = soundfile.info(file)
-        channels = info.channels
-    except (RuntimeError, soundfile.LibsndfileError, ValueError, TypeError):
+        channels = soundfile.info(file).channels
+    except Exception:  # the full read below decides whether the file is usable
         channels = None
     try:
         samples, rate = read_audio(file)

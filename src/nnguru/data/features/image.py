@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,10 @@ from nnguru.errors import NNGuruError
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 # Largest side of the size chosen from the data: keeps 10,000 RGB images under ~2 GB as float32.
 MAX_SIDE = 128
+# What Pillow raises for damaged files (struct/index errors come from malformed headers).
 _READ_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    UnidentifiedImageError,
-    Image.DecompressionBombError,
-)
+    OSError, SyntaxError, ValueError, IndexError, struct.error, Image.DecompressionBombError,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ def probe_image(path: str | Path) -> ImageProbe:
             return ImageProbe(True, size=image.size, mode=image.mode)
     except UnidentifiedImageError:
         return ImageProbe(False, "not an image Pillow can read (wrong format or damaged header)")
-    except _READ_ERRORS as exc:
+    except Exception as exc:  # a damaged file can make a decoder raise almost anything
         return ImageProbe(False, f"damaged image ({_first_line(exc)})")
 
 
@@ -79,9 +77,7 @@ class ImageFeaturizer:
     stray color image does not triple the input of a grayscale set.
     """
 
-    def __init__(
-        self, size: tuple[int, int] | None = None, mode: str | None = None, max_side: int = MAX_SIDE
-    ):
+    def __init__(self, size: tuple[int, int] | None = None, mode: str | None = None, max_side: int = MAX_SIDE):
         self.size = None if size is None else (int(size[0]), int(size[1]))  # (height, width)
         self.mode = _normalize_mode(mode)
         self.max_side = int(max_side)

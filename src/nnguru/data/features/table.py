@@ -18,7 +18,7 @@ from nnguru.data.features.text import TfidfFeaturizer, TokenFeaturizer
 
 MAX_CATEGORIES = 30  # one-hot columns per categorical column; the rest share an "other" column
 MIN_CATEGORY_COUNT = 2  # a category seen once in training is a memorized row, not a pattern
-DATE_PARTS = ("year", "month", "day", "weekday", "hour", "minute")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "hour", "minute")
 
 
 class NumericBlock:
@@ -174,23 +174,29 @@ class DatetimeBlock:
     def fit(self, frame: pd.DataFrame) -> DatetimeBlock:
         self.format_ = col.datetime_format(col.clean_strings(frame[self.columns[0]]).dropna())
         every = self._parts(frame, DATE_PARTS)
-        self.parts_ = [
-            p for p, c in zip(DATE_PARTS, every.columns, strict=True) if every[c].nunique() > 1
-        ]
-        self.numeric_ = NumericBlock(list(every.columns[[p in self.parts_ for p in DATE_PARTS]]))
-        self.numeric_.fit(every)
+        varying = [every[f"{self.columns[0]}.{p}"].nunique() > 1 for p in DATE_PARTS]
+        self.parts_ = [p for p, keep in zip(DATE_PARTS, varying, strict=True) if keep]
+        self.numeric_ = NumericBlock([f"{self.columns[0]}.{p}" for p in self.parts_]).fit(every)
+        self.indicator_ = bool(self.numeric_.indicator_.any())  # one indicator for the date
+        self.numeric_.indicator_[:] = False
         return self
 
     @property
     def width(self) -> int:
-        return self.numeric_.width
+        return self.numeric_.width + self.indicator_
 
     @property
     def feature_names(self) -> list[str]:
-        return self.numeric_.feature_names
+        missing = [f"{self.columns[0]} missing"] if self.indicator_ else []
+        return self.numeric_.feature_names + missing
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.numeric_.transform(self._parts(frame, tuple(self.parts_)))
+        parts = self._parts(frame, tuple(self.parts_))
+        out = self.numeric_.transform(parts)
+        if self.indicator_:
+            missing = col.parse_datetime(frame[self.columns[0]], self.format_).isna()
+            out = np.hstack([out, missing.to_numpy(np.float32)[:, None]])
+        return out
 
     def config(self) -> dict:
         return {
@@ -198,6 +204,7 @@ class DatetimeBlock:
             "column": self.columns[0],
             "format": self.format_,
             "parts": self.parts_,
+            "indicator": self.indicator_,
         }
 
     def state(self) -> dict[str, np.ndarray]:
@@ -208,6 +215,7 @@ class DatetimeBlock:
         block = cls(config["column"])
         block.format_ = config["format"]
         block.parts_ = list(config["parts"])
+        block.indicator_ = bool(config["indicator"])
         columns = [f"{config['column']}.{p}" for p in block.parts_]
         block.numeric_ = NumericBlock.from_config({"columns": columns}, state)
         return block
@@ -215,7 +223,7 @@ class DatetimeBlock:
 
 def _date_part(stamps: pd.Series, part: str) -> pd.Series:
     if part == "year":  # fractional year keeps the trend smooth across months
-        return stamps.dt.year + (stamps.dt.dayofyear - 1) / 365.25
+        return stamps.dt.year + (stamps.dt.day_of_year - 1) / 365.25
     return getattr(stamps.dt, part).astype("float64")
 
 

@@ -70,7 +70,7 @@ class TfidfFeaturizer:
         for name, terms in self.vocabulary_.items():
             vectorizer = CountVectorizer(**_ANALYZERS[name], vocabulary=terms)
             counts = vectorizer.transform(texts).astype(np.float32)
-            counts.data = np.log1p(counts.data)
+            counts.data = 1.0 + np.log(counts.data)  # sublinear tf, as scikit-learn defines it
             weighted = counts @ sp.diags(self.idf_[name])
             norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
             weighted = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ weighted
@@ -91,9 +91,7 @@ class TfidfFeaturizer:
     def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> TfidfFeaturizer:
         featurizer = cls(config["word_features"], config["char_features"])
         featurizer.vocabulary_ = {k: list(v) for k, v in config["vocabulary"].items()}
-        featurizer.idf_ = {
-            k: np.asarray(state[f"idf_{k}"], np.float32) for k in featurizer.vocabulary_
-        }
+        featurizer.idf_ = {k: np.asarray(state[f"idf_{k}"], np.float32) for k in featurizer.vocabulary_}
         return featurizer
 
 

@@ -1,0 +1,120 @@
+"""The learning-rate range test and the leakage counter."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from nnguru.errors import NNGuruError
+from nnguru.guru import count_leakage, find_lr, suggest_lr
+
+
+def blob_problem(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (300,), generator=g)
+    x = torch.randn(300, 4, generator=g) * 0.5 + torch.eye(3, 4)[y] * 3
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    return model, x, y
+
+
+def nnguru_style_loss(out, y, w):
+    loss = nn.functional.cross_entropy(out, y, reduction="none")
+    return loss.mean() if w is None else (loss * w).mean()
+
+
+def test_range_test_ramps_stops_and_restores_weights():
+    model, x, y = blob_problem()
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    r = find_lr(model, nnguru_style_loss, x, y, start=1e-6, end=100.0, steps=80, batch_size=32)
+    lrs = np.array(r.lrs)
+    ratios = lrs[1:] / lrs[:-1]
+    assert np.allclose(ratios, (100.0 / 1e-6) ** (1 / 79))  # exponential ramp
+    assert r.diverged and len(r.lrs) < 80  # a rate of 100 blows up: stopped early
+    assert len(r.losses) == len(r.lrs) == len(r.raw_losses)
+    assert 1e-4 <= r.suggestion <= 1.0
+    assert r.suggestion <= r.min_loss_lr
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training  # mode restored
+    assert set(r.to_dict()) >= {"lrs", "losses", "suggestion"}
+
+
+def test_suggested_rate_trains_well():
+    model, x, y = blob_problem(1)
+    r = find_lr(model, nn.CrossEntropyLoss(), x, y, steps=60)  # two-argument torch loss works
+    opt = torch.optim.Adam(model.parameters(), lr=r.suggestion)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.3
+
+
+def test_nonfinite_loss_ends_the_test_and_optimizer_choices():
+    model, x, y = blob_problem()
+
+    def exploding(out, y, w):
+        return nn.functional.cross_entropy(out, y) * (math.inf if exploding.calls > 5 else 1.0)
+
+    exploding.calls = 0
+
+    def counting(out, y, w):
+        exploding.calls += 1
+        return exploding(out, y, w)
+
+    r = find_lr(model, counting, x, y, steps=50, optimizer="sgd")
+    assert r.diverged and len(r.lrs) == 5
+    r = find_lr(model, nnguru_style_loss, x, y, steps=10,
+                optimizer=lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9))
+    assert len(r.lrs) == 10
+
+
+def test_bad_arguments_are_user_errors():
+    model, x, y = blob_problem()
+    with pytest.raises(NNGuruError, match="start < end"):
+        find_lr(model, nnguru_style_loss, x, y, start=1.0, end=0.1)
+    with pytest.raises(NNGuruError, match="not known"):
+        find_lr(model, nnguru_style_loss, x, y, optimizer="newton")
+    with pytest.raises(NNGuruError, match="matching"):
+        find_lr(model, nnguru_style_loss, x, y[:10])
+    with pytest.raises(NNGuruError, match="trainable"):
+        find_lr(nn.ReLU(), nnguru_style_loss, x, y)
+
+
+def test_suggest_lr_picks_the_steepest_descent():
+    lrs = np.logspace(-6, 0, 61)
+    # Flat, then a drop centred at 1e-3, minimum near 1e-1, then a rise.
+    log = np.log10(lrs)
+    losses = 1.0 - 0.8 / (1 + np.exp(-(log + 3) * 4)) + np.where(log > -1, (log + 1) ** 2, 0)
+    steep, at_min = suggest_lr(lrs.tolist(), losses.tolist())
+    assert steep == pytest.approx(1e-3, rel=0.3)
+    assert at_min == pytest.approx(0.1, rel=0.5)
+    assert suggest_lr([1e-3, 1e-2], [1.0, 0.5]) == (pytest.approx(1e-3), 1e-2)  # too short
+    assert suggest_lr([], []) == (None, None)
+
+
+def test_count_leakage_arrays_tables_and_images():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(100, 5))
+    test = np.concatenate([rng.normal(size=(30, 5)), train[:7]])
+    assert count_leakage(train, test) == 7
+    assert count_leakage(train, test + 1e-9) == 0  # exact copies only
+    zeros = np.zeros((1, 3))
+    assert count_leakage(zeros, -zeros) == 1  # -0.0 equals 0.0
+    images = rng.integers(0, 255, size=(20, 8, 8), dtype=np.uint8)
+    assert count_leakage(images, images[[3, 3, 5]]) == 3
+    df_train = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    df_test = pd.DataFrame({"b": ["y", "q"], "a": [2, 2]})  # column order differs
+    assert count_leakage(df_train, df_test) == 1
+    assert count_leakage(train, train[:0]) == 0
+    texts = np.array([["hello", 1], ["bye", 2]], dtype=object)
+    assert count_leakage(texts, texts[:1]) == 1

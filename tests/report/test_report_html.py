@@ -1,0 +1,118 @@
+"""report.html: self-contained, escaped, built only from the run directory, sections optional."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from nnguru.errors import NNGuruError
+from nnguru.report import write_report
+
+
+class Page(HTMLParser):
+    """Collects tags, attributes and section ids of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [a for t, a in self.tags if t == tag]
+
+    def sections(self) -> list[str]:
+        return [a["id"] for a in self.all("section")]
+
+
+def parse(path: Path) -> tuple[str, Page]:
+    text = path.read_text(encoding="utf-8")
+    page = Page()
+    page.feed(text)
+    return text, page
+
+
+def decode_images(page: Page) -> list[tuple[int, int]]:
+    sizes = []
+    for img in page.all("img"):
+        src = img["src"]
+        assert src.startswith("data:image/png;base64,"), src[:40]
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
+            im.load()
+            sizes.append(im.size)
+    return sizes
+
+
+def test_full_report_has_every_section_and_embedded_images(classification_run: Path):
+    path = write_report(classification_run)
+    assert path == classification_run / "report.html"
+    text, page = parse(path)
+    assert page.sections() == ["summary", "diagnosis", "metrics", "per-class", "curves",
+                               "figures", "autofix", "data", "model", "config", "environment"]
+    sizes = decode_images(page)
+    assert len(sizes) == 3  # history, confusion matrix, ROC/PR
+    assert all(w > 100 and h > 100 for w, h in sizes)
+    for phrase in ("Test metrics vs baseline", "majority class benign", "positive class",
+                   "precision/recall trade-off", "Chosen threshold", "Total params: 4,810",
+                   "Before vs after", "dropout 0 -&gt; 0.3 (overfitting)", "Diagnosis after: healthy",
+                   "Use class weights.", "Epoch table (12 epochs)"):
+        assert phrase in text, phrase
+
+
+def test_report_is_self_contained_and_escaped(classification_run: Path):
+    text, page = parse(write_report(classification_run))
+    assert not page.all("script") and not page.all("link") and not page.all("iframe")
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name)  # no event handlers sneaked in
+            if name in ("src", "href"):
+                assert value.startswith(("data:", "#")), (tag, value[:60])
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text)
+    assert "<script>alert" not in text and "onerror=alert(1)>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert len(page.all("img")) == 3  # the hostile <img> in labels stayed text
+
+
+def test_missing_optional_files_omit_their_sections(regression_run: Path):
+    text, page = parse(write_report(regression_run))
+    assert page.sections() == ["summary", "diagnosis", "metrics", "curves", "figures",
+                               "environment"]
+    assert "Not recorded with the run." in text
+    assert "mean of the training targets" in text and "r2" in text
+    # history.png was missing: drawn from history.csv in memory, nothing written.
+    assert len(decode_images(page)) == 2
+    assert not (regression_run / "history.png").exists()
+
+
+def test_empty_run_directory_still_builds(tmp_path: Path):
+    text, page = parse(write_report(tmp_path))
+    assert page.sections() == ["environment"]
+    with pytest.raises(NNGuruError, match="does not exist"):
+        write_report(tmp_path / "nope")
+
+
+def test_report_rebuilds_from_files_alone(classification_run: Path, tmp_path: Path):
+    first = write_report(classification_run).read_text(encoding="utf-8")
+    moved = tmp_path / "copy" / classification_run.name
+    shutil.copytree(classification_run, moved)
+    second = write_report(moved).read_text(encoding="utf-8")
+    strip = lambda s: re.sub(r"Built [^<]* by", "", s)  # noqa: E731  (timestamp only)
+    assert strip(first) == strip(second)
+
+
+def test_garbage_files_do_not_break_the_report(classification_run: Path):
+    (classification_run / "metrics.json").write_text("{not json")
+    (classification_run / "config.yaml").write_text("a: [unclosed")
+    (classification_run / "diagnosis.json").write_text('{"not": "a list"}')
+    (classification_run / "history.csv").write_text("")
+    text, page = parse(write_report(classification_run))
+    assert "metrics" not in page.sections() and "diagnosis" not in page.sections()
+    assert "config" in page.sections()  # shown as text even when it does not parse

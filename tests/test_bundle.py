@@ -1,0 +1,76 @@
+"""Model files: safetensors + JSON round trip; corrupt or foreign files give clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nnguru
+from nnguru import Sequential
+from nnguru.errors import NNGuruError
+from nnguru.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+
+
+def trained(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 8, 8, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)), BatchNormalization(),
+                        MaxPooling2D(2), Flatten(), Dropout(0.1), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    path = tmp_path / "m"
+    model.save(path)
+    return model, x, y, path
+
+
+def test_round_trip_gives_identical_predictions(tmp_path):
+    model, x, y, path = trained(tmp_path)
+    loaded = nnguru.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.evaluate(x, y) == pytest.approx(model.evaluate(x, y))
+    meta = json.loads((path / "model.json").read_text())
+    assert meta["versions"]["torch"] and meta["architecture"]["layers"][0]["class_name"] == "Conv2D"
+    assert not list(path.glob("*.pkl")) and not list(path.glob("*.pt"))
+
+
+def test_corrupted_weights(tmp_path):
+    _, _, _, path = trained(tmp_path)
+    (path / "weights.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(NNGuruError, match="truncated or not a safetensors file"):
+        nnguru.load_model(path)
+
+
+def test_foreign_and_missing_files(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "model.json").write_text(json.dumps({"format": "keras"}))
+    with pytest.raises(NNGuruError, match="not an nnguru model file"):
+        nnguru.load_model(foreign)
+    (foreign / "model.json").write_text("{not json")
+    with pytest.raises(NNGuruError, match="corrupt"):
+        nnguru.load_model(foreign)
+    with pytest.raises(NNGuruError, match="does not exist"):
+        nnguru.load_model(tmp_path / "nothing")
+    pickle_file = tmp_path / "model.pkl"
+    pickle_file.write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(NNGuruError, match="not an nnguru model"):
+        nnguru.load_model(tmp_path)
+
+
+def test_weights_from_another_architecture(tmp_path):
+    _, _, _, path = trained(tmp_path)
+    other = Sequential([Dense(2, input_shape=(3,))])
+    other.save(tmp_path / "other")
+    (path / "weights.safetensors").write_bytes((tmp_path / "other" / "weights.safetensors").read_bytes())
+    with pytest.raises(NNGuruError, match="do not fit the saved architecture"):
+        nnguru.load_model(path)
+
+
+def test_save_refuses_foreign_folder(tmp_path):
+    model = Sequential([Dense(2, input_shape=(3,))])
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(NNGuruError, match="Refusing to save"):
+        model.save(tmp_path)
