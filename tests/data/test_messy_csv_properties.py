@@ -77,8 +77,8 @@ def messy_csvs(draw: st.DrawFn) -> Planted:
     long_rows = draw(st.integers(0, 3))
     for k in range(long_rows):
         lines.insert(int(rng.integers(0, len(lines) + 1)), ",".join(rows[k % n][:2] + ["1"] * len(columns)))
-    non_utf8 = draw(st.booleans()) and bool(categorical)
     text = ",".join(columns) + "\n" + "\n".join(lines) + "\n"
+    non_utf8 = draw(st.booleans()) and "é" in text
     data = text.encode("cp1252" if non_utf8 else "utf-8")
     rows_in = len(rows)
     return Planted(data, columns, missing, target_missing, duplicates, long_rows, short_rows, rows_in, non_utf8)

@@ -300,8 +300,9 @@ class Model(nn.Module):
         opt = self.optimizer
         if not isinstance(opt, torch.optim.Optimizer):  # Hessian-free, random search, ...
             return opt.step_batch(self, self.loss, x, y, w)
+        forward = self.__dict__.get("ddp", self)  # the DDP wrapper under torchrun
         with self.autocast():
-            out = self(x)
+            out = forward(x)
         out = out.float()
         loss = self.loss(out, y, w)
         opt.zero_grad(set_to_none=True)

@@ -107,6 +107,13 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
     model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
     device = train.x.device
+    if world > 1:
+        # DistributedDataParallel averages gradients across ranks during backward (bucketed,
+        # overlapped). It is kept outside the module tree so state_dict keys stay unchanged.
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        object.__setattr__(model, "ddp", DistributedDataParallel(model, device_ids=ids))
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
@@ -170,4 +177,6 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
         if model.stop_training:
             break
     cbs.on_train_end(logs)
+    if world > 1:
+        object.__delattr__(model, "ddp")
     return history

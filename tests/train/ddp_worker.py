@@ -1,0 +1,29 @@
+"""Run under torchrun by tests/train/test_distributed.py: two CPU ranks train one model."""
+
+import sys
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+import nnguru
+from nnguru import Sequential
+from nnguru.layers import Dense
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+nnguru.set_seed(0)  # same initial weights on every rank
+rng = np.random.default_rng(0)
+x = rng.normal(size=(256, 4)).astype(np.float32)
+y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+model = Sequential([Dense(8, activation="relu", input_shape=(4,)), Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
+dist.all_gather(gathered, flat)
+if rank == 0:
+    same = all(torch.equal(gathered[0], g) for g in gathered)
+    print(f"RESULT same_weights={same} steps={history.params['steps']} acc={history.history['accuracy'][-1]:.3f}")
+dist.destroy_process_group()
+sys.exit(0)
