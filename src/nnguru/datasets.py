@@ -181,6 +181,7 @@ def load_builtin(name: str):
     X = np.asarray(bunch.data, dtype=np.float32)
     if key == "digits":
         X = bunch.images.astype(np.float32)
-    names = [str(n) for n in getattr(bunch, "feature_names", None) or [f"pixel_{i}" for i in range(X[0].size)]]
+    names = getattr(bunch, "feature_names", None)
+    names = [str(n) for n in names] if names is not None else [f"pixel_{i}" for i in range(X[0].size)]
     target_names = None if key == "diabetes" else [str(t) for t in bunch.target_names]
     return X, np.asarray(bunch.target), names, target_names

@@ -154,6 +154,8 @@ def test_lr_too_high_on_nonfinite_validation_loss_only():
 def test_lr_too_high_when_training_loss_rises_explodes_or_oscillates():
     rising = {"loss": [0.7, 0.5, 0.4, 0.6, 0.9, 1.3]}
     assert codes(diagnose(history=rising, task="regression")) == ["lr_too_high"]
+    spike = {"loss": [0.6, 0.1, 0.01, 0.001, 0.0008, 0.07]}  # Adam's last-epoch spike near zero
+    assert codes(diagnose(history=spike, task="regression")) == ["healthy"]
     exploding = {"loss": [290.0, 170.0, 40.0, 10.0, 1.0, 0.5, 0.4], "val_loss": [200.0] * 7}
     f = diagnose(history=exploding, task="classification", n_classes=2, lr=3.0)
     assert codes(f) == ["lr_too_high"]  # the wild val curve is not called overfitting
@@ -249,11 +251,18 @@ def test_small_data_per_class_and_per_parameter():
     f = diagnose(history=h, task="classification", n_params=70_000, n_train=40)
     small = next(x for x in f if x.code == "small_data")
     assert small.evidence["parameters_per_sample"] == 1750
+    cnn = diagnose(history=h, task="classification", n_params=151_498, n_train=1258)
+    assert codes(cnn) == ["healthy"]  # the digits CNN template: 120 per sample is fine
     f = diagnose(history=h, task="classification", n_train=30,
                  data_report={"class_counts": {"a": 25, "b": 5}})
     assert "small_data" in codes(f)
     f = diagnose(history={"loss": curve(1, 0.1, 10)}, task="regression", n_train=20)
     assert codes(f) == ["small_data"]
+    shares = {"class_balance": {"a": 0.5, "b": 0.5}}  # shares, not counts
+    assert codes(diagnose(history=h, task="classification", data_report=shares)) == ["healthy"]
+    f = diagnose(history=h, task="classification", data_report=shares, n_train=12)
+    assert next(x for x in f if x.code == "small_data").evidence[
+        "smallest_class_train_samples"] == 6
 
 
 def test_findings_sorted_by_severity_and_json_safe(tmp_path):

@@ -20,7 +20,8 @@ ties or loses, as (1+lambda) can. (1+lambda) is faster on smooth objectives (the
 
 All candidates of one step are scored on the same batch with the same Dropout masks (common
 random numbers), so the comparison between them is fair. Cost per step: ``population`` forward
-passes, no backward pass.
+passes, no backward pass; they run as one ``torch.func.vmap``-ed call (one batched matmul per
+layer) when the model allows it, one by one otherwise (e.g. BatchNorm in train mode).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.func import vmap
 
 from nnguru.errors import NNGuruError
 from nnguru.optim.base import (
@@ -126,6 +128,7 @@ class RandomSearch(ModelOptimizer):
         self.seed = new_seed() if seed is None else int(seed)
         self.m: Tensor | None = None  # Adam moments of the ES gradient estimate
         self.v: Tensor | None = None
+        self._batched = True  # score the population in one vmap-ed call while the model allows
         self.info: dict[str, Any] = {}
 
     def step_batch(
@@ -152,10 +155,20 @@ class RandomSearch(ModelOptimizer):
                 f"optimizer {self.name!r}: the loss is {float(loss)} at the current weights; "
                 "lower sigma or lr.", code="lr_too_high")
 
-        def fitness(vec: Tensor) -> float:
+        def fitness(candidates: Tensor) -> list[float]:
+            """Scores of the rows of ``candidates`` (k, d), same batch and Dropout masks."""
             with torch.no_grad(), torch.random.fork_rng(devices=_cuda(theta)):
                 torch.manual_seed(mask_seed)
-                return score(call(model, unflatten(vec, params), x))
+                if self._batched:
+                    try:
+                        out = vmap(lambda v: call(model, unflatten(v, params), x),
+                                   randomness="same")(candidates)
+                        return [score(o) for o in out]
+                    except (RuntimeError, ValueError, NotImplementedError):
+                        # e.g. BatchNorm in train mode updating shared buffers: go one by one
+                        self._batched = False
+                        torch.manual_seed(mask_seed)
+                return [score(call(model, unflatten(v, params), x)) for v in candidates]
 
         noise_count = self.population // 2 if self.method == "es" else self.population
         eps = torch.randn(noise_count, theta.numel(), generator=gen, device=theta.device,
@@ -172,11 +185,9 @@ class RandomSearch(ModelOptimizer):
     def _es(self, theta: Tensor, eps: Tensor, fitness: Any) -> Tensor:
         """Antithetic ES gradient estimate from centred ranks, then one Adam step."""
         sigma = self.sigma
-        plus = [fitness(theta + sigma * e) for e in eps]
-        minus = [fitness(theta - sigma * e) for e in eps]
-        scores = torch.tensor(plus + minus, dtype=theta.dtype, device=theta.device)
-        shaped = centered_ranks(scores)
+        scores = fitness(torch.cat([theta + sigma * eps, theta - sigma * eps]))
         k = eps.shape[0]
+        shaped = centered_ranks(torch.tensor(scores, dtype=theta.dtype, device=theta.device))
         weights = shaped[:k] - shaped[k:]
         grad = (weights @ eps) / (2 * k * sigma)
         b1, b2, step = 0.9, 0.999, self.steps + 1
@@ -186,14 +197,14 @@ class RandomSearch(ModelOptimizer):
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         m_hat = self.m / (1 - b1**step)
         v_hat = self.v / (1 - b2**step)
-        self.info = {"best": max(plus + minus), "sigma": sigma}
+        self.info = {"best": max(scores), "sigma": sigma}
         return theta + self.lr * m_hat / (v_hat.sqrt() + 1e-8)
 
     def _one_plus_lambda(self, theta: Tensor, eps: Tensor, fitness: Any,
                          parent: float) -> Tensor | None:
         """(1+lambda)-ES with the 1/5 success rule on sigma."""
         sigma = self.sigma
-        children = [fitness(theta + sigma * e) for e in eps]
+        children = fitness(theta + sigma * eps)
         best = max(range(len(children)), key=children.__getitem__)
         success = sum(c >= parent for c in children) / len(children)
         self.info = {"best": children[best], "parent": parent, "sigma": sigma,

@@ -1,0 +1,83 @@
+"""Issue 3's acceptance: one `nnguru train` command with default settings per real dataset.
+
+The figures are recorded in benchmarks/RESULTS.md. Each run must stay under 3 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from nnguru.cli import main
+
+
+def train(tmp_path: Path, *argv: str) -> tuple[dict, dict, float]:
+    run = tmp_path / "run"
+    t0 = time.perf_counter()
+    assert main(["train", *argv, "--out", str(run), "--quiet"]) == 0
+    seconds = time.perf_counter() - t0
+    metrics = json.loads((run / "metrics.json").read_text())
+    report = json.loads((run / "data_report.json").read_text())
+    print(f"{argv[0]}: test {metrics['test']} in {seconds:.0f}s")
+    return metrics, report, seconds
+
+
+def test_titanic(shared_datasets, tmp_path):
+    metrics, report, _ = train(tmp_path, str(shared_datasets / "titanic" / "titanic.csv"), "--target", "Survived")
+    assert metrics["test"]["accuracy"] >= 0.78
+    assert metrics["test"]["accuracy"] > metrics["baseline"]["accuracy"]
+
+
+def test_pima_flags_placeholder_zeros(shared_datasets, tmp_path):
+    metrics, report, _ = train(tmp_path, str(shared_datasets / "pima_indians_diabetes" / "pima-indians-diabetes.csv"),
+                               "--target", "-1")
+    assert metrics["test"]["accuracy"] >= 0.74
+    assert "placeholder" in json.dumps(report).lower()
+
+
+def test_boston_housing_regression(shared_datasets, tmp_path):
+    metrics, _, _ = train(tmp_path, str(shared_datasets / "boston_housing" / "housing.csv"), "--target", "-1")
+    assert metrics["task"] == "regression"
+    assert metrics["test"]["mae"] <= 3.2
+
+
+def test_sms_spam(shared_datasets, tmp_path):
+    metrics, _, _ = train(tmp_path, str(shared_datasets / "sms_spam_collection" / "SMSSpamCollection"),
+                          "--target", "Label")
+    assert metrics["test"]["accuracy"] >= 0.97
+    assert metrics["test"]["positive"] == "spam" and metrics["test"]["f1"] >= 0.90
+
+
+def test_free_spoken_digits(shared_datasets, tmp_path):
+    metrics, _, seconds = train(tmp_path, str(shared_datasets / "free_spoken_digit_dataset" / "recordings"),
+                                "--label-from-name", r"^(\d+)_")
+    assert metrics["test"]["accuracy"] >= 0.90
+
+
+def _planted_folder(tmp_path: Path, mnist: Path):
+    spec = importlib.util.spec_from_file_location("data_conftest", Path(__file__).parents[1] / "data" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_mnist_png_folder(tmp_path / "images", mnist, count=4000)
+
+
+def test_image_folder_with_corrupt_files(mnist_dir, tmp_path):
+    planted = _planted_folder(tmp_path, mnist_dir)
+    metrics, report, _ = train(tmp_path, str(planted.root))
+    listed = json.dumps(report["corrupt_files"])
+    for name in planted.corrupt:
+        assert name in listed
+    assert metrics["test"]["accuracy"] >= 0.95
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "diabetes"])
+def test_builtin_sets_beat_their_baselines(name, tmp_path):
+    metrics, _, _ = train(tmp_path, f"builtin:{name}")
+    if metrics["task"] == "classification":
+        assert metrics["test"]["accuracy"] >= 0.85
+    else:
+        assert metrics["test"]["mae"] < 0.8 * metrics["baseline"]["mae"]

@@ -1,0 +1,78 @@
+"""Random search: iris accuracy, optimising accuracy directly, both methods."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from optim_helpers import accuracy, cross_entropy, iris, mlp, run
+
+from nnguru import optim
+from nnguru.errors import NNGuruError
+from nnguru.optim import NonFiniteError, RandomSearch
+from nnguru.optim.random_search import accuracy as accuracy_of_logits
+from nnguru.optim.random_search import centered_ranks
+
+
+def test_es_on_the_loss_reaches_090_accuracy_on_iris():
+    x, y = iris()
+    model = mlp((4, 16, 3), act=torch.nn.ReLU)
+    opt = optim.get("random-search", model, seed=0)
+    assert isinstance(opt, RandomSearch) and opt.method == "es"
+    run(opt, model, cross_entropy, x, y, steps=60)
+    assert accuracy(model, x, y) >= 0.90
+
+
+def test_optimising_accuracy_directly_improves_accuracy():
+    x, y = iris()
+    model = mlp((4, 16, 3), act=torch.nn.ReLU)
+    start = accuracy(model, x, y)
+    opt = optim.get("random_search", model, objective="accuracy", seed=0)
+    run(opt, model, cross_entropy, x, y, steps=60)
+    assert accuracy(model, x, y) >= max(start + 0.2, 0.90)
+
+
+def test_one_plus_lambda_with_step_size_adaptation_reaches_090_on_iris():
+    x, y = iris()
+    model = mlp((4, 16, 3), act=torch.nn.ReLU)
+    opt = optim.get("random-search", model, method="1+lambda", seed=0)
+    losses = run(opt, model, cross_entropy, x, y, steps=40)
+    assert accuracy(model, x, y) >= 0.90
+    assert all(b <= a + 1e-6 for a, b in zip(losses, losses[1:], strict=False))  # elitist
+    assert opt.sigma != 0.1  # the 1/5 rule moved it
+
+
+def test_accuracy_of_logits_handles_multiclass_binary_one_hot_and_weights():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]])
+    assert float(accuracy_of_logits(logits, torch.tensor([0, 1, 1]))) == pytest.approx(2 / 3)
+    one_hot = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    assert float(accuracy_of_logits(logits, one_hot)) == pytest.approx(2 / 3)
+    single = torch.tensor([[0.5], [-0.2], [1.0]])
+    assert float(accuracy_of_logits(single, torch.tensor([1.0, 0.0, 0.0]))) == pytest.approx(2 / 3)
+    w = torch.tensor([1.0, 1.0, 2.0])
+    assert float(accuracy_of_logits(single, torch.tensor([1.0, 0.0, 0.0]), w)) == 0.5
+
+
+def test_centered_ranks_share_ties_and_span_minus_half_to_half():
+    ranks = centered_ranks(torch.tensor([3.0, 1.0, 1.0, 7.0]))
+    torch.testing.assert_close(ranks, torch.tensor([1 / 6, -1 / 3, -1 / 3, 0.5]))
+
+
+def test_nonfinite_loss_stops_with_lr_too_high():
+    x, y = iris()
+    model = mlp((4, 3))
+    with torch.no_grad():
+        model[0].bias.fill_(float("inf"))
+    with pytest.raises(NonFiniteError) as info:
+        optim.get("random-search", model).step_batch(model, cross_entropy, x, y, None)
+    assert info.value.code == "lr_too_high"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"objective": "f1"}, "objective"),
+    ({"population": 7}, "even"),
+    ({"sigma": -1.0}, "sigma"),
+    ({"method": "es", "adapt_sigma": True}, "adapt_sigma"),
+])
+def test_bad_options_are_rejected_with_a_message(options, message):
+    with pytest.raises(NNGuruError, match=message):
+        optim.get("random-search", mlp((2, 2)), **options)
