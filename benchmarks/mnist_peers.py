@@ -8,7 +8,7 @@ PyTorch ``DataLoader`` loop, PyTorch Lightning and scikit-learn's ``MLPClassifie
 Why it is built this way:
 - Every peer runs in its own fresh interpreter, one after the other, so no framework inherits
   another's thread pools, allocator state or warm caches (TensorFlow never shares a process with
-  torch), and each uses its default thread count (all cores).
+  torch), and each uses its default thread count (all cores) unless ``--threads`` caps them all.
 - All peers get the same arrays: the parent loads MNIST once and hands the uint8 arrays to the
   workers through ``.npy`` files; every worker converts them identically (float32 / 255).
 - Only ``fit`` is timed: the model is built and compiled and the data is in memory before the

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name")
 RUN_FILES = ("metrics.json", "history.csv", "diagnosis.json", "data_report.json", "config.yaml",
-             "report.html", "model_summary.txt", "auto_fix.json", "predictions.csv")
+             "report.html", "model_summary.txt", "auto_fix.json", "environment.json")
 
 
 @dataclass
@@ -401,7 +401,8 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
             report.write_history(hist, run_dir)
         else:
             console.print("[yellow]--tensorboard: the tensorboard package is not installed; skipped.[/]")
-    report.save_run_plots(run_dir, history=hist, best_epoch=best_epoch,
+    write_json(run_dir / "environment.json", report.environment())
+    report.save_run_plots(run_dir, history=hist, best_epoch=None if best_epoch is None else best_epoch + 1,
                           metrics=metrics.get("test"), **plots)
     model.preprocessor = pre  # from here on the model takes raw rows, files or arrays
     save_model(model, run_dir / "model")

@@ -24,7 +24,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from nnguru.errors import NNGuruError
-from nnguru.train.checkpoint import atomic_write
+from nnguru.training.checkpoint import atomic_write
 
 FORMAT = "nnguru-model-1"
 MODEL_JSON, WEIGHTS = "model.json", "weights.safetensors"

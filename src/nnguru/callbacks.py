@@ -1,6 +1,6 @@
 """Keras-style callbacks: ``from nnguru.callbacks import EarlyStopping, ModelCheckpoint, ...``."""
 
-from nnguru.train.callbacks import (  # noqa: F401
+from nnguru.training.callbacks import (  # noqa: F401
     Callback,
     CSVLogger,
     EarlyStopping,

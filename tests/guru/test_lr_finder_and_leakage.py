@@ -76,14 +76,18 @@ def test_nonfinite_loss_ends_the_test_and_optimizer_choices():
     r = find_lr(model, nnguru_style_loss, x, y, steps=10,
                 optimizer=lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9))
     assert len(r.lrs) == 10
+    r = find_lr(model, nnguru_style_loss, x, y, steps=10, optimizer="adagrad")  # nnguru.optim
+    assert len(r.lrs) == 10
 
 
 def test_bad_arguments_are_user_errors():
     model, x, y = blob_problem()
     with pytest.raises(NNGuruError, match="start < end"):
         find_lr(model, nnguru_style_loss, x, y, start=1.0, end=0.1)
-    with pytest.raises(NNGuruError, match="not known"):
+    with pytest.raises(NNGuruError, match="newton"):
         find_lr(model, nnguru_style_loss, x, y, optimizer="newton")
+    with pytest.raises(NNGuruError, match="range test does not apply"):
+        find_lr(model, nnguru_style_loss, x, y, optimizer="random-search")
     with pytest.raises(NNGuruError, match="matching"):
         find_lr(model, nnguru_style_loss, x, y[:10])
     with pytest.raises(NNGuruError, match="trainable"):

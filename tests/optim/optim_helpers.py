@@ -1,4 +1,4 @@
-"""Tiny training helper for the optimizer tests (the real loop lives in nnguru.train.loop)."""
+"""Tiny training helper for the optimizer tests (the real loop lives in nnguru.training.loop)."""
 
 from __future__ import annotations
 

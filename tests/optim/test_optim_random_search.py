@@ -76,3 +76,15 @@ def test_nonfinite_loss_stops_with_lr_too_high():
 def test_bad_options_are_rejected_with_a_message(options, message):
     with pytest.raises(NNGuruError, match=message):
         optim.get("random-search", mlp((2, 2)), **options)
+
+
+def test_batchnorm_model_falls_back_to_one_by_one_scoring_and_still_learns():
+    x, y = iris()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    opt = optim.get("random-search", model, method="1+lambda", population=8, seed=0)
+    losses = run(opt, model, cross_entropy, x, y, steps=15)
+    assert not opt._batched  # vmap refused the in-place running-stat update
+    assert losses[-1] < losses[0]
+    assert model[1].num_batches_tracked.item() == 15  # one ordinary forward per step

@@ -241,12 +241,10 @@ def _target_summary(y: np.ndarray, task: str | None, warnings: list[str]) -> dic
 
 
 def _is_class_target(y: np.ndarray, task: str | None) -> bool:
-    if task is not None:
-        return task == "classification"
-    if y.dtype == object:
-        return True
-    distinct = len(np.unique(y))
-    return y.dtype.kind in "iu" and distinct <= max(2, min(20, len(y) // 2))
+    """The given task, else the task ``nnguru train`` would infer from these labels."""
+    from nnguru.tasks import infer_task
+
+    return (task or infer_task(y)) == "classification"
 
 
 def _class_balance(y: np.ndarray, warnings: list[str]) -> dict:

@@ -63,16 +63,22 @@ class LRFinderResult:
         return asdict(self)
 
 
-def _make_optimizer(spec: Any, params: Any, lr: float) -> torch.optim.Optimizer:
-    if isinstance(spec, str):
-        if spec.lower() not in OPTIMIZERS:
-            raise NNGuruError(
-                f"lr-find optimizer {spec!r} is not known; use one of {sorted(OPTIMIZERS)} or "
-                "pass a callable (params, lr) -> torch.optim.Optimizer."
-            )
+def _make_optimizer(spec: Any, module: torch.nn.Module, params: list, lr: float):
+    """A torch optimizer: a common name, a callable ``(params, lr)``, or nnguru's registry."""
+    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
         return OPTIMIZERS[spec.lower()](params, lr)
-    if callable(spec):
+    if callable(spec) and not isinstance(spec, (str, dict)):
         return spec(params, lr)
+    if isinstance(spec, (str, dict)):
+        from nnguru.optim import get
+
+        opt = get(spec, module, lr=lr)  # unknown names raise NNGuruError listing valid ones
+        if isinstance(opt, torch.optim.Optimizer):
+            return opt
+        raise NNGuruError(
+            f"lr-find optimizer {spec!r} does not take mini-batch gradient steps, so a "
+            f"learning-rate range test does not apply; use one of {sorted(OPTIMIZERS)}."
+        )
     raise NNGuruError(f"lr-find optimizer must be a name or a callable; received {describe(spec)}.")
 
 
@@ -149,7 +155,7 @@ def find_lr(
     call_loss = _loss_caller(loss_fn)
     saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
     was_training = module.training
-    opt = _make_optimizer(optimizer, params, start)
+    opt = _make_optimizer(optimizer, module, params, start)
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=gen)
     ratio = end / start

@@ -107,6 +107,9 @@ PARADOX_MIN_RECALL = 0.1
 # score meaningless.
 LEAKAGE_MIN_SHARE = 0.01
 LEAKAGE_ERROR_SHARE = 0.05
+# A single shared row is common in coarse data (iris has exact duplicate flowers) and moves the
+# score by one sample: at least 2 are needed.
+LEAKAGE_MIN_COUNT = 2
 
 # --- small_data ------------------------------------------------------------------------------
 # Fewer than 10 training samples in some class: its metrics are a coin toss.
@@ -624,7 +627,7 @@ def _class_imbalance(f: RunFacts, paradox: bool) -> Finding | None:
 
 def _leakage(f: RunFacts) -> Finding | None:
     count = f.leakage_count
-    if not count or count <= 0:
+    if not count or count < LEAKAGE_MIN_COUNT:
         return None
     share = count / f.n_test if f.n_test else None
     if share is not None and share < LEAKAGE_MIN_SHARE:

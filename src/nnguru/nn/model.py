@@ -18,8 +18,8 @@ from torch import nn
 from nnguru.errors import NNGuruError, describe
 from nnguru.nn import activations, losses
 from nnguru.nn import metrics as metrics_mod
-from nnguru.train import loop
-from nnguru.train.callbacks import Callback, History
+from nnguru.training import loop
+from nnguru.training.callbacks import Callback, History
 
 DEFAULT_BATCH = 32  # Keras's default batch size
 
@@ -281,12 +281,12 @@ class Model(nn.Module):
         train = self._tensors(x_arr, y_arr, w_arr, "")
         seed = None
         if resume_from is not None:
-            from nnguru.train.checkpoint import load_checkpoint
+            from nnguru.training.checkpoint import load_checkpoint
 
             meta = load_checkpoint(resume_from, self, self.optimizer)
             initial_epoch, seed = int(meta["epoch"]), meta["extra"].get("shuffle_seed")
         batch_size = batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH
-        from nnguru.train.progress import resolve_verbose
+        from nnguru.training.progress import resolve_verbose
 
         self.history = loop.fit(
             self, train, val, epochs=epochs, batch_size=int(batch_size), shuffle=shuffle,

@@ -100,7 +100,7 @@ class RandomSearch(ModelOptimizer):
         objective: str = "loss",
         population: int = 20,
         sigma: float = 0.1,
-        adapt_sigma: bool | None = None,
+        adapt_sigma: bool = True,
         full_batch: bool = False,
         seed: int | None = None,
     ) -> None:
@@ -113,9 +113,6 @@ class RandomSearch(ModelOptimizer):
             raise NNGuruError(f"optimizer {name!r}: method 'es' evaluates antithetic pairs, so "
                               f"'population' must be an even number >= 2; received "
                               f"{population!r}.")
-        if adapt_sigma and method == "es":
-            raise NNGuruError(f"optimizer {name!r}: option 'adapt_sigma' applies to method "
-                              "'1+lambda' only (ES adapts its steps through Adam).")
         # lr: the Adam step of ES, and for (1+lambda) the fraction of the way to the winning
         # child (1.0: the classic algorithm). population=20, sigma=0.1, lr=0.05 reach >= 0.95 on
         # iris in ~50 steps for both objectives; sigma=0.1 smooths accuracy's plateaus enough.
@@ -124,7 +121,8 @@ class RandomSearch(ModelOptimizer):
         self.full_batch = bool(full_batch)
         self.method, self.objective = method, objective
         self.population, self.sigma = int(population), float(sigma)
-        self.adapt_sigma = method == "1+lambda" if adapt_sigma is None else bool(adapt_sigma)
+        self.adapt_sigma = bool(adapt_sigma)
+        self.sigma0 = float(sigma)  # ES never shrinks sigma below the configured value
         self.seed = new_seed() if seed is None else int(seed)
         self.m: Tensor | None = None  # Adam moments of the ES gradient estimate
         self.v: Tensor | None = None
@@ -197,7 +195,14 @@ class RandomSearch(ModelOptimizer):
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         m_hat = self.m / (1 - b1**step)
         v_hat = self.v / (1 - b2**step)
-        self.info = {"best": max(scores), "sigma": sigma}
+        ties = sum(a == b for a, b in zip(scores[:k], scores[k:], strict=True)) / k
+        self.info = {"best": max(scores), "sigma": sigma, "ties": ties}
+        if self.adapt_sigma:
+            # On a plateau of a piecewise-constant objective most antithetic pairs tie and the
+            # estimate carries no information: widen the smoothing until moves change the score,
+            # then relax back to the configured sigma (a smooth loss never ties: sigma stays).
+            grown = sigma * 1.5 if ties > 0.5 else max(self.sigma0, sigma / 1.1)
+            self.sigma = min(grown, 1e3)
         return theta + self.lr * m_hat / (v_hat.sqrt() + 1e-8)
 
     def _one_plus_lambda(self, theta: Tensor, eps: Tensor, fitness: Any,
@@ -218,13 +223,14 @@ class RandomSearch(ModelOptimizer):
         return None
 
     def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"sigma": self.sigma, "seed": self.seed}
+        state: dict[str, Any] = {"sigma": self.sigma, "sigma0": self.sigma0, "seed": self.seed}
         if self.m is not None and self.v is not None:
             state["m"], state["v"] = self.m.clone(), self.v.clone()
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.sigma, self.seed = float(state["sigma"]), int(state["seed"])
+        self.sigma0 = float(state["sigma0"])
         self.m = state["m"].clone() if "m" in state else None
         self.v = state["v"].clone() if "v" in state else None
 

@@ -40,6 +40,9 @@ METRIC_ORDER = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "r
 NON_METRIC_KEYS = {"n", "threshold", "nonfinite_predictions"}
 # Generic JSON rendering stops here: deeper data is shown as compact JSON text.
 MAX_DEPTH = 4
+# Flat {key: number} maps longer than this (class counts, per-column tallies) are written inline
+# as "key: value" runs instead of tall two-column tables.
+INLINE_MAPPING_MIN = 5
 MAX_LIST_ITEMS = 50
 MAX_TABLE_ROWS = 100
 # History rows shown in the epoch table (the curves show everything).
@@ -157,6 +160,12 @@ def _render_value(value: Any, depth: int = 0) -> str:
             return '<span class="muted">none</span>'
         if depth >= MAX_DEPTH:
             return f"<code>{esc(json.dumps(value, default=str)[:500])}</code>"
+        if len(value) >= INLINE_MAPPING_MIN and all(
+                not isinstance(v, (dict, list)) for v in value.values()):
+            items = list(value.items())[:MAX_LIST_ITEMS]
+            more = f" … ({len(value)} in all)" if len(value) > MAX_LIST_ITEMS else ""
+            return ('<span class="inline">' + " · ".join(
+                f"<b>{esc(k)}</b>: {esc(fmt(v))}" for k, v in items) + esc(more) + "</span>")
         rows = "".join(f"<tr><th>{esc(k)}</th><td>{_render_value(v, depth + 1)}</td></tr>"
                        for k, v in list(value.items())[:MAX_TABLE_ROWS])
         more = (f'<tr><td colspan="2" class="muted">… {len(value) - MAX_TABLE_ROWS} more</td>'
@@ -262,7 +271,6 @@ def _threshold_table(metrics: dict[str, Any]) -> str:
 
 
 def _per_class_section(metrics: dict[str, Any]) -> str:
-    test = metrics.get("test")
     per_class = _get(metrics, "test", "per_class")
     if not isinstance(per_class, dict) or not per_class:
         return ""
@@ -276,15 +284,6 @@ def _per_class_section(metrics: dict[str, Any]) -> str:
     body = ("<table><tr><th>class</th><th class='num'>precision</th><th class='num'>recall</th>"
             "<th class='num'>F1</th><th class='num'>support</th>"
             "<th class='num'>baseline recall</th></tr>" + rows + "</table>")
-    cm = test.get("confusion_matrix") if isinstance(test, dict) else None
-    if isinstance(cm, list) and cm and len(cm) <= 12:
-        labels = test.get("classes") or list(per_class)
-        head = "".join(f"<th class='num'>{esc(c)}</th>" for c in labels)
-        cm_rows = "".join(f"<tr><th>{esc(labels[i] if i < len(labels) else i)}</th>"
-                          + "".join(f"<td class='num'>{esc(fmt(x))}</td>" for x in row)
-                          + "</tr>" for i, row in enumerate(cm))
-        body += ("<h3>Confusion matrix (rows: true, columns: predicted)</h3>"
-                 f"<table><tr><th></th>{head}</tr>{cm_rows}</table>")
     return _section("per-class", "Per-class results (test)", body)
 
 
@@ -474,7 +473,8 @@ def build_report_html(run_dir: str | Path) -> str:
     if isinstance(fix, dict):
         add("autofix", "Auto-fix", _autofix_section(fix))
     if isinstance(data_report, dict):
-        splits = {k: data_report[k] for k in ("split_sizes", "splits") if k in data_report}
+        splits = {k: data_report[k] for k in ("split", "split_sizes", "splits")
+                  if k in data_report}
         rest = {k: v for k, v in data_report.items() if k not in splits}
         body = "".join(f"<h3>{esc(k.replace('_', ' '))}</h3>{_render_value(v)}"
                        for k, v in splits.items()) + _render_value(rest)
@@ -485,11 +485,12 @@ def build_report_html(run_dir: str | Path) -> str:
     if config_text is not None:
         add("config", "Configuration", _section("config", "Configuration (config.yaml)",
                                                 f"<pre>{esc(config_text)}</pre>"))
+    built = environment()
     env_body = (_render_value(env) if isinstance(env, dict)
-                else '<p class="muted">Not recorded with the run.</p>')
+                else '<p class="muted">Not recorded with the run; this is the environment that '
+                     "built the report.</p>" + _render_value(built))
     add("environment", "Environment", _section("environment", "Environment", env_body))
 
-    built = environment()
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = " · ".join(x for x in (str(task) if task else "", f"run directory {name}") if x)
     nav_html = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in nav)

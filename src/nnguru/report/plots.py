@@ -29,6 +29,8 @@ MAX_ANNOTATED_CLASSES = 25
 MAX_SCATTER_POINTS = 5000
 # Class names are cut to this many characters on the axes.
 MAX_LABEL_CHARS = 14
+# The range-test plot shows losses up to the start plus this many times the total descent.
+LR_PLOT_HEADROOM = 0.5
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f77b4", "#ff7f0e", "#2ca02c"
 NON_CURVE_KEYS = {"lr", "seconds", "epoch", "time"}
 
@@ -204,8 +206,15 @@ def plot_lr_finder(result: Any, path: PathLike) -> PathLike:
     if suggestion:
         ax.axvline(suggestion, color=BEST_COLOR, ls="--", label=f"suggested lr {suggestion:.2g}")
     ax.set_xscale("log")
+    finite = losses[np.isfinite(losses)]
+    if len(finite):
+        # The divergence at the end would flatten the useful part: cap the axis a little above
+        # the starting loss.
+        low, start = float(finite.min()), float(finite[0])
+        top = min(float(finite.max()), start + LR_PLOT_HEADROOM * max(start - low, 1e-12))
+        ax.set_ylim(low - 0.05 * (top - low + 1e-12), top)
     ax.set(title="Learning-rate range test", xlabel="learning rate", ylabel="loss")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
 

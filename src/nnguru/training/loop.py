@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from nnguru.train.callbacks import CallbackList, History
-from nnguru.train.progress import ProgressDisplay
+from nnguru.training.callbacks import CallbackList, History
+from nnguru.training.progress import ProgressDisplay
 
 NAN_CHECK_EVERY = 50  # steps between finiteness checks of the running loss (one host sync each)
 EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap

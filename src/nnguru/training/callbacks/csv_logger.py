@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from nnguru.train.callbacks.base import Callback
+from nnguru.training.callbacks.base import Callback
 
 
 class CSVLogger(Callback):

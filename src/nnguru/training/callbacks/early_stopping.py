@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from nnguru.train.callbacks import monitor as mon
-from nnguru.train.callbacks.base import Callback
+from nnguru.training.callbacks import monitor as mon
+from nnguru.training.callbacks.base import Callback
 
 
 class EarlyStopping(Callback):

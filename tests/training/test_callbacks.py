@@ -20,7 +20,7 @@ from nnguru.callbacks import (
 )
 from nnguru.errors import NNGuruError
 from nnguru.layers import Dense
-from nnguru.train.checkpoint import load_checkpoint
+from nnguru.training.checkpoint import load_checkpoint
 
 
 def small_model(lr=None, optimizer="adam"):

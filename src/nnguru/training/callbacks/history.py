@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnguru.train.callbacks.base import Callback
+from nnguru.training.callbacks.base import Callback
 
 
 class History(Callback):

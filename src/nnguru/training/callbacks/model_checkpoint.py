@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 
-from nnguru.train.callbacks import monitor as mon
-from nnguru.train.callbacks.base import Callback
-from nnguru.train.checkpoint import save_checkpoint
+from nnguru.training.callbacks import monitor as mon
+from nnguru.training.callbacks.base import Callback
+from nnguru.training.checkpoint import save_checkpoint
 
 
 class ModelCheckpoint(Callback):
     """``filepath`` may hold Keras-style fields: ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
 
     Files are safetensors checkpoints (weights + optimizer + RNG state; see
-    ``nnguru.train.checkpoint``) written atomically; ``Model.fit(resume_from=...)`` resumes one.
+    ``nnguru.training.checkpoint``) written atomically; ``Model.fit(resume_from=...)`` resumes one.
     With ``save_weights_only`` the optimizer state is left out.
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from nnguru.train.callbacks.base import Callback
+from nnguru.training.callbacks.base import Callback
 
 
 class TerminateOnNaN(Callback):
