@@ -82,7 +82,7 @@ def test_free_spoken_digits(shared_datasets):
     assert len(cleaned) == 2500 and report["corrupt_file_count"] == 0
     assert set(report["target"]["class_balance"]["counts"].values()) == {250}
     assert (cleaned.split_hint == "test").sum() == 250  # repetitions 0-4: FSDD's official test set
-    assert features.shape == (2500, *pre.input_shape) and pre.input_shape[0] == 40
+    assert features.shape == (2500, *pre.input_shape) and pre.input_shape[0] == 32
     assert np.isfinite(features).all() and seconds < 60
 
 

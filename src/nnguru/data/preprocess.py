@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nnguru.data import columns as col
-from nnguru.data.features.audio import AudioFeaturizer
+from nnguru.data.features.audio import N_MELS, AudioFeaturizer
 from nnguru.data.features.image import ImageFeaturizer
 from nnguru.data.features.table import (
     CategoricalBlock,
@@ -43,7 +43,7 @@ OPTIONS = {
     "color_mode": "'grayscale' or 'rgb'; default: grayscale only if every image is",
     "sample_rate": "audio sample rate in Hz; default: the most common training rate",
     "duration": "audio clip length in seconds; default: 95th percentile of training lengths",
-    "n_mels": "mel bands of audio spectrograms (default 40)",
+    "n_mels": "mel bands of audio spectrograms (default 32)",
 }
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -151,7 +151,7 @@ class Preprocessor:
             featurizer = AudioFeaturizer(
                 sample_rate=self.options.get("sample_rate"),
                 duration=self.options.get("duration"),
-                n_mels=int(self.options.get("n_mels", 40)),
+                n_mels=int(self.options.get("n_mels", N_MELS)),
             )
         else:
             featurizer = ImageFeaturizer(size=self.options.get("image_size"), mode=self.options.get("color_mode"))

@@ -8,6 +8,8 @@ validates and converts targets before training starts.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,15 +17,16 @@ import torch.nn.functional as F
 from nnguru.errors import NNGuruError, describe
 
 
-class Loss:
+class Loss(abc.ABC):
     """``loss(outputs, y, w) -> scalar``: mean over the batch, optional per-sample weights ``w``."""
 
     name: str = "loss"
     output_activation: str | None = None  # activation fused into the loss (split off the model)
     task: str = "regression"
 
+    @abc.abstractmethod
     def elementwise(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract: each registered loss defines it
+        """Per-sample loss, shape (N,)."""
 
     def __call__(self, outputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         per_sample = self.elementwise(outputs, y)
@@ -31,9 +34,9 @@ class Loss:
             return per_sample.mean()
         return (per_sample * w).sum() / per_sample.shape[0]  # Keras's sum_over_batch_size
 
+    @abc.abstractmethod
     def prepare_targets(self, y: np.ndarray, n_outputs: int) -> torch.Tensor:
         """Check targets against the model's output width and convert them to a tensor."""
-        raise NotImplementedError  # abstract: each registered loss defines it
 
     def get_config(self) -> dict:
         return {"name": self.name}

@@ -7,6 +7,8 @@ outputs become predictions (argmax of logits, logit > 0, raw values).
 
 from __future__ import annotations
 
+import abc
+
 import torch
 
 from nnguru.errors import NNGuruError
@@ -28,39 +30,44 @@ def true_classes(y: torch.Tensor, loss: Loss) -> torch.Tensor:
     return y
 
 
-class Metric:
-    """Accumulate with ``update(outputs, y)``; read with ``result()``; clear with ``reset()``."""
+class Metric(abc.ABC):
+    """Accumulate with ``update(outputs, y)``; read with ``result()``; clear with ``reset()``.
+
+    ``state`` is a device tensor (summed over batches without a host sync); ``count`` the number
+    of samples seen, a host integer since batch sizes are known on the host.
+    """
 
     needs_classes = False
 
     def __init__(self, name: str, loss: Loss, n_outputs: int) -> None:
         self.name, self.loss, self.n_outputs = name, loss, n_outputs
         self.state: torch.Tensor | None = None
+        self.count = 0
 
     def reset(self) -> None:
-        self.state = None
+        self.state, self.count = None, 0
 
     def update(self, outputs: torch.Tensor, y: torch.Tensor) -> None:
         value = self.batch_state(outputs, y)
         self.state = value if self.state is None else self.state + value
+        self.count += len(y)
 
+    @abc.abstractmethod
     def batch_state(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract: each registered metric defines it
+        """This batch's contribution to ``state``."""
 
     def result(self) -> float:
-        raise NotImplementedError  # abstract: each registered metric defines it
+        """Mean of ``state`` per sample (override for other reductions)."""
+        if self.state is None or self.count == 0:
+            return float("nan")
+        return float(self.state) / self.count
 
 
 class Accuracy(Metric):
     needs_classes = True
 
     def batch_state(self, outputs, y):
-        correct = (predicted_classes(outputs, self.loss) == true_classes(y, self.loss)).sum()
-        return torch.stack([correct.to(torch.float64), torch.tensor(float(len(y)), dtype=torch.float64,
-                                                                    device=outputs.device)])
-
-    def result(self):
-        return float(self.state[0] / self.state[1]) if self.state is not None else float("nan")
+        return (predicted_classes(outputs, self.loss) == true_classes(y, self.loss)).sum()
 
 
 class _Confusion(Metric):
@@ -104,17 +111,12 @@ class F1(_Confusion):
 
 class MAE(Metric):
     def batch_state(self, outputs, y):
-        return torch.stack([(outputs - y).abs().sum().double(),
-                            torch.tensor(float(y.numel()), dtype=torch.float64, device=y.device)])
-
-    def result(self):
-        return float(self.state[0] / self.state[1]) if self.state is not None else float("nan")
+        return (outputs - y).abs().sum() / max(y.shape[-1] if y.dim() > 1 else 1, 1)
 
 
-class MSE(MAE):
+class MSE(Metric):
     def batch_state(self, outputs, y):
-        return torch.stack([(outputs - y).square().sum().double(),
-                            torch.tensor(float(y.numel()), dtype=torch.float64, device=y.device)])
+        return (outputs - y).square().sum() / max(y.shape[-1] if y.dim() > 1 else 1, 1)
 
 
 class RMSE(MSE):

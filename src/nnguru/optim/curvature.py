@@ -42,6 +42,7 @@ class GaussNewton:
         seed: int,
     ) -> None:
         self._params = {n: p.detach() for n, p in params.items()}
+        self.products = 0
         self._seed = seed
         devices = [p.device for p in self._params.values() if p.device.type == "cuda"]
         self._devices = devices[:1]
@@ -83,5 +84,6 @@ class GaussNewton:
         return flatten(g.values())
 
     def __call__(self, v: Tensor) -> Tensor:
+        self.products += 1
         return self.jtvp(self.loss_hvp(self.jvp(v)))
 

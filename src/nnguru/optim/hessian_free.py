@@ -119,7 +119,8 @@ class HessianFree(ModelOptimizer):
         self.previous: Tensor | None = None
         self.scaled = False  # the first step rescales damping (see _scale_damping)
         self.info: dict[str, Any] = {}
-        """Diagnostics of the last step: cg_iters, cg_status, rho, alpha, damping, loss_after."""
+        """Diagnostics of the last step: cg_iters, cg_status, rho, alpha, damping, loss_after,
+        products (Gauss-Newton products) and loss_evals (extra loss evaluations)."""
 
     # ------------------------------------------------------------------------------------------
     def step_batch(
@@ -156,7 +157,10 @@ class HessianFree(ModelOptimizer):
         mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=theta.device))
         gn = GaussNewton(model, loss_fn, params, xs, ys, ws, seed=mask_seed)
 
+        evals = [0]
+
         def f_at(vec: Tensor) -> float:
+            evals[0] += 1
             with torch.no_grad():
                 value = float(loss_fn(call(model, unflatten(vec, params), x), y, w))
             return value + (0.5 * wd * float(vec.dot(vec)) if wd else 0.0)
@@ -178,7 +182,8 @@ class HessianFree(ModelOptimizer):
         elif self.damping > self.max_damping:
             raise self._damping_error()
         self.info = {"cg_iters": result.iterations, "cg_status": result.status, "rho": rho,
-                     "alpha": alpha, "damping": self.damping, "loss_after": f_p}
+                     "alpha": alpha, "damping": self.damping, "loss_after": f_p,
+                     "products": gn.products, "loss_evals": evals[0]}
         self.steps += 1
         return loss.detach(), outputs.detach()
 

@@ -202,8 +202,10 @@ def describe(name: str | None = None) -> str:
         lines += [f"  {k} = {v!r}" for k, v in e.options.items()]
         return "\n".join(lines)
     rows = table()
-    width = max(len(r["name"]) for r in rows)
+    cols = [[r["name"] for r in rows], [f"lr={r['lr']}" for r in rows], [r["batch"] for r in rows]]
+    widths = [max(len(c) for c in col) for col in cols]
     out = []
-    for r in rows:
-        out.append(f"{r['name']:<{width}}  lr={r['lr']!s:<14} {r['batch']:<18} {r['when']}")
+    for i, r in enumerate(rows):
+        cells = [col[i].ljust(w) for col, w in zip(cols, widths, strict=True)]
+        out.append("  ".join([*cells, r["when"]]))
     return "\n".join(out)

@@ -60,8 +60,9 @@ def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 def _metric_logs(metrics, prefix: str = "") -> dict[str, float]:
     logs = {}
     for m in metrics:
-        if m.state is not None:
+        if m.state is not None and rank_and_world()[1] > 1:
             _all_reduce_sum(m.state)
+            m.count = int(_all_reduce_sum(torch.tensor(m.count, device=m.state.device)))
         logs[prefix + m.name] = m.result()
     return logs
 
