@@ -462,13 +462,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizers", default=",".join(optim.names()))
     parser.add_argument("--no-targets", action="store_true", help="skip the time-to-0.97 runs")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (1: steady timings on a shared machine)")
+    parser.add_argument("--only-targets", action="store_true", help="run only the time-to-0.97 runs")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     budgets = QUICK_BUDGETS if args.quick else BUDGETS
     task_list = tasks(args.tasks.split(","))
     names = args.optimizers.split(",")
     started = time.perf_counter()
     results = []
-    for task in task_list:
+    for task in task_list if not args.only_targets else []:
         for name in names:
             r = run(task, name, budgets[task.name])
             results.append(r)
@@ -488,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     body = tables(results, task_list)
     report = targets(results, hf_target, adam_target)
     print("\n" + body + "\n" + report)
-    if args.quick or args.no_write:
+    if args.quick or args.no_write or args.only_targets:
         return 0
     plot(results, task_list)
     budget_text = ", ".join(f"{t.name} {budgets[t.name]:g} s" for t in task_list)
@@ -500,14 +504,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"`benchmarks/optimizers.py` ({datetime.date.today().isoformat()}; "
                 f"{time.perf_counter() - started:.0f} s in all). Machine: {machine()}. "
                 "The 2 cores were shared with other jobs during the run, so absolute times are noisy; "
-                "every optimizer of a task ran back to back under the same conditions.",
+                "every optimizer of a task ran back to back under the same conditions. torch ran with "
+                f"{args.threads} intra-op thread(s): on the oversubscribed cores two OpenMP threads made "
+                "every kernel wait for a descheduled partner (a Hessian-free step measured 0.8 s with "
+                "one thread and 7.9 s with two).",
                 "",
                 f"Each optimizer trains from the same initial weights for the same budget of training "
                 f"wall-clock time ({budget_text}) with its documented defaults and `batch_size=None` "
                 "(batch 32 for the torch optimizers; gd and lbfgs full batch; hessian-free 6000 with "
                 "curvature on 1000; random-search 1024). Final training loss is on the whole training "
-                "split, in eval mode. A full-batch step is never cut short, so gd/lbfgs/hessian-free "
-                "can overrun the budget by one step: the seconds column is the real training time.",
+                "split, in eval mode. The clock stops before a step that is predicted (from the previous "
+                "step) to end past the budget, but the first step always runs and a step is never cut "
+                "short, so an L-BFGS step (20 iterations) can overrun it: the seconds column is the real "
+                "training time; CPU seconds include the curve evaluations.",
                 "",
                 body,
                 report,

@@ -47,7 +47,7 @@ class ProgressDisplay:
         self.console.print(f"Epoch {epoch + 1}/{self.epochs}")
         self.bar = Progress(
             MofNCompleteColumn(), BarColumn(bar_width=30), TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"), console=self.console, transient=False,
+            TextColumn("{task.fields[info]}"), console=self.console, transient=True,
             auto_refresh=False,
         )
         self.bar.start()
@@ -68,11 +68,10 @@ class ProgressDisplay:
         seconds = time.perf_counter() - self.t0
         per_step = seconds / max(self.steps, 1)
         timing = f"{seconds:.1f}s {per_step * 1e3:.1f}ms/step"
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.steps, info=f"{timing} - {format_logs(logs)}")
-            self.bar.refresh()
+        if self.bar is not None:  # the live bar gives way to Keras's one-line epoch summary
             self.bar.stop()
             self.bar = None
+            self.console.print(f"{self.steps}/{self.steps} - {timing} - {format_logs(logs)}", highlight=False)
         elif self.mode == 2:
             self.console.print(f"Epoch {epoch + 1}/{self.epochs} - {timing} - {format_logs(logs)}",
                                highlight=False)
