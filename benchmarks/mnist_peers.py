@@ -577,6 +577,19 @@ def library_versions() -> str:
     return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
+def _shown_args(argv: list[str]) -> list[str]:
+    """The command line for the record, without the free-text note (it is printed above it)."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--note="):
+            skip = False
+            continue
+        skip = arg == "--note"
+        if not skip:
+            shown.append(arg)
+    return shown
+
+
 def results_section(summaries: dict[str, Summary], args: argparse.Namespace, argv: list[str]) -> str:
     """The Markdown that replaces the peers section of RESULTS.md."""
     header, rows = table_rows(summaries)
@@ -592,7 +605,7 @@ def results_section(summaries: dict[str, Summary], args: argparse.Namespace, arg
         lines.append(f"Note: {args.note}")
     lines += [
         "",
-        f"Command: `python benchmarks/mnist_peers.py {shlex.join(argv)}`",
+        f"Command: `python benchmarks/mnist_peers.py {shlex.join(_shown_args(argv))}`",
         "",
         f"Recipe: 784-128(relu)-10 MLP, Adam lr 1e-3, batch {BATCH_SIZE}, {args.epochs} epochs, "
         f"{size}, shuffled each epoch, no validation; test accuracy on the 10,000 test images. "

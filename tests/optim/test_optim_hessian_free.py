@@ -150,3 +150,18 @@ def test_hessian_free_declares_large_batches_and_records_diagnostics():
     x, y = iris()
     opt.step_batch(model, cross_entropy, x, y, None)
     assert set(opt.info) >= {"cg_iters", "cg_status", "rho", "alpha", "damping"}
+
+
+def test_a_zero_gradient_is_a_no_op_not_a_damping_failure():
+    model = torch.nn.Linear(2, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -1.0]]))
+        model.bias.zero_()
+    x = torch.eye(2, dtype=torch.float64)
+    y = model(x).detach()  # the model fits exactly: loss 0, gradient 0
+    opt = optim.get("hessian-free", model, curvature_batch_size=None)
+    for _ in range(3):
+        loss, _ = opt.step_batch(model, mse, x, y, None)
+        assert float(loss) == 0.0
+    torch.testing.assert_close(model.weight.detach(), torch.tensor([[1.0, -1.0]],
+                                                                   dtype=torch.float64))

@@ -10,8 +10,8 @@ from nnguru import optim
 from nnguru.errors import NNGuruError
 from nnguru.optim import ModelOptimizer
 
-ALL = ["gd", "sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "lbfgs",
-       "random-search", "hessian-free"]
+ALL = ["gd", "sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "nadam", "adamax",
+       "adadelta", "lbfgs", "random-search", "hessian-free"]
 
 
 def test_every_optimizer_of_the_issue_is_registered_with_a_when_to_choose_text():
@@ -42,6 +42,7 @@ def test_keras_default_learning_rates_and_hyper_parameters():
     assert optim.get("rmsprop", model).defaults["alpha"] == 0.9
     assert optim.get("adamw", model).defaults["weight_decay"] == 0.004
     assert optim.get("momentum", model).defaults["momentum"] == 0.9
+    assert optim.get("adadelta", model).defaults["rho"] == 0.95
     assert optim.get("adam", model, lr=0.1).param_groups[0]["lr"] == 0.1
     assert optim.get({"name": "adam", "learning_rate": 0.2}, model).param_groups[0]["lr"] == 0.2
 

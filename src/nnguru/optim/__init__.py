@@ -16,6 +16,8 @@ adam           0.001       mini         the default for almost everything
 adamw          0.001       mini         you regularise with (decoupled) weight decay
 rmsprop        0.001       mini         recurrent networks, non-stationary objectives
 adagrad        0.001       mini         sparse features
+nadam, adamax, 0.001       mini         a Keras program names them (Keras defaults)
+adadelta
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
 random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
                1.0 (1+l)                without gradients; small networks only
@@ -61,6 +63,15 @@ register("rmsprop", _TORCH["rmsprop"],
 register("adagrad", _TORCH["adagrad"],
          doc="Adagrad: decaying per-weight steps that favour rare features (sparse inputs); "
              "too cautious for long training.")
+register("nadam", _TORCH["nadam"],
+         doc="Adam with Nesterov momentum (Keras defaults); offered so Keras programs that "
+             "name it run unchanged.")
+register("adamax", _TORCH["adamax"],
+         doc="Adamax (Keras defaults): Adam with an infinity-norm second moment; offered for "
+             "Keras programs that name it.")
+register("adadelta", _TORCH["adadelta"],
+         doc="Adadelta (Keras 3 defaults, lr 0.001): offered for Keras programs that name it; "
+             "adam is usually the better choice.")
 register("lbfgs", LBFGS, aliases=("l-bfgs",),
          doc="Full-batch L-BFGS with strong-Wolfe line search: small/medium data sets and "
              "smooth losses, fewest steps and no lr to tune (scikit-learn's MLP default).")

@@ -12,6 +12,8 @@ reports ``error.code`` (``"lr_too_high"`` or ``"damping"``) as the diagnosis.
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,7 +44,7 @@ class NonFiniteError(NNGuruError):
         self.code = code
 
 
-class ModelOptimizer:
+class ModelOptimizer(abc.ABC):
     """Base class for optimizers that run the whole update themselves (see module docstring).
 
     Subclasses set ``name``, ``full_batch`` and ``preferred_batch_size`` and implement
@@ -72,11 +74,13 @@ class ModelOptimizer:
     def lr(self) -> float:
         return float(self.param_groups[0]["lr"])
 
+    @abc.abstractmethod
     def step_batch(
         self, model: torch.nn.Module, loss_fn: LossFn, x: Batch, y: Tensor, w: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """One update from one batch; returns (loss before the update, outputs before it)."""
-        raise NotImplementedError
+        """One update from one batch; returns (loss before the update, outputs before it),
+        both detached. ``loss_fn(outputs, y, w)`` is the compiled mean loss on logits; the
+        model is called in its current train/eval mode."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear ``.grad`` like torch optimizers do, so generic loop code may call it."""
@@ -178,6 +182,24 @@ def generator(seed: int, step: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed((seed * 1_000_003 + step) % (2**63 - 1))
     return gen
+
+
+@contextlib.contextmanager
+def same_randomness(seed: int, device: torch.device) -> Iterator[None]:
+    """Run the block with torch's RNG seeded to ``seed``, restoring the global RNG afterwards.
+
+    Every evaluation of one step (gradient pass, line-search trials, curvature products,
+    population members) runs under the same seed, so Dropout draws the same masks in all of
+    them and the step compares like with like.
+    """
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
+def step_seed() -> int:
+    """A per-step seed drawn from the global RNG (as an ordinary Dropout forward would)."""
+    return int(torch.randint(0, 2**31 - 1, (1,)).item())
 
 
 def new_seed() -> int:

@@ -18,13 +18,12 @@ seed, so all products of one operator see the same masks. BatchNorm buffers are 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 from torch.func import jvp, vjp
 
-from nnguru.optim.base import Batch, LossFn, call, flatten, unflatten
+from nnguru.optim.base import Batch, LossFn, call, flatten, same_randomness, unflatten
 
 
 class GaussNewton:
@@ -44,8 +43,7 @@ class GaussNewton:
         self._params = {n: p.detach() for n, p in params.items()}
         self.products = 0
         self._seed = seed
-        devices = [p.device for p in self._params.values() if p.device.type == "cuda"]
-        self._devices = devices[:1]
+        self._device = next(iter(self._params.values())).device
         self._f = lambda p: call(model, p, x)
         with self._rng():
             out, self._vjp = vjp(self._f, self._params)
@@ -56,12 +54,9 @@ class GaussNewton:
         self._linear_loss = not self._dloss.requires_grad  # e.g. a loss linear in the outputs
         self.loss = loss.detach()
 
-    @contextlib.contextmanager
-    def _rng(self) -> Iterator[None]:
+    def _rng(self) -> contextlib.AbstractContextManager[None]:
         """Same seed for every pass: Dropout draws identical masks in all products."""
-        with torch.random.fork_rng(devices=self._devices):
-            torch.manual_seed(self._seed)
-            yield
+        return same_randomness(self._seed, self._device)
 
     def jvp(self, v: Tensor) -> Tensor:
         """``J v``: directional derivative of the outputs."""

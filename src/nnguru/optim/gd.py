@@ -25,6 +25,8 @@ from nnguru.optim.base import (
     check_positive,
     flatten,
     is_finite,
+    same_randomness,
+    step_seed,
     trainable,
     unflatten,
 )
@@ -64,7 +66,9 @@ class GradientDescent(ModelOptimizer):
         self, model: torch.nn.Module, loss_fn: LossFn, x: Batch, y: Tensor, w: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         params = trainable(model)
-        with torch.enable_grad():
+        device = next(iter(params.values())).device
+        mask_seed = step_seed()  # Dropout: the same masks for the gradient and the trials
+        with torch.enable_grad(), same_randomness(mask_seed, device):
             outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
             loss = loss_fn(outputs, y, w)
             check_finite_loss(loss, self.name)
@@ -77,7 +81,8 @@ class GradientDescent(ModelOptimizer):
         theta = flatten([p.detach() for p in params.values()])
         step = self.lr
         if self.line_search:
-            step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss))
+            with same_randomness(mask_seed, device):
+                step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss))
         if step > 0:
             assign(params, theta - step * g)
         self.info = {"step": step}

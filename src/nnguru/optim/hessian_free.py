@@ -49,6 +49,7 @@ from nnguru.optim.base import (
     generator,
     is_finite,
     new_seed,
+    same_randomness,
     take,
     trainable,
     unflatten,
@@ -63,6 +64,20 @@ class HessianFree(ModelOptimizer):
     Choose it for deep or badly conditioned networks trained on large batches (deep
     autoencoders, the problem Martens designed it for), and when you want few, expensive,
     scale-invariant steps without tuning a learning rate.
+
+    Options (defaults in the signature): ``lr`` multiplies the final step (1.0: the Newton-CG
+    step as found; LR callbacks scale it); ``damping`` is the initial Levenberg-Marquardt
+    lambda *relative to* the curvature along the first gradient (see :meth:`_scale_damping`);
+    ``solver`` "cg" or "minres"; ``max_cg_iters`` caps the Krylov iterations (Martens used
+    250 on full data; 50 with warm starts is enough on mini-batches of thousands);
+    ``cg_tol`` is epsilon of the relative-progress rule; ``warm_start`` the decay of the
+    previous solution used as starting point (0 disables); ``backtrack``/``line_search``
+    switch CG backtracking and the Armijo search; ``preconditioner`` Martens' diagonal
+    ``(diag(sum g_i^2) + lambda)^0.75`` from per-example gradients (torch.func.vmap);
+    ``curvature_batch_size`` rows of each batch used for curvature (None: all);
+    ``weight_decay`` an L2 term ``wd/2 |theta|^2`` added to the objective; ``max_damping``
+    where HF gives up (NonFiniteError, code "damping"); ``full_batch`` asks the loop for the
+    whole split; ``seed`` fixes the sub-batch draws (default: from torch's global RNG).
     """
 
     name = "hessian-free"
@@ -115,7 +130,9 @@ class HessianFree(ModelOptimizer):
         self.preconditioner = bool(preconditioner)
         self.curvature_batch_size = curvature_batch_size
         self.max_damping = float(max_damping)
-        self.seed = new_seed() if seed is None else int(seed)
+        # Drawn at the first step, not here: building a throwaway instance (e.g. to validate
+        # options at compile time) must not move the global RNG that initialises the weights.
+        self.seed: int | None = None if seed is None else int(seed)
         self.previous: Tensor | None = None
         self.scaled = False  # the first step rescales damping (see _scale_damping)
         self.info: dict[str, Any] = {}
@@ -127,8 +144,13 @@ class HessianFree(ModelOptimizer):
         self, model: torch.nn.Module, loss_fn: LossFn, x: Batch, y: Tensor, w: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         params = trainable(model)
+        device = next(iter(params.values())).device
         wd = float(self.param_groups[0]["weight_decay"])
-        with torch.enable_grad():
+        if self.seed is None:
+            self.seed = new_seed()
+        gen = generator(self.seed, self.steps, device)
+        mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=device))
+        with torch.enable_grad(), same_randomness(mask_seed, device):
             outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
             loss = loss_fn(outputs, y, w)
             check_finite_loss(loss, self.name)
@@ -147,21 +169,19 @@ class HessianFree(ModelOptimizer):
         f0 = float(loss.detach()) + (0.5 * wd * float(theta.dot(theta)) if wd else 0.0)
 
         n = batch_len(x)
-        gen = generator(self.seed, self.steps, theta.device)
         m = self.curvature_batch_size
         if m is not None and m < n:
             idx = torch.randperm(n, generator=gen, device=theta.device)[:m]
             xs, ys, ws = take(x, idx), y[idx], None if w is None else w[idx]
         else:
             xs, ys, ws = x, y, w
-        mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=theta.device))
         gn = GaussNewton(model, loss_fn, params, xs, ys, ws, seed=mask_seed)
 
         evals = [0]
 
         def f_at(vec: Tensor) -> float:
             evals[0] += 1
-            with torch.no_grad():
+            with torch.no_grad(), same_randomness(mask_seed, device):
                 value = float(loss_fn(call(model, unflatten(vec, params), x), y, w))
             return value + (0.5 * wd * float(vec.dot(vec)) if wd else 0.0)
 
@@ -218,7 +238,7 @@ class HessianFree(ModelOptimizer):
                 x0 = self.warm_start * self.previous
             result = solve(damped, -g, x0, precond=precond, max_iters=self.max_cg_iters,
                            eps=self.cg_tol)
-            if result.status != "nonfinite" and result.iterations > 0:
+            if result.status != "nonfinite" or result.iterations > 0:
                 break
             # Breakdown before a single useful iteration (non-finite curvature, or a warm
             # start that was already non-finite): forget the warm start, damp harder, retry.
@@ -298,7 +318,7 @@ class HessianFree(ModelOptimizer):
 
     def _load_state(self, state: dict[str, Any]) -> None:
         self.damping = float(state["damping"])
-        self.seed = int(state["seed"])
+        self.seed = None if state["seed"] is None else int(state["seed"])
         self.scaled = bool(state["scaled"])
         prev = state.get("previous")
         self.previous = None if prev is None else prev.detach().clone()

@@ -82,6 +82,9 @@ def cg(
     bnorm = float(b.norm())
     z = r / precond if precond is not None else r
     p, rz = z.clone(), float(r.dot(z))
+    if rz == 0.0:  # x0 (or 0) already solves the system, e.g. a zero gradient
+        return KrylovResult(x=x, phi=phi, iterations=0, status="converged",
+                            iterates=[(0, x.clone(), phi)])
     status, i = "max_iters", 0
     for i in range(1, max_iters + 1):  # noqa: B007 - i is read after the loop
         ap = matvec(p)

@@ -23,6 +23,8 @@ from nnguru.optim.base import (
     check_positive,
     flatten,
     is_finite,
+    same_randomness,
+    step_seed,
     trainable,
 )
 
@@ -74,10 +76,11 @@ class LBFGS(ModelOptimizer):
     ) -> tuple[Tensor, Tensor]:
         params = list(trainable(model).values())
         first: dict[str, Tensor] = {}
+        mask_seed = step_seed()  # Dropout: every evaluation of this step sees the same masks
 
         def closure() -> Tensor:
             self._opt.zero_grad(set_to_none=False)
-            with torch.enable_grad():
+            with torch.enable_grad(), same_randomness(mask_seed, params[0].device):
                 outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
                 loss = loss_fn(outputs, y, w)
                 if not first:

@@ -49,6 +49,7 @@ from nnguru.optim.base import (
     flatten,
     generator,
     new_seed,
+    same_randomness,
     trainable,
     unflatten,
 )
@@ -127,7 +128,9 @@ class RandomSearch(ModelOptimizer):
         self.population, self.sigma = int(population), float(sigma)
         self.adapt_sigma = bool(adapt_sigma)
         self.sigma0 = float(sigma)  # ES never shrinks sigma below the configured value
-        self.seed = new_seed() if seed is None else int(seed)
+        # Drawn at the first step, not here: building a throwaway instance (e.g. to validate
+        # options at compile time) must not move the global RNG that initialises the weights.
+        self.seed: int | None = None if seed is None else int(seed)
         self.m: Tensor | None = None  # Adam moments of the ES gradient estimate
         self.v: Tensor | None = None
         self._batched = True  # score the population in one vmap-ed call while the model allows
@@ -138,6 +141,8 @@ class RandomSearch(ModelOptimizer):
     ) -> tuple[Tensor, Tensor]:
         params = trainable(model)
         theta = flatten([p.detach() for p in params.values()])
+        if self.seed is None:
+            self.seed = new_seed()
         gen = generator(self.seed, self.steps, theta.device)
         mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=theta.device))
 
@@ -148,8 +153,7 @@ class RandomSearch(ModelOptimizer):
             value = -float(loss_fn(outputs, y, w))
             return value if math.isfinite(value) else -math.inf
 
-        with torch.no_grad(), torch.random.fork_rng(devices=_cuda(theta)):
-            torch.manual_seed(mask_seed)
+        with torch.no_grad(), same_randomness(mask_seed, theta.device):
             outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
             loss = loss_fn(outputs, y, w)
         if not torch.isfinite(loss):
@@ -159,8 +163,7 @@ class RandomSearch(ModelOptimizer):
 
         def fitness(candidates: Tensor) -> list[float]:
             """Scores of the rows of ``candidates`` (k, d), same batch and Dropout masks."""
-            with torch.no_grad(), torch.random.fork_rng(devices=_cuda(theta)):
-                torch.manual_seed(mask_seed)
+            with torch.no_grad(), same_randomness(mask_seed, theta.device):
                 if self._batched:
                     try:
                         out = vmap(lambda v: call(model, unflatten(v, params), x),
@@ -233,11 +236,9 @@ class RandomSearch(ModelOptimizer):
         return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self.sigma, self.seed = float(state["sigma"]), int(state["seed"])
+        self.sigma = float(state["sigma"])
+        self.seed = None if state["seed"] is None else int(state["seed"])
         self.sigma0 = float(state["sigma0"])
         self.m = state["m"].clone() if "m" in state else None
         self.v = state["v"].clone() if "v" in state else None
 
-
-def _cuda(t: Tensor) -> list[torch.device]:
-    return [t.device] if t.device.type == "cuda" else []

@@ -78,7 +78,32 @@ def adagrad(model: torch.nn.Module, lr: float = 0.001, *,
                   lr_decay=lr_decay, weight_decay=weight_decay)
 
 
+def nadam(model: torch.nn.Module, lr: float = 0.001, *, beta_1: float = 0.9,
+          beta_2: float = 0.999, epsilon: float = 1e-7,
+          weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam with Nesterov momentum (Keras defaults), for Keras programs that name it."""
+    return _build(torch.optim.NAdam, model, False, lr=lr, betas=(beta_1, beta_2), eps=epsilon,
+                  weight_decay=weight_decay)
+
+
+def adamax(model: torch.nn.Module, lr: float = 0.001, *, beta_1: float = 0.9,
+           beta_2: float = 0.999, epsilon: float = 1e-7,
+           weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam with an infinity-norm second moment (Keras defaults); sometimes steadier for
+    embeddings."""
+    return _build(torch.optim.Adamax, model, False, lr=lr, betas=(beta_1, beta_2), eps=epsilon,
+                  weight_decay=weight_decay)
+
+
+def adadelta(model: torch.nn.Module, lr: float = 0.001, *, rho: float = 0.95,
+             epsilon: float = 1e-7, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adadelta (Keras 3 defaults, lr 0.001; Keras 2 used 1.0), for Keras programs that name
+    it; rarely the best choice today."""
+    return _build(torch.optim.Adadelta, model, False, lr=lr, rho=rho, eps=epsilon,
+                  weight_decay=weight_decay)
+
+
 FACTORIES: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": sgd, "momentum": momentum, "adam": adam, "adamw": adamw, "rmsprop": rmsprop,
-    "adagrad": adagrad,
+    "adagrad": adagrad, "nadam": nadam, "adamax": adamax, "adadelta": adadelta,
 }
