@@ -28,6 +28,11 @@ from nnguru.training.progress import ProgressDisplay
 
 NAN_CHECK_EVERY = 50  # steps between finiteness checks of the running loss (one host sync each)
 EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap
+# Below this many FLOPs per training step, intra-op threads on a CPU cost more in hand-offs than
+# they save (the tutorial's MLP at batch 32 is ~2e7): such steps run on one thread (measured in
+# benchmarks/RESULTS.md). Decided from the model's FLOPs, never from timings, so seeded runs stay
+# reproducible.
+SMALL_STEP_FLOPS = 5e7
 
 
 @dataclass
@@ -42,7 +47,8 @@ class TensorData:
         return self.x.shape[0]
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        return self.x[idx], self.y[idx], None if self.w is None else self.w[idx]
+        take = lambda t: t.index_select(0, idx)  # noqa: E731 (faster than t[idx] for a 1-D index)
+        return take(self.x), take(self.y), None if self.w is None else take(self.w)
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -55,6 +61,22 @@ def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     if rank_and_world()[1] > 1:
         dist.all_reduce(t)
     return t
+
+
+def step_threads(model, x: torch.Tensor, batch_size: int) -> int:
+    """Intra-op threads for the training steps: 1 for tiny steps on a CPU, else torch's setting."""
+    threads = torch.get_num_threads()
+    if x.device.type != "cpu" or threads == 1:
+        return threads
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x[:1])
+    model.train(was_training)
+    step_flops = 3 * counter.get_total_flops() * batch_size  # forward + backward ~ 3 forwards
+    return 1 if 0 < step_flops < SMALL_STEP_FLOPS else threads
 
 
 def _metric_logs(metrics, prefix: str = "") -> dict[str, float]:
@@ -115,68 +137,73 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
 
         ids = [device.index] if device.type == "cuda" else None
         object.__setattr__(model, "ddp", DistributedDataParallel(model, device_ids=ids))
+    threads, default_threads = step_threads(model, train.x, batch_size), torch.get_num_threads()
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
 
-    cbs.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        cbs.on_epoch_begin(epoch)
-        display.epoch_begin(epoch)
-        t0 = time.perf_counter()
-        model.train()
-        for m in model.compiled_metrics:
-            m.reset()
-        if shuffle:
-            gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
-            order = torch.randperm(len(train), generator=gen).to(device)
-        else:
-            order = torch.arange(len(train), device=device)
-        order = order[rank * n:(rank + 1) * n]
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        seen = 0
-        finite = True
-
-        for step in range(steps):
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            xb, yb, wb = train.batch(idx)
-            cbs.on_train_batch_begin(step)
-            loss, out = model.train_step(xb, yb, wb)
-            loss_sum += loss.double() * len(idx)
-            seen += len(idx)
+    torch.set_num_threads(threads)
+    try:
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            display.epoch_begin(epoch)
+            t0 = time.perf_counter()
+            model.train()
             for m in model.compiled_metrics:
-                m.update(out, yb)
-            if cbs.batch_end:
-                cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(idx)})
-            display.step(step, lambda s=loss_sum, n=seen: {"loss": float(s) / n})
-            if (step + 1) % NAN_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
-                finite = False
-                break
+                m.reset()
+            if shuffle:
+                gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
+                order = torch.randperm(len(train), generator=gen).to(device)
+            else:
+                order = torch.arange(len(train), device=device)
+            order = order[rank * n:(rank + 1) * n]
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            seen = 0
+            finite = True
+
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                xb, yb, wb = train.batch(idx)
+                cbs.on_train_batch_begin(step)
+                loss, out = model.train_step(xb, yb, wb)
+                loss_sum.add_(loss, alpha=len(idx))
+                seen += len(idx)
+                for m in model.compiled_metrics:
+                    m.update(out, yb)
+                if cbs.batch_end:
+                    cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(idx)})
+                display.step(step, lambda s=loss_sum, n=seen: {"loss": float(s) / n})
+                if (step + 1) % NAN_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
+                    finite = False
+                    break
+                if model.stop_training:
+                    break
+
+            _all_reduce_sum(loss_sum)
+            logs = {"loss": float(loss_sum) / max(seen * world, 1)}
+            if not finite or not math.isfinite(logs["loss"]):
+                # Diverged: put back the weights of the last finite epoch and say why.
+                model.load_state_dict(good_state)
+                model.stop_training = True
+                model.stop_reason = (
+                    f"the training loss became non-finite in epoch {epoch + 1}; weights were restored "
+                    "to those of the last finite epoch. The learning rate is probably too high."
+                )
+                logs["loss"] = float("nan")
+            else:
+                logs.update(_metric_logs(model.compiled_metrics))
+                good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if val is not None and len(val):
+                    logs.update(evaluate(model, val, prefix="val_"))
+            logs["lr"] = float(model.optimizer.param_groups[0]["lr"])
+            logs["seconds"] = time.perf_counter() - t0
+            display.epoch_end(epoch, logs)
+            cbs.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
-
-        _all_reduce_sum(loss_sum)
-        logs = {"loss": float(loss_sum) / max(seen * world, 1)}
-        if not finite or not math.isfinite(logs["loss"]):
-            # Diverged: put back the weights of the last finite epoch and say why.
-            model.load_state_dict(good_state)
-            model.stop_training = True
-            model.stop_reason = (
-                f"the training loss became non-finite in epoch {epoch + 1}; weights were restored "
-                "to those of the last finite epoch. The learning rate is probably too high."
-            )
-            logs["loss"] = float("nan")
-        else:
-            logs.update(_metric_logs(model.compiled_metrics))
-            good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if val is not None and len(val):
-                logs.update(evaluate(model, val, prefix="val_"))
-        logs["lr"] = float(model.optimizer.param_groups[0]["lr"])
-        logs["seconds"] = time.perf_counter() - t0
-        display.epoch_end(epoch, logs)
-        cbs.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+    finally:
+        torch.set_num_threads(default_threads)
     cbs.on_train_end(logs)
     if world > 1:
         object.__delattr__(model, "ddp")
