@@ -29,8 +29,8 @@ def test_missing_markers_are_counted_per_column_and_marker(files):
     assert _column(report, "a")["missing"] == 3
     assert _column(report, "a")["markers"] == {"?": 1, "NA": 1, "-": 1}
     assert _column(report, "b")["missing"] == 3
-    assert report["missing"]["columns"]["a"]["fill"].startswith("median of the training split")
-    assert report["missing"]["columns"]["b"]["fill"].startswith("most frequent value")
+    assert report["missing"]["columns"]["a"]["fill"] == "median of train + missing indicator"
+    assert report["missing"]["columns"]["b"]["fill"] == "most frequent in train + missing indicator"
     assert ds.X["a"].isna().sum() == 3 and ds.X["a"].dtype == np.float64
     json.dumps(report)
 

@@ -89,3 +89,22 @@ def test_relative_progress_rule_stops_cg_early_on_an_ill_conditioned_system():
 def test_cg_reports_nonfinite_curvature():
     result = cg(lambda v: v * float("nan"), torch.ones(5))
     assert result.status == "nonfinite"
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Dropout(0.3), torch.nn.Linear(8, 3)],
+    lambda: [torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 3)],
+])
+def test_gauss_newton_is_one_symmetric_psd_matrix_with_dropout_and_batchnorm(layers):
+    """All products of one operator must see the same Dropout masks / batch statistics,
+    otherwise CG would run on a different matrix at every iteration."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*layers()).double().train()
+    x = torch.randn(16, 4, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,))
+    gn = GaussNewton(model, cross_entropy, trainable(model), x, y, None, seed=7)
+    n = sum(p.numel() for p in model.parameters())
+    u, v = torch.randn(n, dtype=torch.float64), torch.randn(n, dtype=torch.float64)
+    assert float(u @ gn(v)) == pytest.approx(float(v @ gn(u)), rel=1e-9)
+    assert float(v @ gn(v)) >= -1e-12
+    torch.testing.assert_close(gn(v), gn(v))  # the same matrix on every call

@@ -34,13 +34,14 @@ MINORITY_WARNING = 0.10
 OUTLIER_Z = 3.5  # modified z-score cut-off of Iglewicz & Hoaglin (median/MAD based)
 MIN_DISTINCT_FOR_OUTLIERS = 10  # binary and ordinal columns have no outliers to speak of
 MAX_LISTED = 200  # names listed per finding; the counts are always complete
+# How the preprocessor fills gaps; "train" = statistics of the training split only.
 _FILL = {
-    "numeric": "median of the training split + missing-indicator column",
-    "datetime": "median date of the training split + missing-indicator column",
-    "categorical": "most frequent value of the training split + missing-indicator column",
-    "text": "empty text + missing-indicator column",
-    "identifier": "no tokens + missing-indicator column",
-    "path": "rows dropped (no file to read)",
+    "numeric": "median of train + missing indicator",
+    "datetime": "median date of train + missing indicator",
+    "categorical": "most frequent in train + missing indicator",
+    "text": "empty text + missing indicator",
+    "identifier": "no tokens + missing indicator",
+    "path": "row dropped (no file to read)",
 }
 
 
@@ -92,7 +93,9 @@ def _check_options(missing: str, placeholder_zeros: str) -> None:
 
 def _clean_table(ds: Dataset, report: dict, missing: str, drop_outliers: bool, zeros: str, task: str | None) -> Dataset:
     frame = ds.X.reset_index(drop=True).copy()
-    types = _types(ds)
+    frame.attrs = {}  # pandas deep-copies attrs on every column access; set again at the end
+    frame.columns = [str(c) for c in frame.columns]  # user DataFrames may have int names
+    types = _types(frame, ds.info)
     keep = np.ones(len(frame), dtype=bool)
     report["columns"] = [_clean_column(frame, name, types[name]) for name in frame.columns]
     types = {e["name"]: e["type"] for e in report["columns"]}  # "empty"/"constant" found here
@@ -110,22 +113,24 @@ def _clean_table(ds: Dataset, report: dict, missing: str, drop_outliers: bool, z
             "target column and the files, or use --missing fill instead of drop."
         )
     frame = frame[keep].reset_index(drop=True)
-    frame.attrs["column_types"] = dict(types)
     y = None if y is None else _finish_target(y[keep])
     hint = None if ds.split_hint is None else ds.split_hint[keep]
     report["duplicates"] = _duplicates(frame, y, types)
     if y is not None:
         report["target"].update(_target_summary(y, task, report["warnings"]))
+    # The types travel with the rows (Dataset.take keeps attrs) so the preprocessor reuses them.
+    frame.attrs["column_types"] = dict(types)
     info = {**ds.info, "column_types": dict(types)}
     return Dataset(X=frame, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=info)
 
 
-def _types(ds: Dataset) -> dict[str, str]:
-    known = ds.info.get("column_types") or {}
-    if all(c in known for c in ds.X.columns):
-        return {c: known[c] for c in ds.X.columns}
-    inferred = col.infer_types(ds.X, {c: t for c, t in known.items() if c in ds.X.columns and t in col.USER_TYPES})
-    return {c: t.type for c, t in inferred.items()}
+def _types(frame: pd.DataFrame, info: dict) -> dict[str, str]:
+    """Types recorded by the loader, else inferred (DataFrames and arrays passed directly)."""
+    known = info.get("column_types") or {}
+    if all(c in known for c in frame.columns):
+        return {c: known[c] for c in frame.columns}
+    overrides = {c: t for c, t in known.items() if c in frame.columns and t in col.USER_TYPES}
+    return {c: t.type for c, t in col.infer_types(frame, overrides).items()}
 
 
 def _clean_column(frame: pd.DataFrame, name: str, kind: str) -> dict:
@@ -164,9 +169,9 @@ def _column_action(kind: str, entry: dict) -> str:
     if kind == "ignore":
         return "column not used (set by the user)"
     if kind == "identifier" and entry.get("row_number"):
-        return "not used: a row number or ID says nothing about the target"
+        return "not used (a row id says nothing about the target)"
     if kind == "identifier":
-        return "not one-hot encoded (one value per row); only tokens shared by many rows are used"
+        return "never one-hot encoded; only tokens shared by many rows are used"
     return "used"
 
 
@@ -474,7 +479,9 @@ def row_hashes(X: pd.DataFrame | np.ndarray, types: dict[str, str] | None = None
     if isinstance(X, np.ndarray):
         rows = np.ascontiguousarray(X.reshape(len(X), -1))
         return np.fromiter((_digest(r.tobytes()) for r in rows), dtype=np.uint64, count=len(rows))
-    types = types or X.attrs.get("column_types") or {c: col.infer_type(X[c], c).type for c in X.columns}
+    types = types or X.attrs.get("column_types")
+    X = _without_attrs(X)
+    types = types or {c: col.infer_type(X[c], c).type for c in X.columns}
     parts = {}
     for name in X.columns:
         kind = types.get(name, "numeric")
@@ -484,6 +491,13 @@ def row_hashes(X: pd.DataFrame | np.ndarray, types: dict[str, str] | None = None
     if not parts:
         return np.zeros(len(X), dtype=np.uint64)
     return pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy(np.uint64)
+
+
+def _without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy without ``attrs``: pandas deep-copies attrs on every column access."""
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    return frame
 
 
 def _hashable(values: pd.Series) -> pd.Series:

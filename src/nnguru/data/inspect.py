@@ -15,6 +15,8 @@ from nnguru.data.clean import clean
 from nnguru.data.sources import load
 
 MAX_ROWS_SHOWN = 20  # longer lists are cut in the console; the JSON report keeps them
+MAX_COLUMNS_SHOWN = 60  # wide tables (e.g. one column per pixel) list their first columns only
+_EXPLAINED_TYPES = ("text", "identifier", "datetime", "path")  # types whose evidence is shown
 
 
 def inspect_data(
@@ -84,10 +86,14 @@ def _format_line(source: dict) -> str:
 
 
 def _columns(report: dict, console: Console) -> None:
-    table = Table(title="Columns")
+    entries = report["columns"]
+    hidden = len(entries) - MAX_COLUMNS_SHOWN
+    caption = f"... and {hidden} more columns in the JSON report" if hidden > 0 else None
+    table = Table(title="Columns", caption=caption)
     for name in ("column", "type", "missing", "filled with", "distinct", "notes"):
         table.add_column(name, justify="right" if name in ("missing", "distinct") else "left")
-    for entry in report["columns"]:
+    reasons = report.get("source", {}).get("type_reasons", {})
+    for entry in entries[:MAX_COLUMNS_SHOWN]:
         missing = str(entry["missing"]) if entry["missing"] else ""
         table.add_row(
             entry["name"],
@@ -95,22 +101,21 @@ def _columns(report: dict, console: Console) -> None:
             missing,
             entry.get("fill", "") if entry["missing"] else "",
             str(entry.get("distinct", "")),
-            _column_notes(entry),
+            _column_notes(entry, reasons.get(entry["name"])),
         )
     console.print(table)
 
 
-def _column_notes(entry: dict) -> str:
-    notes = []
-    markers = {k: v for k, v in entry.get("markers", {}).items()}
+def _column_notes(entry: dict, reason: str | None) -> str:
+    action = entry.get("action", "used")
+    notes = [action] if action != "used" else [reason] if reason and entry["type"] in _EXPLAINED_TYPES else []
+    markers = entry.get("markers", {})
     if markers:
         notes.append("markers " + ", ".join(f"{k!r}: {v}" for k, v in markers.items()))
     if entry.get("invalid_numbers"):
         notes.append(f"{entry['invalid_numbers']} unreadable numbers -> missing")
     if entry.get("spelling_fixed_cells"):
         notes.append(f"{entry['spelling_fixed_cells']} spellings merged")
-    if entry.get("action", "used") != "used":
-        notes.append(entry["action"])
     return "; ".join(notes)
 
 

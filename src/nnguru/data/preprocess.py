@@ -24,12 +24,14 @@ from nnguru.data import columns as col
 from nnguru.data.features.audio import N_MELS, AudioFeaturizer
 from nnguru.data.features.image import ImageFeaturizer
 from nnguru.data.features.table import (
+    MAX_CATEGORIES,
     CategoricalBlock,
     DatetimeBlock,
     IdentifierBlock,
     NumericBlock,
     TextBlock,
 )
+from nnguru.data.features.text import CHAR_FEATURES, WORD_FEATURES
 from nnguru.errors import NNGuruError, describe
 
 CONFIG_FORMAT = "nnguru.preprocessor"
@@ -70,7 +72,8 @@ class Preprocessor:
         self.columns: list[str] | None = None
         self.column_types: dict[str, str] = {}
         self.blocks: list = []
-        self._array: dict | None = None
+        self._array: dict | None = None  # set when fitted on a plain array
+        self._array_state: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------------------ fitting
 
@@ -81,7 +84,8 @@ class Preprocessor:
         if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
             self._fit_array(X)
         else:
-            self._fit_frame(_as_frame(X, None))
+            known = X.attrs.get("column_types") if isinstance(X, pd.DataFrame) else None
+            self._fit_frame(_as_frame(X, None), known)
         return self
 
     def fit_transform(self, X: object, y: object = None) -> np.ndarray:
@@ -109,11 +113,11 @@ class Preprocessor:
         self.kind = "image"
         self.input_shape = tuple(X.shape[1:]) if X.ndim == 4 else (*X.shape[1:], 1)
 
-    def _fit_frame(self, frame: pd.DataFrame) -> None:
+    def _fit_frame(self, frame: pd.DataFrame, known: dict[str, str] | None) -> None:
         if len(frame) == 0:
             raise NNGuruError("X_train has no rows: the preprocessor needs training rows to fit.")
         self.columns = [str(c) for c in frame.columns]
-        self.column_types = self._types(frame)
+        self.column_types = self._types(frame, known)
         media = [c for c, t in self.column_types.items() if t == "path"]
         if media:
             self._fit_media(frame, media[0])
@@ -130,8 +134,8 @@ class Preprocessor:
         self.kind = "text" if used == {"text"} else "table"
         self.input_shape = (sum(b.width for b in self.blocks),)
 
-    def _types(self, frame: pd.DataFrame) -> dict[str, str]:
-        given = dict(self.options.get("column_types") or frame.attrs.get("column_types") or {})
+    def _types(self, frame: pd.DataFrame, known: dict[str, str] | None) -> dict[str, str]:
+        given = dict(self.options.get("column_types") or known or {})
         for column, kind in given.items():
             if kind not in col.COLUMN_TYPES:
                 raise NNGuruError(
@@ -164,7 +168,7 @@ class Preprocessor:
         blocks: list = [NumericBlock([c for c, t in types.items() if t == "numeric"])]
         for c, t in types.items():
             if t == "categorical":
-                blocks.append(CategoricalBlock(c, int(self.options.get("max_categories", 30))))
+                blocks.append(CategoricalBlock(c, int(self.options.get("max_categories", MAX_CATEGORIES))))
             elif t == "datetime":
                 blocks.append(DatetimeBlock(c))
             elif t == "identifier":
@@ -173,8 +177,8 @@ class Preprocessor:
                 blocks.append(
                     TextBlock(
                         c,
-                        word_features=int(self.options.get("text_features", 3000)),
-                        char_features=int(self.options.get("char_features", 3000)),
+                        word_features=int(self.options.get("text_features", WORD_FEATURES)),
+                        char_features=int(self.options.get("char_features", CHAR_FEATURES)),
                     )
                 )
         return blocks
@@ -188,6 +192,8 @@ class Preprocessor:
             return self._transform_array(X)
         media = self.kind in ("image", "audio")
         frame = _as_frame(X, self.blocks[0].columns if media else self.columns)
+        if media and self.blocks[0].columns[0] not in frame.columns and "path" in frame.columns:
+            frame = frame.rename(columns={"path": self.blocks[0].columns[0]})  # a folder of new files
         needed = sorted({c for b in self.blocks for c in b.columns} - set(frame.columns))
         if needed:
             raise NNGuruError(
@@ -357,7 +363,8 @@ _BLOCKS = {
 def _as_frame(X: object, columns: list[str] | None) -> pd.DataFrame:
     """Tables arrive as DataFrames, dicts, lists of rows, lists of file paths or 2-D arrays."""
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
+        frame = X.copy(deep=False)
+        frame.attrs = {}  # pandas deep-copies attrs on every column access: drop them once here
         frame.columns = [str(c) for c in frame.columns]
         return frame
     if isinstance(X, pd.Series):

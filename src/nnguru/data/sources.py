@@ -225,7 +225,8 @@ _SEP_ALIASES = {
 }  # fmt: skip
 _CANDIDATES = (",", "\t", ";", "|", WHITESPACE)
 _SINGLE_COLUMN = "\x1f"  # ASCII unit separator: never in real text, so each line is one field
-DETECT_LINES = 5000  # lines used to detect delimiter, quoting and header
+DETECT_LINES = 5000  # lines (at most DETECT_CHARS) used to detect delimiter, quoting and header
+DETECT_CHARS = 1_000_000
 MAX_RAGGED_SHARE = 0.5  # more broken rows than this: the delimiter or quoting is wrong, not the rows
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -245,7 +246,8 @@ def read_delimited(
     text, encoding, note = _decode(path.read_bytes(), path)
     if not text.strip():
         raise NNGuruError(f"DATA {str(path)!r} holds only whitespace. Pass a file with a header line and data rows.")
-    sample = "".join(line for _, line in zip(range(DETECT_LINES), io.StringIO(text), strict=False))
+    head = text[:DETECT_CHARS]
+    sample = "".join(line for _, line in zip(range(DETECT_LINES), io.StringIO(head), strict=False))
     delimiter = _parse_sep(sep) if sep is not None else _detect_delimiter(sample, path.suffix.lower())
     quoting = _detect_quoting(sample, delimiter)
     records, blank = _parse_records(text, delimiter, quoting, path)

@@ -286,6 +286,9 @@ class Model(nn.Module):
             meta = load_checkpoint(resume_from, self, self.optimizer)
             initial_epoch, seed = int(meta["epoch"]), meta["extra"].get("shuffle_seed")
         batch_size = batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH
+        from nnguru.training.fused_step import AdamKernel
+
+        self._adam_kernel = AdamKernel(self.optimizer)  # after a resume: it reads the restored state
         from nnguru.training.progress import resolve_verbose
 
         self.history = loop.fit(
@@ -307,8 +310,16 @@ class Model(nn.Module):
         loss = self.loss(out, y, w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.optimizer_step()
         return loss.detach(), out.detach()
+
+    def optimizer_step(self) -> None:
+        """``optimizer.step()``, through the lean fused-Adam call when it applies."""
+        kernel = self.__dict__.get("_adam_kernel")
+        if kernel is not None and kernel.optimizer is self.optimizer:
+            kernel.step()
+        else:
+            self.optimizer.step()
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None, return_dict: bool = False):

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from nnguru.errors import NNGuruError, describe
+from nnguru.nn import fast_dense
 from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, deserialize, serialize
 from nnguru.nn.model import Model
 
@@ -66,6 +67,18 @@ class Sequential(Model):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    use_fast_dense = True  # hand-derived steps for plain Dense stacks (nnguru.nn.fast_dense)
+
+    def _finish_compile(self) -> None:
+        super()._finish_compile()
+        self._fast_ops = fast_dense.plan(self) if self.use_fast_dense else None
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
+        ops = getattr(self, "_fast_ops", None)
+        if ops is not None and isinstance(self.optimizer, torch.optim.Optimizer) and fast_dense.applicable(self, x, w):
+            return fast_dense.train_step(self, ops, x, y)
+        return super().train_step(x, y, w)
 
     def _last_activation_layer(self):
         for layer in reversed(self.layers):

@@ -191,10 +191,7 @@ class HessianFree(ModelOptimizer):
                   if self.preconditioner else None)
         result, p, phi, f_p = self._solve(gn, g, theta, f_at, fisher, wd)
         rho = (f_p - f0) / phi if (math.isfinite(f_p) and phi < 0) else -math.inf
-        if rho < 0.25:
-            self.damping *= 1.5
-        elif rho > 0.75:
-            self.damping *= 2.0 / 3.0
+        self._update_damping(rho)
 
         alpha = self._line_search(f_at, theta, p, f0, f_p, float(g.dot(p)))
         if alpha > 0:
@@ -206,6 +203,13 @@ class HessianFree(ModelOptimizer):
                      "products": gn.products, "loss_evals": evals[0]}
         self.steps += 1
         return loss.detach(), outputs.detach()
+
+    def _update_damping(self, rho: float) -> None:
+        """Levenberg-Marquardt rule of Martens (2010, section 4.1)."""
+        if rho < 0.25:
+            self.damping *= 1.5
+        elif rho > 0.75:
+            self.damping *= 2.0 / 3.0
 
     def _scale_damping(self, gn: GaussNewton, g: Tensor) -> None:
         """Make the initial damping relative to the curvature along the gradient,
