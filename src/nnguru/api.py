@@ -338,7 +338,7 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
     t0 = time.perf_counter()
     history = model.fit(x_tr, y_tr, epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, y_va) if len(x_va) else None, callbacks=callbacks,
-                        class_weight=class_weight, verbose=cfg["verbose"] if cfg["verbose"] != "auto" else "auto")
+                        class_weight=class_weight, verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
     hist = history.history
     if hist.get("lr"):

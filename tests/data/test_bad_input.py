@@ -37,6 +37,12 @@ def test_single_class(files):
         clean(ds)
 
 
+def test_regression_on_text_labels(files):
+    ds = load(files.text("t.csv", "x,y\n1,low\n2,high\n3,low\n"), target="y")
+    with pytest.raises(NNGuruError, match="regression but the target holds text labels"):
+        clean(ds, task="regression")
+
+
 def test_target_all_missing(files):
     ds = load(files.text("t.csv", "x,y\n1,\n2,?\n3,NA\n"), target="y")
     with pytest.raises(NNGuruError, match="missing in all 3 rows"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_iris
@@ -56,7 +55,3 @@ def mlp(sizes: tuple[int, ...], seed: int = 0, act=torch.nn.Tanh, dtype=torch.fl
 def accuracy(model, x, y) -> float:
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean())
-
-
-def set_numpy_seed(seed: int = 0) -> np.random.Generator:
-    return np.random.default_rng(seed)

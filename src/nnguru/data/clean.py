@@ -239,6 +239,11 @@ def _target_summary(y: np.ndarray, task: str | None, warnings: list[str]) -> dic
             "or add rows of the other class(es)."
         )
     if not _is_class_target(y, task):
+        if y.dtype == object:
+            raise NNGuruError(
+                f"The task is regression but the target holds text labels (e.g. {y[0]!r}). "
+                "Use --task classification, or choose a numeric target column."
+            )
         values = y.astype(np.float64)
         summary = {"min": values.min(), "median": np.median(values), "max": values.max()}
         return {"type": "numeric", "summary": {k: round(float(v), 6) for k, v in summary.items()}}
@@ -527,23 +532,14 @@ def _digest(data: bytes) -> int:
 
 
 def _duplicates(X: pd.DataFrame | np.ndarray, y: np.ndarray | None, types: dict | None) -> dict:
-    features = row_hashes(X, types)
-    combined = (
-        features
-        if y is None
-        else pd.util.hash_pandas_object(
-            pd.DataFrame({"x": features, "y": pd.Series(y, dtype=object).astype(str)}), index=False
-        ).to_numpy(np.uint64)
-    )
-    exact = int(len(combined) - len(np.unique(combined)))
-    conflicting = 0
-    if y is not None:
-        labels = pd.DataFrame({"x": features, "y": pd.Series(y, dtype=object).astype(str)})
-        per_group = labels.groupby("x")["y"].transform("nunique")
-        conflicting = int((per_group > 1).sum())
+    """Repeated samples (same inputs and label) and same inputs carrying different labels."""
+    labels = "" if y is None else pd.Series(y, dtype=object).astype(str).to_numpy()
+    rows = pd.DataFrame({"x": row_hashes(X, types), "y": labels})
+    exact = int(rows.duplicated().sum())
+    conflicting = int((rows.groupby("x")["y"].transform("nunique") > 1).sum())
     return {
         "rows": exact,
-        "share": round(exact / max(1, len(combined)), 4),
+        "share": round(exact / max(1, len(rows)), 4),
         "conflicting_labels": conflicting,
         "action": "kept; duplicates that land in both training and test are reported as leakage",
     }

@@ -39,8 +39,8 @@ CONFIG_VERSION = 1
 OPTIONS = {
     "column_types": "dict column -> type, overriding inference (see nnguru.data.columns)",
     "max_categories": "one-hot columns per categorical column (default 30)",
-    "text_features": "word n-grams kept per text column (default 3000)",
-    "char_features": "character n-grams kept per text column (default 3000)",
+    "text_features": "word n-grams kept per text column (default 2000)",
+    "char_features": "character n-grams kept per text column (default 1000)",
     "image_size": "(height, width) of images; default: the most common training size",
     "color_mode": "'grayscale' or 'rgb'; default: grayscale only if every image is",
     "sample_rate": "audio sample rate in Hz; default: the most common training rate",

@@ -44,6 +44,10 @@ def load(
     (a regex whose group 1 is the label), a folder with the four MNIST IDX files, or
     ``builtin:NAME``. ``target`` is a column name or position (-1 = last); with ``target=None``
     a table is returned whole with ``y=None`` (for prediction on new rows).
+
+    Official test sets are kept as ``split_hint`` ("train"/"test" per row): MNIST's t10k files,
+    Keras-style ``x_test`` arrays in an .npz, and FSDD's repetitions 0-4 when every file of a
+    folder is named ``digit_speaker_repetition.wav``.
     """
     text = str(spec)
     if text.startswith("builtin:"):
