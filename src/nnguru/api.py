@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "dropout": None,  # None: the template's default
     "hidden_scale": 1.0,  # width multiplier of the template
     "missing": "fill",  # fill (median / most frequent + indicator) | drop
+    "placeholder_zeros": "flag",  # flag | missing (implausible zeros, e.g. a glucose of 0, become missing)
+    "column_types": None,  # {column: numeric|categorical|text|datetime|image|audio|identifier|...}
     "drop_outliers": False,
     "sep": None,
     "header": None,  # None: detected
@@ -54,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "verbose": "auto",
 }
-SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name")
+SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types")
 RUN_FILES = ("metrics.json", "history.csv", "diagnosis.json", "data_report.json", "config.yaml",
              "report.html", "model_summary.txt", "auto_fix.json", "environment.json")
 
@@ -267,7 +269,8 @@ def prepare(ds, cfg: dict, console) -> Prepared:
 
     # 1. clean and report what was found and done
     task = check_task(cfg["task"])
-    ds, data_report = clean(ds, missing=cfg["missing"], drop_outliers=bool(cfg["drop_outliers"]), task=task)
+    ds, data_report = clean(ds, missing=cfg["missing"], drop_outliers=bool(cfg["drop_outliers"]),
+                            placeholder_zeros=cfg["placeholder_zeros"], task=task)
     task = task or infer_task(ds.y)
     console.rule(f"[bold]1. Data[/] · {ds.name} · {task}")
     print_data_report(data_report, console)
@@ -634,7 +637,8 @@ def evaluate_run(run_dir: str | Path, data: Any, **source_options) -> dict:
             f"{str(data)!r} has no target column {cfg.get('target')!r}; evaluate needs labeled data "
             "(use `nnguru predict` for unlabeled data)."
         )
-    ds, report = clean(ds, missing=cfg.get("missing", "fill"), task=cfg.get("task"))
+    ds, report = clean(ds, missing=cfg.get("missing", "fill"), placeholder_zeros=cfg.get("placeholder_zeros", "flag"),
+                       task=cfg.get("task"))
     pre = model.preprocessor
     proba = model.predict(ds.X)
     y = pre.encode_y(ds.y)

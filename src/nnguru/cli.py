@@ -28,6 +28,16 @@ def _source_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated column names for a table without a header")
     g.add_argument("--label-from-name", metavar="REGEX",
                    help="take the label from each file name: group 1 of REGEX, e.g. '^(\\d+)_'")
+    g.add_argument("--column-type", dest="column_types", action="append", metavar="COL=TYPE", type=_column_type,
+                   help="override an inferred column type (numeric, categorical, text, datetime, image, audio, "
+                   "identifier); repeatable")
+
+
+def _column_type(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected COLUMN=TYPE, e.g. Pclass=categorical; received {text!r}")
+    column, kind = text.split("=", 1)
+    return column.strip(), kind.strip()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -81,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weight", choices=["balanced"], help="weight classes inversely to frequency")
     p.add_argument("--dropout", type=float, help="dropout rate of the template model")
     p.add_argument("--missing", choices=["fill", "drop"], help="fill missing values or drop the rows")
+    p.add_argument("--zeros-as-missing", dest="placeholder_zeros", action="store_const", const="missing",
+                   help="treat flagged placeholder zeros (zero where it is implausible) as missing values")
     _bool_flag(p, "drop-outliers", "drop rows flagged as outliers (default: flag only)")
     p.add_argument("--positive", help="binary tasks: the positive class (default: the minority class)")
     p.add_argument("--threshold", help="binary decision threshold: 'auto' (best F1 on validation) or a number")
@@ -138,7 +150,8 @@ def _console(args):
 
 def _source_kwargs(args) -> dict:
     return {"sep": args.sep, "header": args.header, "columns": args.columns,
-            "label_from_name": args.label_from_name}
+            "label_from_name": args.label_from_name,
+            "column_types": dict(args.column_types) if args.column_types else None}
 
 
 def cmd_demo(args) -> int:
@@ -177,13 +190,15 @@ def cmd_inspect(args) -> int:
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "sep", "header", "columns",
-              "label_from_name")
+              "label_from_name", "placeholder_zeros", "column_types")
 
 
 def cmd_train(args) -> int:
     from nnguru import api
 
     options = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k, None) is not None}
+    if "column_types" in options:
+        options["column_types"] = dict(options["column_types"])
     target = args.target
     if target is not None and target.lstrip("-").isdigit():
         target = int(target)
