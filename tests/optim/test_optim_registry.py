@@ -15,7 +15,7 @@ ALL = ["gd", "sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "nadam", 
 
 
 def test_every_optimizer_of_the_issue_is_registered_with_a_when_to_choose_text():
-    assert optim.names() == ALL
+    assert optim.names()[:len(ALL)] == ALL  # others may register more after these
     rows = {r["name"]: r for r in optim.table()}
     for name in ALL:
         assert len(rows[name]["when"]) > 30 and rows[name]["lr"] is not None

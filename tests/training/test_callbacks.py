@@ -169,3 +169,25 @@ def test_plain_progress_line_per_epoch(blobs, capsys):
     small_model().fit(x, y, epochs=2, verbose=2)
     out = capsys.readouterr().out
     assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
+
+
+def test_optimizer_nonfinite_error_stops_cleanly(blobs):
+    """A ModelOptimizer that refuses a non-finite step: the run stops, weights stay finite, it says why."""
+    from nnguru.optim.base import NonFiniteError
+
+    x, y = blobs
+    m = small_model()
+    calls = []
+    original = m.train_step
+
+    def failing_step(xb, yb, wb):
+        calls.append(1)
+        if len(calls) > 12:
+            raise NonFiniteError("the curvature became non-finite; raise damping", code="damping")
+        return original(xb, yb, wb)
+
+    m.train_step = failing_step
+    h = m.fit(x, y, epochs=5, batch_size=32, verbose=0)
+    assert np.isnan(h.history["loss"][-1]) and len(h.history["loss"]) == 2
+    assert "raise damping" in m.stop_reason
+    assert all(torch.isfinite(v).all() for v in m.state_dict().values())

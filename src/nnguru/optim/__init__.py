@@ -21,7 +21,7 @@ adadelta
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
 random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
                1.0 (1+λ)                without gradients; small networks only
-hessian-free   1.0         6000 (+1000  deep or badly conditioned nets (deep autoencoders) on
+hessian-free   1.0         6000 (+500   deep or badly conditioned nets (deep autoencoders) on
                            curvature)   large batches (Martens 2010)
 =============  ==========  ===========  ======================================================
 """

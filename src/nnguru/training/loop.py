@@ -23,16 +23,17 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from nnguru.optim.base import NonFiniteError
 from nnguru.training.callbacks import CallbackList, History
 from nnguru.training.progress import ProgressDisplay
 
 NAN_CHECK_EVERY = 50  # steps between finiteness checks of the running loss (one host sync each)
 EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap
 # Below this many FLOPs per training step, intra-op threads on a CPU cost more in hand-offs than
-# they save (the tutorial's MLP at batch 32 is ~2e7): such steps run on one thread (measured in
+# they save: such steps run on one thread (the tutorial MLP at batch 32, ~2e7, gains from 2; measured in
 # benchmarks/RESULTS.md). Decided from the model's FLOPs, never from timings, so seeded runs stay
 # reproducible.
-SMALL_STEP_FLOPS = 5e7
+SMALL_STEP_FLOPS = 1.5e7
 
 
 @dataclass
@@ -130,6 +131,13 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
     model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
     device = train.x.device
+    if world > 1 and not isinstance(model.optimizer, torch.optim.Optimizer):
+        from nnguru.errors import NNGuruError
+
+        raise NNGuruError(
+            f"The {type(model.optimizer).__name__} optimizer works on whole batches in one process and does not "
+            "average across torchrun ranks. Run it without torchrun, or choose adam/sgd/... for DDP."
+        )
     if world > 1:
         # DistributedDataParallel averages gradients across ranks during backward (bucketed,
         # overlapped). It is kept outside the module tree so state_dict keys stay unchanged.
@@ -160,13 +168,17 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             order = order[rank * n:(rank + 1) * n]
             loss_sum = torch.zeros((), dtype=torch.float64, device=device)
             seen = 0
-            finite = True
+            finite, reason = True, None
 
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 xb, yb, wb = train.batch(idx)
                 cbs.on_train_batch_begin(step)
-                loss, out = model.train_step(xb, yb, wb)
+                try:
+                    loss, out = model.train_step(xb, yb, wb)
+                except NonFiniteError as err:  # Hessian-free, L-BFGS, ...: stopped before any change
+                    finite, reason = False, str(err)
+                    break
                 loss_sum.add_(loss, alpha=len(idx))
                 seen += len(idx)
                 for m in model.compiled_metrics:
@@ -188,7 +200,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                 model.stop_training = True
                 model.stop_reason = (
                     f"the training loss became non-finite in epoch {epoch + 1}; weights were restored "
-                    "to those of the last finite epoch. The learning rate is probably too high."
+                    "to those of the last finite epoch. " + (reason or "The learning rate is probably too high.")
                 )
                 logs["loss"] = float("nan")
             else:
