@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def test_free_spoken_digits(shared_datasets, tmp_path):
 def _planted_folder(tmp_path: Path, mnist: Path):
     spec = importlib.util.spec_from_file_location("data_conftest", Path(__file__).parents[1] / "data" / "conftest.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module.write_mnist_png_folder(tmp_path / "images", mnist, count=4000)
 
