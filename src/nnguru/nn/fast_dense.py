@@ -32,6 +32,17 @@ def _derivative(name: str, out: torch.Tensor, grad: torch.Tensor) -> torch.Tenso
     return grad
 
 
+_MINUS: dict[tuple, torch.Tensor] = {}
+
+
+def _minus(n: int, like: torch.Tensor) -> torch.Tensor:
+    """A cached (n, 1) column of -1/n: the one-hot part of the softmax-CE gradient."""
+    key = (n, like.dtype, like.device)
+    if key not in _MINUS:
+        _MINUS[key] = torch.full((n, 1), -1.0 / n, dtype=like.dtype, device=like.device)
+    return _MINUS[key]
+
+
 def plan(model) -> list | None:
     """The ops of ``model`` as ``("dense", layer, activation) | ("dropout", rate) | ...``, or None."""
     from nnguru.nn.sequential import Sequential
@@ -84,9 +95,9 @@ def loss_and_grads(ops: list, loss, x: torch.Tensor, y: torch.Tensor, training: 
     logits = h
     n = logits.shape[0]
     if isinstance(loss, SparseCategoricalCrossentropy):
-        logp = F.log_softmax(logits, dim=1)
-        value = -logp.gather(1, y[:, None]).mean()
-        grad = logp.exp_().scatter_add_(1, y[:, None], logp.new_full((n, 1), -1.0)).div_(n)
+        value = F.cross_entropy(logits, y)
+        # d mean-CE / d logits = (softmax - one_hot) / n
+        grad = torch.softmax(logits, dim=1).div_(n).scatter_add_(1, y[:, None], _minus(n, logits))
     else:
         diff = logits - y
         value = diff.square().mean()
