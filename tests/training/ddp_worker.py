@@ -1,6 +1,4 @@
-"""Run under torchrun by tests/train/test_distributed.py: two CPU ranks train one model."""
-
-import sys
+"""Run under torchrun by tests/training/test_distributed.py: two CPU ranks train one model."""
 
 import numpy as np
 import torch
@@ -25,5 +23,5 @@ dist.all_gather(gathered, flat)
 if rank == 0:
     same = all(torch.equal(gathered[0], g) for g in gathered)
     print(f"RESULT same_weights={same} steps={history.params['steps']} acc={history.history['accuracy'][-1]:.3f}")
+dist.barrier()  # both ranks done with gloo before teardown (else one may abort at exit)
 dist.destroy_process_group()
-sys.exit(0)
