@@ -11,7 +11,6 @@ history.csv, diagnosis.json, data_report.json, config.yaml, report.html, plots a
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import pandas as pd
 import yaml
 
 from nnguru.errors import NNGuruError, describe
+from nnguru.jsonutil import jsonable
 
 DEFAULTS: dict[str, Any] = {
     "data": None,
@@ -153,24 +153,8 @@ def auto_epochs(n_train: int) -> int:
     return 8
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(_jsonable(obj), indent=2))
+    path.write_text(json.dumps(jsonable(obj), indent=2))
 
 
 def write_history(path: Path, history: dict[str, list[float]]) -> None:
@@ -398,7 +382,7 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
     write_history(run_dir / "history.csv", hist)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     write_json(run_dir / "data_report.json", data_report)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(_jsonable(cfg), sort_keys=False))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(jsonable(cfg), sort_keys=False))
     if cfg["tensorboard"]:
         if report.tensorboard_available():
             report.write_history(hist, run_dir)
@@ -647,4 +631,4 @@ def evaluate_run(run_dir: str | Path, data: Any, **source_options) -> dict:
         metrics = evaluate.classification_metrics(y, proba, pre.classes, cfg.get("positive"), threshold)
     else:
         metrics = evaluate.regression_metrics(y, proba)
-    return _jsonable({"test": metrics, "rows": len(ds), "data": str(data), "cleaning": report.get("rows")})
+    return jsonable({"test": metrics, "rows": len(ds), "data": str(data), "cleaning": report.get("rows")})

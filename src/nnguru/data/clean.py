@@ -27,6 +27,7 @@ from nnguru.data.features.audio import probe_audio
 from nnguru.data.features.image import probe_image
 from nnguru.data.types import Dataset
 from nnguru.errors import NNGuruError
+from nnguru.jsonutil import jsonable
 
 # A class below 10% of rows (and below half its fair share, so ten balanced classes of ~10% each
 # are not flagged): accuracy alone becomes misleading.
@@ -72,7 +73,7 @@ def clean(
     else:
         cleaned = _clean_table(ds, report, missing, drop_outliers, placeholder_zeros, task)
     report["rows"]["after_cleaning"] = len(cleaned)
-    return cleaned, _jsonable(report)
+    return cleaned, jsonable(report)
 
 
 def _check_options(missing: str, placeholder_zeros: str) -> None:
@@ -610,14 +611,3 @@ def _source_warnings(info: dict) -> list[str]:
     return warnings
 
 
-def _jsonable(value: object) -> object:
-    """Plain Python types only, so json.dump works on the report as is."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

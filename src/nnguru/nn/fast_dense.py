@@ -71,9 +71,10 @@ def plan(model) -> list | None:
     return ops
 
 
-def applicable(model, x: torch.Tensor, w: torch.Tensor | None) -> bool:
-    return (w is None and x.device.type == "cpu" and not model.amp and "ddp" not in model.__dict__
-            and x.is_floating_point())
+def applicable(model, x: torch.Tensor, w: torch.Tensor | None, world: int) -> bool:
+    """Decided once per fit: CPU float inputs, no sample weights, no autocast, one process."""
+    return (w is None and x.device.type == "cpu" and not model.amp and world == 1 and x.is_floating_point()
+            and isinstance(model.optimizer, torch.optim.Optimizer))
 
 
 def loss_and_grads(ops: list, loss, x: torch.Tensor, y: torch.Tensor, training: bool):

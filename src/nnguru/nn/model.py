@@ -298,6 +298,9 @@ class Model(nn.Module):
         self.history.model = self
         return self.history
 
+    def prepare_steps(self, train: loop.TensorData, world: int) -> None:
+        """Called by the loop before the first step: pick per-fit fast paths (Sequential does)."""
+
     def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
         """One update; override for custom training (the one escape hatch). Returns (loss, outputs)."""
         opt = self.optimizer
@@ -357,12 +360,6 @@ class Model(nn.Module):
         if not outs:
             return np.zeros((0, *(self.output_shape or ())), dtype=np.float32)
         return torch.cat(outs).numpy()
-
-    def predict_classes(self, x: Any) -> np.ndarray:
-        """Predicted labels (decoded through the preprocessor when there is one)."""
-        proba = self.predict(x)
-        idx = (proba[:, 0] > 0.5).astype(np.int64) if proba.shape[-1] == 1 else proba.argmax(-1)
-        return self.preprocessor.decode_y(idx) if self.preprocessor is not None else idx
 
     def find_lr(self, x: Any, y: Any, **kwargs):
         """Learning-rate range test (Smith 2017); weights are restored afterwards."""

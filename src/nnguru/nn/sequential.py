@@ -70,13 +70,14 @@ class Sequential(Model):
 
     use_fast_dense = True  # hand-derived steps for plain Dense stacks (nnguru.nn.fast_dense)
 
-    def _finish_compile(self) -> None:
-        super()._finish_compile()
-        self._fast_ops = fast_dense.plan(self) if self.use_fast_dense else None
+    def prepare_steps(self, train, world: int) -> None:
+        self._step_ops = None
+        if self.use_fast_dense and fast_dense.applicable(self, train.x, train.w, world):
+            self._step_ops = fast_dense.plan(self)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
-        ops = getattr(self, "_fast_ops", None)
-        if ops is not None and isinstance(self.optimizer, torch.optim.Optimizer) and fast_dense.applicable(self, x, w):
+        ops = self.__dict__.get("_step_ops")
+        if ops is not None:
             return fast_dense.train_step(self, ops, x, y)
         return super().train_step(x, y, w)
 

@@ -146,6 +146,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
         ids = [device.index] if device.type == "cuda" else None
         object.__setattr__(model, "ddp", DistributedDataParallel(model, device_ids=ids))
     threads, default_threads = step_threads(model, train.x, batch_size), torch.get_num_threads()
+    model.prepare_steps(train, world)
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
@@ -185,7 +186,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                     m.update(out, yb)
                 if cbs.batch_end:
                     cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(idx)})
-                display.step(step, lambda s=loss_sum, n=seen: {"loss": float(s) / n})
+                if display.bar is not None:
+                    display.step(step, lambda s=loss_sum, n=seen: {"loss": float(s) / n})
                 if (step + 1) % NAN_CHECK_EVERY == 0 and not torch.isfinite(loss_sum):
                     finite = False
                     break
