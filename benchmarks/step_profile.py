@@ -120,20 +120,19 @@ def main(argv: list[str] | None = None) -> int:
     opt = model.optimizer
     nxb, nyb, _ = train.batch(next_idx())
     loss, out = model.train_step(nxb, nyb, None)
-    loss_sum = torch.zeros((), dtype=torch.float64)
+    tally = loop.Tally(model.compiled_metrics, train.x.device)
+    folds = {"n": 0}
 
     def nn_fwd_bwd() -> None:
         o = model(nxb).float()
         opt.zero_grad(set_to_none=True)
         model.loss(o, nyb, None).backward()
 
-    def nn_running_loss() -> None:
-        nonlocal loss_sum
-        loss_sum += loss.double() * BATCH_SIZE
-
-    def nn_metrics() -> None:
-        for m in model.compiled_metrics:
-            m.update(out, nyb)
+    def nn_tally() -> None:  # what the loop does per step: queue, and fold every FOLD_EVERY steps
+        tally.add(loss, out, nyb)
+        folds["n"] += 1
+        if folds["n"] % loop.FOLD_EVERY == 0:
+            tally.fold()
 
     def reference_step() -> None:
         idx = next_idx()
@@ -154,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "nnguru: forward + loss + zero_grad + backward": nn_fwd_bwd,
         f"nnguru: optimizer step ({type(opt).__name__}, fused={opt.defaults.get('fused')})": opt.step,
         "nnguru: Model.train_step (all of the above but the gather)": lambda: model.train_step(nxb, nyb, None),
-        "nnguru: running loss (loss_sum += loss.double() * n)": nn_running_loss,
-        "nnguru: compiled metrics update (accuracy)": nn_metrics,
+        f"nnguru: running loss + metrics (Tally.add, fold every {loop.FOLD_EVERY})": nn_tally,
         "reference: index_select gather + train_step, nothing else": reference_step,
     }
 

@@ -32,17 +32,6 @@ def _derivative(name: str, out: torch.Tensor, grad: torch.Tensor) -> torch.Tenso
     return grad
 
 
-_MINUS: dict[tuple, torch.Tensor] = {}
-
-
-def _minus(n: int, like: torch.Tensor) -> torch.Tensor:
-    """A cached (n, 1) column of -1/n: the one-hot part of the softmax-CE gradient."""
-    key = (n, like.dtype, like.device)
-    if key not in _MINUS:
-        _MINUS[key] = torch.full((n, 1), -1.0 / n, dtype=like.dtype, device=like.device)
-    return _MINUS[key]
-
-
 def plan(model) -> list | None:
     """The ops of ``model`` as ``("dense", layer, activation) | ("dropout", rate) | ...``, or None."""
     from nnguru.nn.sequential import Sequential
@@ -77,53 +66,88 @@ def applicable(model, x: torch.Tensor, w: torch.Tensor | None, world: int) -> bo
             and isinstance(model.optimizer, torch.optim.Optimizer))
 
 
-def loss_and_grads(ops: list, loss, x: torch.Tensor, y: torch.Tensor, training: bool):
-    """Forward, loss and backward; returns (loss, logits, {parameter: gradient})."""
-    h = x.reshape(x.shape[0], -1)
-    saved = []  # (op, input, output) for the backward pass
-    for op in ops:
-        if op[0] == "dense":
+class DenseStep:
+    """The training step of one fit: forward, loss, backward into persistent gradient buffers.
+
+    Built once per fit (``Sequential.prepare_steps``) from ``plan(model)``. Each Dense layer
+    becomes a record (weight, bias, activation, weight grad, bias grad) so a step touches no
+    module attributes; the gradient buffers are attached as the parameters' ``.grad`` and every
+    step overwrites them in place (``out=``), so the optimizer sees the same tensors every time.
+    """
+
+    def __init__(self, model, ops: list) -> None:
+        self.model = model
+        self.cross_entropy = isinstance(model.loss, SparseCategoricalCrossentropy)
+        self.grads: dict[torch.nn.Parameter, torch.Tensor] = {}
+        self.records: list[tuple] = []  # ("dense", W, W.t(), b, act, dW, db) | ("dropout", rate)
+        for op in ops:
+            if op[0] == "dropout":
+                self.records.append(op)
+                continue
             layer, act = op[1], op[2]
-            z = torch.addmm(layer.bias, h, layer.weight.t()) if layer.bias is not None else h @ layer.weight.t()
-            out = z if act == "linear" else (z.relu_() if act == "relu" else z.tanh_() if act == "tanh"
-                                             else z.sigmoid_())
-            saved.append((op, h, out))
-            h = out
-        elif training and op[1] > 0:
-            mask = torch.empty_like(h).bernoulli_(1 - op[1]).div_(1 - op[1])
-            saved.append((op, mask, None))
-            h = h * mask
-    logits = h
-    n = logits.shape[0]
-    if isinstance(loss, SparseCategoricalCrossentropy):
-        value = F.cross_entropy(logits, y)
-        # d mean-CE / d logits = (softmax - one_hot) / n
-        grad = torch.softmax(logits, dim=1).div_(n).scatter_add_(1, y[:, None], _minus(n, logits))
-    else:
-        diff = logits - y
-        value = diff.square().mean()
-        grad = diff.mul_(2.0 / diff.numel())
-    grads: dict[torch.nn.Parameter, torch.Tensor] = {}
-    for i in range(len(saved) - 1, -1, -1):
-        op, a, out = saved[i]
-        if op[0] == "dropout":
-            grad = grad * a
-            continue
-        layer, act = op[1], op[2]
-        grad = _derivative(act, out, grad)
-        grads[layer.weight] = grad.t() @ a
-        if layer.bias is not None:
-            grads[layer.bias] = grad.sum(0)
-        if i > 0:
-            grad = grad @ layer.weight
-    return value, logits, grads
+            for p in (layer.weight, layer.bias):
+                if p is not None:
+                    self.grads[p] = torch.zeros_like(p, memory_format=torch.contiguous_format)
+            # W.t() is a view: it follows the optimizer's in-place updates of W.
+            self.records.append(("dense", layer.weight, layer.weight.t(), layer.bias, act, self.grads[layer.weight],
+                                 None if layer.bias is None else self.grads[layer.bias]))
+        self._minus: dict[int, torch.Tensor] = {}
 
-
-def train_step(model, ops: list, x: torch.Tensor, y: torch.Tensor):
-    """One optimizer update with the hand-derived gradients; returns (loss, logits) like autograd's."""
-    with torch.no_grad():
-        value, logits, grads = loss_and_grads(ops, model.loss, x, y, model.training)
-        for p, g in grads.items():
+    def attach(self) -> None:
+        for p, g in self.grads.items():
             p.grad = g
-        model.optimizer_step()
-    return value, logits
+
+    def minus(self, n: int, like: torch.Tensor) -> torch.Tensor:
+        """A column of -1/n: the one-hot part of the mean softmax-CE gradient (one per batch size)."""
+        m = self._minus.get(n)
+        if m is None:
+            m = self._minus[n] = torch.full((n, 1), -1.0 / n, dtype=like.dtype, device=like.device)
+        return m
+
+    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor, training: bool):
+        """Forward, loss and backward (call under ``torch.no_grad()``); returns (loss, logits), fills ``self.grads``."""
+        h = x if x.dim() == 2 else x.reshape(x.shape[0], -1)
+        saved = []  # (record, input, output or dropout mask) for the backward pass
+        for rec in self.records:
+            if rec[0] == "dense":
+                _, _, wt, b, act, _, _ = rec
+                z = torch.addmm(b, h, wt) if b is not None else h @ wt
+                out = z if act == "linear" else (z.relu_() if act == "relu" else z.tanh_() if act == "tanh"
+                                                 else z.sigmoid_())
+                saved.append((rec, h, out))
+                h = out
+            elif training and rec[1] > 0:
+                mask = torch.empty_like(h).bernoulli_(1 - rec[1]).div_(1 - rec[1])
+                saved.append((rec, mask, None))
+                h = h * mask
+        logits = h
+        n = logits.shape[0]
+        if self.cross_entropy:
+            logp = torch.log_softmax(logits, dim=1)
+            value = F.nll_loss(logp, y)
+            # d mean-CE / d logits = (softmax - one_hot) / n, and softmax = exp(log_softmax)
+            grad = logp.exp_().div_(n).scatter_add_(1, y.unsqueeze(1), self.minus(n, logits))
+        else:
+            diff = logits - y
+            value = diff.square().mean()
+            grad = diff.mul_(2.0 / diff.numel())
+        for i in range(len(saved) - 1, -1, -1):
+            rec, a, out = saved[i]
+            if rec[0] == "dropout":
+                grad = grad * a
+                continue
+            _, w, _, b, act, dw, db = rec
+            grad = _derivative(act, out, grad)
+            torch.mm(grad.t(), a, out=dw)
+            if db is not None:
+                torch.sum(grad, 0, out=db)
+            if i > 0:
+                grad = grad @ w
+        return value, logits
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+        """One optimizer update with the hand-derived gradients; returns (loss, logits) like autograd's."""
+        with torch.no_grad():
+            value, logits = self.loss_and_grads(x, y, self.model.training)
+            self.model.optimizer_step()
+        return value, logits

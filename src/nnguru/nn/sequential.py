@@ -71,14 +71,17 @@ class Sequential(Model):
     use_fast_dense = True  # hand-derived steps for plain Dense stacks (nnguru.nn.fast_dense)
 
     def prepare_steps(self, train, world: int) -> None:
-        self._step_ops = None
+        self._dense_step = None
         if self.use_fast_dense and fast_dense.applicable(self, train.x, train.w, world):
-            self._step_ops = fast_dense.plan(self)
+            ops = fast_dense.plan(self)
+            if ops is not None:
+                self._dense_step = fast_dense.DenseStep(self, ops)
+                self._dense_step.attach()
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
-        ops = self.__dict__.get("_step_ops")
-        if ops is not None:
-            return fast_dense.train_step(self, ops, x, y)
+        step = self.__dict__.get("_dense_step")
+        if step is not None:
+            return step(x, y)
         return super().train_step(x, y, w)
 
     def _last_activation_layer(self):

@@ -82,7 +82,7 @@ class GradientDescent(ModelOptimizer):
         step = self.lr
         if self.line_search:
             with same_randomness(mask_seed, device):
-                step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss))
+                step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss.detach()))
         if step > 0:
             assign(params, theta - step * g)
         self.info = {"step": step}

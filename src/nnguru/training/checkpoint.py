@@ -26,7 +26,9 @@ def _flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Move tensors out of a nested structure into ``tensors``; return the JSON-able rest."""
     if isinstance(obj, torch.Tensor):
         key = prefix
-        tensors[key] = obj.detach().cpu().contiguous()
+        # A copy: state tensors may be views of one storage (AdamKernel's step counters), which
+        # safetensors refuses to write.
+        tensors[key] = obj.detach().cpu().clone(memory_format=torch.contiguous_format)
         return {"__tensor__": key}
     if isinstance(obj, dict):
         return {"__dict__": [[_flatten(k, f"{prefix}.k{i}", tensors), _flatten(v, f"{prefix}.{i}", tensors)]
