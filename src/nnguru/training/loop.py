@@ -31,11 +31,13 @@ from nnguru.training.progress import ProgressDisplay
 
 FOLD_EVERY = 50  # steps between folds of the running loss and metrics (and finiteness checks, one host sync)
 EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap
-# Below this many FLOPs per training step, intra-op threads on a CPU cost more in hand-offs than
-# they save: such steps run on one thread (the tutorial MLP at batch 32, ~2e7, gains from 2; measured in
-# benchmarks/RESULTS.md). Decided from the model's FLOPs, never from timings, so seeded runs stay
-# reproducible.
-SMALL_STEP_FLOPS = 1.5e7
+# Below this many FLOPs per training step (~0.5 ms of one core), a step runs on one CPU thread.
+# Its ~20 kernels are too small to split well, and each split kernel waits for its slowest
+# thread: the tutorial MLP at batch 32 (2e7 FLOPs) was ~10% faster on two threads of a quiet
+# 2-core machine but up to 2x slower whenever a neighbour loaded a core, while one thread stayed
+# steady (benchmarks/RESULTS.md). Decided from the model's FLOPs, never from timings, so seeded
+# runs stay reproducible.
+SMALL_STEP_FLOPS = 5e7
 
 
 @dataclass
