@@ -611,7 +611,7 @@ def results_section(summaries: dict[str, Summary], args: argparse.Namespace, arg
         f"{size}, shuffled each epoch, no validation; test accuracy on the 10,000 test images. "
         f"`fit s` is the median fit time over {args.repeat} run(s) (range in brackets), "
         f"each peer in its own fresh process on the CPU with default threads"
-        + (f" (torch: {', '.join(map(str, threads))})" if threads else "")
+        + (f" (torch: {', '.join(map(str, threads))}; nnguru's loop runs steps this small on one)" if threads else "")
         + (f", capped at {args.threads} thread(s) by --threads" if args.threads else "")
         + ". `cpu s` is the process CPU time of fit (all threads, spin-waits included). "
         "`time / nnguru` above 1 means nnguru is faster.",

@@ -145,11 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         loop.fit(model, sub, None, epochs=1, batch_size=BATCH_SIZE, verbose=0)
 
     ours = {
-        "nnguru: batch gather x[idx], y[idx] (TensorData.batch)": lambda: train.batch(next_idx()),
-        "  (alternative: index_select gather)": lambda: (
-            train.x.index_select(0, (i := next_idx())),
-            train.y.index_select(0, i),
-        ),
+        "nnguru: batch gather (TensorData.batch: index_select of x and y)": lambda: train.batch(next_idx()),
         "nnguru: forward + loss + zero_grad + backward": nn_fwd_bwd,
         f"nnguru: optimizer step ({type(opt).__name__}, fused={opt.defaults.get('fused')})": opt.step,
         "nnguru: Model.train_step (all of the above but the gather)": lambda: model.train_step(nxb, nyb, None),
