@@ -70,8 +70,8 @@ class DenseStep:
     """The training step of one fit: forward, loss, backward into persistent gradient buffers.
 
     Built once per fit (``Sequential.prepare_steps``) from ``plan(model)``. Each Dense layer
-    becomes a record (weight, bias, activation, weight grad, bias grad) so a step touches no
-    module attributes; the gradient buffers are attached as the parameters' ``.grad`` and every
+    becomes a record (weight and its transposed view, bias, activation, gradient buffers), so a
+    step touches no module attributes; the gradient buffers are attached as the parameters' ``.grad`` and every
     step overwrites them in place (``out=``), so the optimizer sees the same tensors every time.
     """
 
