@@ -36,6 +36,21 @@ def test_round_trip_gives_identical_predictions(tmp_path):
     assert not list(path.glob("*.pkl")) and not list(path.glob("*.pt"))
 
 
+def test_a_layer_used_twice_saves_and_checkpoints(tmp_path):
+    """Its weights appear under two state_dict keys sharing storage, which safetensors refuses."""
+    from nnguru.training.checkpoint import load_checkpoint, save_checkpoint
+
+    shared = Dense(4, activation="relu")
+    model = Sequential([Dense(4, input_shape=(4,)), shared, shared, Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((32, 4)).astype(np.float32)
+    model.fit(x, (x[:, 0] > 0.5).astype(np.int64), epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(nnguru.load_model(tmp_path / "m").predict(x), model.predict(x))
+    save_checkpoint(tmp_path / "ck.safetensors", model, model.optimizer)
+    assert load_checkpoint(tmp_path / "ck.safetensors", model, model.optimizer)["epoch"] == 0
+
+
 def test_corrupted_weights(tmp_path):
     _, _, _, path = trained(tmp_path)
     (path / "weights.safetensors").write_bytes(b"\x00" * 10)

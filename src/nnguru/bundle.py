@@ -24,7 +24,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from nnguru.errors import NNGuruError
-from nnguru.training.checkpoint import atomic_write
+from nnguru.training.checkpoint import atomic_write, host_copy
 
 FORMAT = "nnguru-model-1"
 MODEL_JSON, WEIGHTS = "model.json", "weights.safetensors"
@@ -71,7 +71,7 @@ def save_model(model, path: str | Path) -> Path:
         "versions": versions(),
     }
     path.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: host_copy(v) for k, v in model.state_dict().items()}
     atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
     if model.preprocessor is not None:
         state = {k: np.ascontiguousarray(v) for k, v in model.preprocessor.state().items()}

@@ -22,13 +22,17 @@ from nnguru.errors import NNGuruError
 FORMAT = "nnguru-checkpoint-1"
 
 
+def host_copy(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous CPU copy for safetensors, which refuses tensors that share storage: a layer
+    used twice in a model, AdamKernel's step counters (views of one tensor)."""
+    return t.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
+
+
 def _flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Move tensors out of a nested structure into ``tensors``; return the JSON-able rest."""
     if isinstance(obj, torch.Tensor):
         key = prefix
-        # A copy: state tensors may be views of one storage (AdamKernel's step counters), which
-        # safetensors refuses to write.
-        tensors[key] = obj.detach().cpu().clone(memory_format=torch.contiguous_format)
+        tensors[key] = host_copy(obj)
         return {"__tensor__": key}
     if isinstance(obj, dict):
         return {"__dict__": [[_flatten(k, f"{prefix}.k{i}", tensors), _flatten(v, f"{prefix}.{i}", tensors)]
@@ -74,7 +78,7 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: Any = N
     """Write model state, optimizer state, RNG states and ``epoch`` (the next epoch to run)."""
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
-        tensors[f"model.{k}"] = v.detach().cpu().contiguous()
+        tensors[f"model.{k}"] = host_copy(v)
     meta = {
         "format": FORMAT,
         "epoch": epoch,
