@@ -71,7 +71,3 @@ class AdamKernel:
             counter.sub_(1)
             self.enabled = False
             self.optimizer.step()
-
-    def reset(self) -> None:
-        """Forget cached state lists (after load_state_dict replaced the state tensors)."""
-        self.lists = None

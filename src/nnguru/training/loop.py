@@ -234,7 +234,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 xb, yb, wb = train.batch(idx)
-                cbs.on_train_batch_begin(step)
+                if cbs.batch_begin:
+                    cbs.on_train_batch_begin(step)
                 try:
                     loss, out = model.train_step(xb, yb, wb)
                 except NonFiniteError as err:  # Hessian-free, L-BFGS, ...: stopped before any change
