@@ -114,6 +114,14 @@ def test_bad_input_exits_2_without_traceback(argv, message, tmp_path, capsys, mo
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag,value", [("--optimizer", "adamm"), ("--model", "transformer")])
+def test_unknown_names_are_refused_before_the_data_is_loaded(flag, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "builtin:digits", flag, value]) == 2
+    out, err = capsys.readouterr()
+    assert value in err and "Data" not in out  # no data report printed before the refusal
+
+
 def test_missing_target_column_lists_columns(tmp_path, capsys):
     data = tmp_path / "t.csv"
     pd.DataFrame({"a": [1, 2, 3, 4], "b": [0, 1, 0, 1]}).to_csv(data, index=False)

@@ -187,6 +187,7 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
                          target=target, task=task, **options)
     if isinstance(model, str):
         cfg["model"] = model
+    _check_names(cfg)
     console = console or Console(quiet=cfg["verbose"] == 0)
     import nnguru
 
@@ -197,6 +198,20 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
     if not cfg["auto_fix"]:
         return first
     return _auto_fix(first, ds, cfg, run_dir, console)
+
+
+def _check_names(cfg: dict) -> None:
+    """Refuse an unknown optimizer or template name before the data is loaded and reported."""
+    from nnguru.nn import templates
+    from nnguru.optim import registry
+
+    opt = cfg["optimizer"]
+    if isinstance(opt, dict) and "name" in opt:
+        opt = opt["name"]
+    if isinstance(opt, str):
+        registry.entry(opt)
+    if isinstance(cfg["model"], str):
+        templates.check(cfg["model"])
 
 
 def _safe_name(name: str) -> str:

@@ -74,10 +74,14 @@ def cnn(input_shape, task: str, n_outputs: int, n_train: int, dropout: float | N
     return Sequential(layers, name="cnn")
 
 
-def build(name: str, input_shape, task: str, n_outputs: int, n_train: int, **kwargs) -> Sequential:
-    """The template ``name`` ('auto' picks cnn for images/spectrograms, else mlp)."""
+def check(name: str) -> None:
     if name not in TEMPLATES:
         raise NNGuruError(f"Unknown model template {name!r}. Valid: {', '.join(TEMPLATES)}.")
+
+
+def build(name: str, input_shape, task: str, n_outputs: int, n_train: int, **kwargs) -> Sequential:
+    """The template ``name`` ('auto' picks cnn for images/spectrograms, else mlp)."""
+    check(name)
     if name == "auto":
         name = "cnn" if len(input_shape) == 3 else "mlp"
     return (cnn if name == "cnn" else mlp)(tuple(input_shape), task, n_outputs, n_train, **kwargs)
