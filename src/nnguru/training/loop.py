@@ -11,7 +11,8 @@
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
 DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
-shard of one shared permutation; logs are all-reduced and only rank 0 prints or writes files.
+shard of one shared permutation; logs are all-reduced, stops (a non-finite loss, a callback's
+``stop_training``) are agreed by all ranks, and only rank 0 prints or writes files.
 """
 
 from __future__ import annotations
@@ -116,6 +117,14 @@ def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     if rank_and_world()[1] > 1:
         dist.all_reduce(t)
     return t
+
+
+def _any_rank(*flags: bool, device: torch.device) -> list[bool]:
+    """Each flag OR-ed over torchrun ranks: a rank that leaves the step loop alone would leave the
+    others waiting in their next gradient all-reduce."""
+    if rank_and_world()[1] == 1:
+        return list(flags)
+    return [v > 0 for v in _all_reduce_sum(torch.tensor(flags, dtype=torch.float32, device=device)).tolist()]
 
 
 def step_threads(model, x: torch.Tensor, batch_size: int) -> int:
@@ -246,11 +255,16 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                     cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(yb)})
                 if display.bar is not None:
                     display.step(step, lambda t=tally: {"loss": t.mean_loss()})
-                if (step + 1) % FOLD_EVERY == 0 and not tally.finite():
-                    finite = False
-                    break
-                if model.stop_training:
-                    break
+                # Every FOLD_EVERY steps and at the epoch's last step, all ranks decide together
+                # (one process: also as soon as a callback asks to stop).
+                if (step + 1) % FOLD_EVERY == 0 or step + 1 == steps or (world == 1 and model.stop_training):
+                    diverged, model.stop_training = _any_rank(not tally.finite(), model.stop_training,
+                                                              device=device)
+                    if diverged:
+                        finite = False
+                        break
+                    if model.stop_training:
+                        break
 
             tally.fold()
             _all_reduce_sum(tally.loss_sum)
@@ -273,6 +287,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             logs["seconds"] = time.perf_counter() - t0
             display.epoch_end(epoch, logs)
             cbs.on_epoch_end(epoch, logs)
+            model.stop_training = _any_rank(model.stop_training, device=device)[0]  # rank 0's callbacks may stop
             if model.stop_training:
                 break
     cbs.on_train_end(logs)
