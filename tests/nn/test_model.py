@@ -71,6 +71,25 @@ def test_training_metrics_match_sklearn(blobs):
     assert loss == pytest.approx(log_loss(y, proba, labels=[0, 1, 2]), rel=1e-4)
 
 
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_regression_metrics_match_sklearn(blobs, outputs):
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    x, _ = blobs
+    target = (x[:, :outputs] * np.array([2.0, -1.0, 0.5][:outputs]) + 0.3).astype(np.float32)
+    if outputs == 1:
+        target = target[:, 0]
+    model = Sequential([Dense(outputs, input_shape=(4,))])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae", "mse", "rmse"])
+    model.fit(x, target, epochs=1, verbose=0)
+    loss, mae, mse, rmse = model.evaluate(x, target, batch_size=7)  # several batches, a short last one
+    pred = model.predict(x).reshape(target.shape)
+    assert mae == pytest.approx(mean_absolute_error(target, pred), rel=1e-5)
+    assert mse == pytest.approx(mean_squared_error(target, pred), rel=1e-5)
+    assert rmse == pytest.approx(mean_squared_error(target, pred) ** 0.5, rel=1e-5)
+    assert loss == pytest.approx(mse, rel=1e-5)
+
+
 def test_binary_and_regression_losses(blobs):
     x, y = blobs
     yb = (y == 0).astype(np.float32)

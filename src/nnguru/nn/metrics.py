@@ -109,14 +109,19 @@ class F1(_Confusion):
     index = 2
 
 
+def _sum_of_sample_means(errors: torch.Tensor) -> torch.Tensor:
+    """Each sample's mean error over its outputs, summed over the batch (``result`` divides by N)."""
+    return errors.reshape(len(errors), -1).mean(1).sum()
+
+
 class MAE(Metric):
     def batch_state(self, outputs, y):
-        return (outputs - y).abs().sum() / max(y.shape[-1] if y.dim() > 1 else 1, 1)
+        return _sum_of_sample_means((outputs - y).abs())
 
 
 class MSE(Metric):
     def batch_state(self, outputs, y):
-        return (outputs - y).square().sum() / max(y.shape[-1] if y.dim() > 1 else 1, 1)
+        return _sum_of_sample_means((outputs - y).square())
 
 
 class RMSE(MSE):
