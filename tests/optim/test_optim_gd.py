@@ -57,3 +57,25 @@ def test_divergence_stops_with_lr_too_high_and_leaves_the_weights():
     assert "learning rate" in str(info.value)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, saved[k], equal_nan=True)
+
+
+def test_every_line_search_trial_sees_the_gradient_passs_dropout_masks():
+    x, y = iris()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(32, 3))
+    opt = optim.get("gd", model, line_search=True, max_backtracks=4)
+    params = optim.base.trainable(model)
+    theta = optim.base.flatten([p.detach() for p in params.values()])
+    seen = []
+
+    def loss_fn(out, y, w):
+        seen.append(out)
+        return cross_entropy(out, y, w)
+
+    # A zero gradient makes every trial the same point; an f0 just below its loss rejects them all.
+    f0 = float(cross_entropy(optim.base.call(model, params, x, seed=7), y, None)) - 1e-3
+    assert opt._armijo(model, loss_fn, params, x, y, None, theta, torch.zeros_like(theta), f0, seed=7) == 0.0
+    assert len(seen) == 4
+    for out in seen[1:]:
+        torch.testing.assert_close(out, seen[0], rtol=0, atol=0)

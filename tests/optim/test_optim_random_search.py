@@ -89,3 +89,18 @@ def test_batchnorm_model_falls_back_to_one_by_one_scoring_and_still_learns():
     assert not opt._batched  # vmap refused the in-place running-stat update
     assert losses[-1] < losses[0]
     assert model[1].num_batches_tracked.item() == 15  # one ordinary forward per step
+
+
+@pytest.mark.parametrize("layers", ["dropout", "batchnorm+dropout"])
+def test_every_child_is_scored_with_the_parents_dropout_masks(layers):
+    # With a vanishing sigma every child is the parent; scored under the parent's masks it ties
+    # with it (success 1.0). New masks per child would make half of them "better" by noise alone.
+    x, y = iris()
+    torch.manual_seed(0)
+    norm = [torch.nn.BatchNorm1d(32)] if "batchnorm" in layers else []
+    model = torch.nn.Sequential(torch.nn.Linear(4, 32), *norm, torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(32, 3))
+    opt = optim.get("random-search", model, method="1+lambda", population=8, sigma=1e-12, seed=0)
+    opt.step_batch(model, cross_entropy, x, y, None)
+    assert opt._batched == (not norm)  # BatchNorm: the one-by-one fallback
+    assert opt.info["success"] == 1.0

@@ -148,14 +148,21 @@ def assign(params: dict[str, Tensor], vec: Tensor) -> None:
         p.copy_(v)
 
 
-def call(model: torch.nn.Module, params: dict[str, Tensor], x: Batch) -> Tensor:
+def call(model: torch.nn.Module, params: dict[str, Tensor], x: Batch, seed: int | None = None) -> Tensor:
     """``model(x)`` with ``params`` substituted and the buffers copied, so that BatchNorm's
     running statistics are not updated by the extra evaluations a line search, a population or
     a curvature product makes. The model runs in its current train/eval mode.
+
+    ``seed``: torch's RNG is seeded to it for this one call (see :func:`same_randomness`), so
+    every evaluation of a step given the step's seed draws the same Dropout masks.
     """
     buffers = {n: b.clone() for n, b in model.named_buffers()}
     args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-    return functional_call(model, {**params, **buffers}, args)
+    if seed is None:
+        return functional_call(model, {**params, **buffers}, args)
+    device = next(iter(params.values())).device
+    with same_randomness(seed, device):
+        return functional_call(model, {**params, **buffers}, args)
 
 
 def take(batch: Batch, idx: Tensor) -> Batch:
@@ -197,14 +204,11 @@ def same_randomness(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def step_seed() -> int:
-    """A per-step seed drawn from the global RNG (as an ordinary Dropout forward would)."""
-    return int(torch.randint(0, 2**31 - 1, (1,)).item())
-
-
-def new_seed() -> int:
-    """A seed drawn from torch's global RNG, so ``torch.manual_seed`` / ``--seed`` fixes it."""
-    return int(torch.randint(0, 2**31 - 1, (1,)).item())
+def new_seed(gen: torch.Generator | None = None) -> int:
+    """A seed drawn from ``gen``, else from torch's global RNG (so ``torch.manual_seed`` /
+    ``--seed`` fixes it, as it fixes an ordinary Dropout forward)."""
+    device = gen.device if gen is not None else None
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=device))
 
 
 def is_finite(t: Tensor | float) -> bool:

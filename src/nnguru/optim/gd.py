@@ -25,8 +25,8 @@ from nnguru.optim.base import (
     check_positive,
     flatten,
     is_finite,
+    new_seed,
     same_randomness,
-    step_seed,
     trainable,
     unflatten,
 )
@@ -67,7 +67,7 @@ class GradientDescent(ModelOptimizer):
     ) -> tuple[Tensor, Tensor]:
         params = trainable(model)
         device = next(iter(params.values())).device
-        mask_seed = step_seed()  # Dropout: the same masks for the gradient and the trials
+        mask_seed = new_seed()  # Dropout: the same masks for the gradient and every trial
         with torch.enable_grad(), same_randomness(mask_seed, device):
             outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
             loss = loss_fn(outputs, y, w)
@@ -81,8 +81,7 @@ class GradientDescent(ModelOptimizer):
         theta = flatten([p.detach() for p in params.values()])
         step = self.lr
         if self.line_search:
-            with same_randomness(mask_seed, device):
-                step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss.detach()))
+            step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss.detach()), mask_seed)
         if step > 0:
             assign(params, theta - step * g)
         self.info = {"step": step}
@@ -92,11 +91,11 @@ class GradientDescent(ModelOptimizer):
     @torch.no_grad()
     def _armijo(self, model: torch.nn.Module, loss_fn: LossFn, params: dict[str, Tensor],
                 x: Batch, y: Tensor, w: Tensor | None, theta: Tensor, g: Tensor,
-                f0: float) -> float:
+                f0: float, seed: int) -> float:
         """Largest ``lr * shrink^k`` with ``f(theta - t g) <= f0 - c1 t |g|^2`` (0 if none)."""
         gg, t = float(g.dot(g)), self.lr
         for _ in range(self.max_backtracks):
-            f_t = float(loss_fn(call(model, unflatten(theta - t * g, params), x), y, w))
+            f_t = float(loss_fn(call(model, unflatten(theta - t * g, params), x, seed), y, w))
             if is_finite(f_t) and f_t <= f0 - self.c1 * t * gg:
                 return t
             t *= self.shrink

@@ -152,7 +152,7 @@ class HessianFree(ModelOptimizer):
         if self.seed is None:
             self.seed = new_seed()
         gen = generator(self.seed, self.steps, device)
-        mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=device))
+        mask_seed = new_seed(gen)
         with torch.enable_grad(), same_randomness(mask_seed, device):
             outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
             loss = loss_fn(outputs, y, w)
@@ -184,8 +184,8 @@ class HessianFree(ModelOptimizer):
 
         def f_at(vec: Tensor) -> float:
             evals[0] += 1
-            with torch.no_grad(), same_randomness(mask_seed, device):
-                value = float(loss_fn(call(model, unflatten(vec, params), x), y, w))
+            with torch.no_grad():
+                value = float(loss_fn(call(model, unflatten(vec, params), x, mask_seed), y, w))
             return value + (0.5 * wd * float(vec.dot(vec)) if wd else 0.0)
 
         if not self.scaled:

@@ -23,8 +23,8 @@ from nnguru.optim.base import (
     check_positive,
     flatten,
     is_finite,
+    new_seed,
     same_randomness,
-    step_seed,
     trainable,
 )
 
@@ -76,7 +76,7 @@ class LBFGS(ModelOptimizer):
     ) -> tuple[Tensor, Tensor]:
         params = list(trainable(model).values())
         first: dict[str, Tensor] = {}
-        mask_seed = step_seed()  # Dropout: every evaluation of this step sees the same masks
+        mask_seed = new_seed()  # Dropout: every evaluation of this step sees the same masks
 
         def closure() -> Tensor:
             self._opt.zero_grad(set_to_none=False)

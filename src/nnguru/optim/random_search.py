@@ -144,7 +144,7 @@ class RandomSearch(ModelOptimizer):
         if self.seed is None:
             self.seed = new_seed()
         gen = generator(self.seed, self.steps, theta.device)
-        mask_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=theta.device))
+        mask_seed = new_seed(gen)
 
         def score(outputs: Tensor) -> float:
             """Higher is better: -loss or accuracy; non-finite counts as the worst score."""
@@ -163,17 +163,17 @@ class RandomSearch(ModelOptimizer):
 
         def fitness(candidates: Tensor) -> list[float]:
             """Scores of the rows of ``candidates`` (k, d), same batch and Dropout masks."""
-            with torch.no_grad(), same_randomness(mask_seed, theta.device):
+            with torch.no_grad():
                 if self._batched:
                     try:
-                        out = vmap(lambda v: call(model, unflatten(v, params), x),
-                                   randomness="same")(candidates)
+                        with same_randomness(mask_seed, theta.device):
+                            out = vmap(lambda v: call(model, unflatten(v, params), x),
+                                       randomness="same")(candidates)
                         return [score(o) for o in out]
                     except (RuntimeError, ValueError, NotImplementedError):
                         # e.g. BatchNorm in train mode updating shared buffers: go one by one
                         self._batched = False
-                        torch.manual_seed(mask_seed)
-                return [score(call(model, unflatten(v, params), x)) for v in candidates]
+                return [score(call(model, unflatten(v, params), x, mask_seed)) for v in candidates]
 
         noise_count = self.population // 2 if self.method == "es" else self.population
         eps = torch.randn(noise_count, theta.numel(), generator=gen, device=theta.device,
@@ -230,7 +230,7 @@ class RandomSearch(ModelOptimizer):
         return None
 
     def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"sigma": self.sigma, "sigma0": self.sigma0, "seed": self.seed}
+        state: dict[str, Any] = {"sigma": self.sigma, "seed": self.seed}
         if self.m is not None and self.v is not None:
             state["m"], state["v"] = self.m.clone(), self.v.clone()
         return state
@@ -238,7 +238,6 @@ class RandomSearch(ModelOptimizer):
     def _load_state(self, state: dict[str, Any]) -> None:
         self.sigma = float(state["sigma"])
         self.seed = None if state["seed"] is None else int(state["seed"])
-        self.sigma0 = float(state["sigma0"])
         self.m = state["m"].clone() if "m" in state else None
         self.v = state["v"].clone() if "v" in state else None
 
