@@ -204,6 +204,28 @@ def same_randomness(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def loss_and_gradient(model: torch.nn.Module, loss_fn: LossFn, params: dict[str, Tensor], x: Batch,
+                      y: Tensor, w: Tensor | None, seed: int, name: str) -> tuple[Tensor, Tensor, Tensor]:
+    """One ordinary (seeded) forward and backward: ``(loss, outputs, flat gradient)``.
+
+    Raises :class:`NonFiniteError` before any update when the loss or the gradient is not
+    finite; a parameter the loss does not use gets a zero gradient.
+    """
+    device = next(iter(params.values())).device
+    with torch.enable_grad(), same_randomness(seed, device):
+        outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
+        loss = loss_fn(outputs, y, w)
+        check_finite_loss(loss, name)
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+    g = flatten([torch.zeros_like(p) if gp is None else gp for p, gp in zip(params.values(), grads, strict=True)])
+    if not is_finite(g):
+        raise NonFiniteError(
+            f"optimizer {name!r}: the gradient is not finite at the current weights; the loss surface "
+            "is too steep here (exploding activations). Lower the learning rate or normalise the inputs.",
+            code="lr_too_high")
+    return loss.detach(), outputs.detach(), g
+
+
 def new_seed(gen: torch.Generator | None = None) -> int:
     """A seed drawn from ``gen``, else from torch's global RNG (so ``torch.manual_seed`` /
     ``--seed`` fixes it, as it fixes an ordinary Dropout forward)."""

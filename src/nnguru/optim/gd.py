@@ -18,15 +18,13 @@ from nnguru.optim.base import (
     Batch,
     LossFn,
     ModelOptimizer,
-    NonFiniteError,
     assign,
     call,
-    check_finite_loss,
     check_positive,
     flatten,
     is_finite,
+    loss_and_gradient,
     new_seed,
-    same_randomness,
     trainable,
     unflatten,
 )
@@ -66,27 +64,17 @@ class GradientDescent(ModelOptimizer):
         self, model: torch.nn.Module, loss_fn: LossFn, x: Batch, y: Tensor, w: Tensor | None
     ) -> tuple[Tensor, Tensor]:
         params = trainable(model)
-        device = next(iter(params.values())).device
         mask_seed = new_seed()  # Dropout: the same masks for the gradient and every trial
-        with torch.enable_grad(), same_randomness(mask_seed, device):
-            outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
-            loss = loss_fn(outputs, y, w)
-            check_finite_loss(loss, self.name)
-            grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        g = flatten([torch.zeros_like(p) if gp is None else gp
-                     for p, gp in zip(params.values(), grads, strict=True)])
-        if not is_finite(g):
-            raise NonFiniteError(f"optimizer {self.name!r}: the gradient is not finite at the "
-                                 "current weights; lower the learning rate.", code="lr_too_high")
+        loss, outputs, g = loss_and_gradient(model, loss_fn, params, x, y, w, mask_seed, self.name)
         theta = flatten([p.detach() for p in params.values()])
         step = self.lr
         if self.line_search:
-            step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss.detach()), mask_seed)
+            step = self._armijo(model, loss_fn, params, x, y, w, theta, g, float(loss), mask_seed)
         if step > 0:
             assign(params, theta - step * g)
         self.info = {"step": step}
         self.steps += 1
-        return loss.detach(), outputs.detach()
+        return loss, outputs
 
     @torch.no_grad()
     def _armijo(self, model: torch.nn.Module, loss_fn: LossFn, params: dict[str, Tensor],

@@ -43,13 +43,11 @@ from nnguru.optim.base import (
     batch_len,
     call,
     check_choice,
-    check_finite_loss,
     check_positive,
     flatten,
     generator,
-    is_finite,
+    loss_and_gradient,
     new_seed,
-    same_randomness,
     take,
     trainable,
     unflatten,
@@ -153,23 +151,11 @@ class HessianFree(ModelOptimizer):
             self.seed = new_seed()
         gen = generator(self.seed, self.steps, device)
         mask_seed = new_seed(gen)
-        with torch.enable_grad(), same_randomness(mask_seed, device):
-            outputs = model(*x) if isinstance(x, (tuple, list)) else model(x)
-            loss = loss_fn(outputs, y, w)
-            check_finite_loss(loss, self.name)
-            grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        loss, outputs, g = loss_and_gradient(model, loss_fn, params, x, y, w, mask_seed, self.name)
         theta = flatten([p.detach() for p in params.values()])
-        g = flatten([torch.zeros_like(p) if gp is None else gp
-                     for p, gp in zip(params.values(), grads, strict=True)])
         if wd:
             g = g + wd * theta
-        if not is_finite(g):
-            raise NonFiniteError(
-                f"optimizer {self.name!r}: the gradient is not finite at the current weights; "
-                "the loss surface is too steep here (exploding activations). Lower the "
-                "learning rate of the previous optimizer or normalise the inputs.",
-                code="lr_too_high")
-        f0 = float(loss.detach()) + (0.5 * wd * float(theta.dot(theta)) if wd else 0.0)
+        f0 = float(loss) + (0.5 * wd * float(theta.dot(theta)) if wd else 0.0)
 
         n = batch_len(x)
         m = self.curvature_batch_size
@@ -205,7 +191,7 @@ class HessianFree(ModelOptimizer):
                      "alpha": alpha, "damping": self.damping, "loss_after": f_p,
                      "products": gn.products, "loss_evals": evals[0]}
         self.steps += 1
-        return loss.detach(), outputs.detach()
+        return loss, outputs
 
     def _update_damping(self, rho: float) -> None:
         """Levenberg-Marquardt rule of Martens (2010, section 4.1)."""
