@@ -74,7 +74,8 @@ def test_every_line_search_trial_sees_the_gradient_passs_dropout_masks():
         return cross_entropy(out, y, w)
 
     # A zero gradient makes every trial the same point; an f0 just below its loss rejects them all.
-    f0 = float(cross_entropy(optim.base.call(model, params, x, seed=7), y, None)) - 1e-3
+    with torch.no_grad():
+        f0 = float(cross_entropy(optim.base.call(model, params, x, seed=7), y, None)) - 1e-3
     assert opt._armijo(model, loss_fn, params, x, y, None, theta, torch.zeros_like(theta), f0, seed=7) == 0.0
     assert len(seen) == 4
     for out in seen[1:]:

@@ -242,7 +242,7 @@ def is_finite(t: Tensor | float) -> bool:
 def check_finite_loss(loss: Tensor, name: str) -> None:
     if not is_finite(loss):
         raise NonFiniteError(
-            f"optimizer {name!r}: the training loss is {float(loss)} at the current weights; "
+            f"optimizer {name!r}: the training loss is {float(loss.detach())} at the current weights; "
             "the previous updates were too large. Lower the learning rate (or use a line "
             "search / an adaptive optimizer such as adam).",
             code="lr_too_high",
