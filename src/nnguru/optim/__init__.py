@@ -16,8 +16,8 @@ adam           0.001       mini         the default for almost everything
 adamw          0.001       mini         you regularise with (decoupled) weight decay
 rmsprop        0.001       mini         recurrent networks, non-stationary objectives
 adagrad        0.001       mini         sparse features
-nadam, adamax, 0.001       mini         a Keras program names them (Keras defaults)
-adadelta
+nadam, adamax  0.001       mini         a Keras program names them (Keras defaults)
+adadelta       0.001       mini         a Keras program names it (Keras 3 defaults)
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
 random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
                1.0 (1+λ)                without gradients; small networks only
