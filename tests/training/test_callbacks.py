@@ -19,7 +19,7 @@ from nnguru.callbacks import (
     TerminateOnNaN,
 )
 from nnguru.errors import NNGuruError
-from nnguru.layers import Dense
+from nnguru.layers import Dense, Dropout
 from nnguru.training.checkpoint import load_checkpoint
 
 
@@ -191,3 +191,27 @@ def test_optimizer_nonfinite_error_stops_cleanly(blobs):
     assert np.isnan(h.history["loss"][-1]) and len(h.history["loss"]) == 2
     assert "raise damping" in m.stop_reason
     assert all(torch.isfinite(v).all() for v in m.state_dict().values())
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd", "hessian-free", "random-search"])
+def test_resume_with_dropout_is_exact_whatever_the_seed_at_resume(blobs, tmp_path, optimizer):
+    # Dropout masks come from the RNG: the checkpoint's RNG state (and the optimizers' own
+    # per-step seeds) must replay them, whatever the global seed is when the run resumes.
+    x, y = blobs
+
+    def model():
+        m = Sequential([Dense(16, activation="relu", input_shape=(4,)), Dropout(0.3), Dense(3, activation="softmax")])
+        m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        return m
+
+    torch.manual_seed(0)
+    full = model()
+    state0 = {k: v.clone() for k, v in full.state_dict().items()}
+    full.fit(x, y, epochs=3, batch_size=64, verbose=0,
+             callbacks=[ModelCheckpoint(str(tmp_path / "ck-{epoch}.safetensors"))])
+    resumed = model()
+    resumed.load_state_dict(state0)
+    torch.manual_seed(99)
+    resumed.fit(x, y, epochs=3, batch_size=64, verbose=0, resume_from=str(tmp_path / "ck-1.safetensors"))
+    for k, v in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[k], v, rtol=0, atol=0)
