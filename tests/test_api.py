@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import nnguru
+from nnguru.errors import NNGuruError
 
 
 def test_train_is_callable_again_and_run_predicts_raw_rows(tmp_path):
@@ -23,6 +24,35 @@ def test_train_is_callable_again_and_run_predicts_raw_rows(tmp_path):
     assert run.predict(raw).tolist() == ["no", "yes"]
     loaded = nnguru.load_model(tmp_path / "a" / "model")
     np.testing.assert_allclose(loaded.predict(raw), run.predict_proba(raw), rtol=1e-6)
+
+
+def test_zeros_treated_as_missing_in_training_are_missing_at_prediction_too(tmp_path):
+    rng = np.random.default_rng(0)
+    glucose = rng.normal(120, 30, 400).round().clip(44, 199)
+    frame = pd.DataFrame({"glucose": glucose, "age": rng.integers(21, 80, 400).astype(float)})
+    frame["diabetic"] = np.where(frame["glucose"] > 125, "yes", "no")
+    frame.loc[:11, "glucose"] = 0  # a glucose of 0: not measured
+    run = nnguru.train(frame, target="diabetic", out=tmp_path / "run", verbose=0, epochs=5,
+                       placeholder_zeros="missing")
+    assert run.data_report["placeholder_zeros"]["glucose"]["action"] == "treated as missing"
+    zero = pd.DataFrame({"glucose": [0.0], "age": [40.0]})
+    unknown = pd.DataFrame({"glucose": [np.nan], "age": [40.0]})
+    expected = run.model.preprocessor.transform(unknown)
+    np.testing.assert_array_equal(run.model.preprocessor.transform(zero), expected)
+    loaded = nnguru.load_model(tmp_path / "run" / "model")  # the saved bundle knows it too
+    np.testing.assert_array_equal(loaded.preprocessor.transform(zero), expected)
+    np.testing.assert_allclose(loaded.predict(zero), loaded.predict(unknown))
+
+
+def test_column_types_apply_to_a_dataframe_and_bad_ones_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"grade": rng.integers(1, 4, 200).astype(float), "x": rng.normal(size=200)})
+    frame["y"] = np.where(frame["x"] > 0, "a", "b")
+    run = nnguru.train(frame, target="y", out=tmp_path / "run", verbose=0, epochs=2,
+                       column_types={"grade": "categorical"})
+    assert run.model.preprocessor.column_types["grade"] == "categorical"
+    with pytest.raises(NNGuruError, match="nosuch"):
+        nnguru.train(frame, target="y", out=tmp_path / "bad", verbose=0, column_types={"nosuch": "numeric"})
 
 
 def test_auto_fix_improves_an_overfitting_run(tmp_path):

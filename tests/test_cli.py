@@ -99,6 +99,20 @@ def test_train_mnist_folder_short_run(mnist_dir, tmp_path):
     assert metrics["test"]["accuracy"] > 0.9
 
 
+def test_predict_takes_new_rows_without_the_columns_training_typed_as_target_or_ignore(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "note": rng.choice(["x", "y"], 200)})
+    frame["t"] = np.where(frame["a"] > 0, 1, 0)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "train.csv"), "--target", "t", "--column-type", "t=categorical",
+                 "--column-type", "note=ignore", "--out", str(run), "--epochs", "3", "--quiet"]) == 0
+    frame[["a"]].head(5).to_csv(tmp_path / "new.csv", index=False)  # no target, no ignored column
+    preds = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(tmp_path / "new.csv"), "--out", str(preds), "--quiet"]) == 0
+    assert len(pd.read_csv(preds)) == 5
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train", "does/not/exist.csv", "--target", "y"], "does not exist"),
     (["train", "builtin:digitz"], "Unknown built-in dataset"),

@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "hidden_scale": 1.0,  # width multiplier of the template
     "missing": "fill",  # fill (median / most frequent + indicator) | drop
     "placeholder_zeros": "flag",  # flag | missing (implausible zeros, e.g. a glucose of 0, become missing)
-    "column_types": None,  # {column: numeric|categorical|text|datetime|image|audio|identifier|...}
+    "column_types": None,  # {column: numeric|categorical|text|datetime|path|identifier|ignore}
     "drop_outliers": False,
     "sep": None,
     "header": None,  # None: detected
@@ -219,7 +219,7 @@ def _safe_name(name: str) -> str:
 
 
 def _load(data: Any, cfg: dict):
-    from nnguru.data import sources
+    from nnguru.data import columns, sources
     from nnguru.data.types import Dataset
 
     if data is None:
@@ -233,8 +233,11 @@ def _load(data: Any, cfg: dict):
         if cfg["target"] is None:
             raise NNGuruError("A DataFrame needs target=COLUMN to know what to predict.")
         name = sources.resolve_target(cfg["target"], list(data.columns), "the DataFrame")
-        return Dataset(X=data.drop(columns=[name]), y=data[name].to_numpy(), name="dataframe",
-                       kind="table", target=name, info={"source": "dataframe"})
+        X = data.drop(columns=[name])
+        overrides = {c: t for c, t in (cfg["column_types"] or {}).items() if c != name}
+        types = {c: t.type for c, t in columns.infer_types(X, overrides).items()}  # checks the overrides
+        return Dataset(X=X, y=data[name].to_numpy(), name="dataframe", kind="table", target=name,
+                       info={"source": "dataframe", "column_types": types})
     ds = sources.load(str(data), target=cfg["target"], **{k: cfg[k] for k in SOURCE_OPTIONS})
     if ds.y is None:
         raise NNGuruError(
@@ -290,7 +293,9 @@ def prepare(ds, cfg: dict, console) -> Prepared:
                   + (f" · [yellow]{leakage} test rows also appear in train[/]" if leakage else ""))
 
     # 3. preprocess: everything learned from the training split only
-    pre = Preprocessor(task).fit(tr.X, tr.y)
+    # zeros the cleaner treated as missing stay missing in new data too (predict, evaluate)
+    zeros = [c for c, f in data_report.get("placeholder_zeros", {}).items() if f["action"] == "treated as missing"]
+    pre = Preprocessor(task, **({"zeros_missing": zeros} if zeros else {})).fit(tr.X, tr.y)
     x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
     y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
     if task == "classification" and len(pre.classes) < 2:
@@ -580,8 +585,12 @@ def _load_new_data(spec: Any, cfg: dict, with_target: bool, **source_options):
     from nnguru.data import sources
 
     options = {k: cfg.get(k) for k in SOURCE_OPTIONS}
-    options.update({k: v for k, v in source_options.items() if v is not None})
     target = cfg.get("target") if with_target else None
+    if options["column_types"]:
+        # training's overrides, less those new data may rightly lack: the target, ignored columns
+        options["column_types"] = {c: t for c, t in options["column_types"].items()
+                                   if c != cfg.get("target") and t != "ignore"}
+    options.update({k: v for k, v in source_options.items() if v is not None})
     return sources.load(str(spec), target=target, **options)
 
 
@@ -636,8 +645,9 @@ def evaluate_run(run_dir: str | Path, data: Any, **source_options) -> dict:
             f"{str(data)!r} has no target column {cfg.get('target')!r}; evaluate needs labeled data "
             "(use `nnguru predict` for unlabeled data)."
         )
-    ds, report = clean(ds, missing=cfg.get("missing", "fill"), placeholder_zeros=cfg.get("placeholder_zeros", "flag"),
-                       task=cfg.get("task"))
+    # placeholder zeros: only reported here; the model's preprocessor treats the columns that
+    # training treated (detecting again on new data could pick other columns)
+    ds, report = clean(ds, missing=cfg.get("missing", "fill"), placeholder_zeros="flag", task=cfg.get("task"))
     pre = model.preprocessor
     proba = model.predict(ds.X)
     y = pre.encode_y(ds.y)

@@ -29,8 +29,8 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--label-from-name", metavar="REGEX",
                    help="take the label from each file name: group 1 of REGEX, e.g. '^(\\d+)_'")
     g.add_argument("--column-type", dest="column_types", action="append", metavar="COL=TYPE", type=_column_type,
-                   help="override an inferred column type (numeric, categorical, text, datetime, image, audio, "
-                   "identifier); repeatable")
+                   help="override an inferred column type (numeric, categorical, text, datetime, path, "
+                   "identifier, ignore: nnguru.data.columns.USER_TYPES); repeatable")
 
 
 def _column_type(text: str) -> tuple[str, str]:
@@ -189,16 +189,14 @@ def cmd_inspect(args) -> int:
 
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
-              "positive", "threshold", "auto_fix", "tensorboard", "device", "sep", "header", "columns",
-              "label_from_name", "placeholder_zeros", "column_types")
+              "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros")
 
 
 def cmd_train(args) -> int:
     from nnguru import api
 
     options = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k, None) is not None}
-    if "column_types" in options:
-        options["column_types"] = dict(options["column_types"])
+    options.update({k: v for k, v in _source_kwargs(args).items() if v is not None})
     target = args.target
     if target is not None and target.lstrip("-").isdigit():
         target = int(target)

@@ -1,6 +1,6 @@
 """Issue 3's acceptance: one `nnguru train` command with default settings per real dataset.
 
-The figures are recorded in benchmarks/RESULTS.md. Each run must stay under 3 minutes on 2 cores.
+The figures and times are recorded in benchmarks/RESULTS.md (times are measured there, not asserted).
 """
 
 from __future__ import annotations
@@ -34,10 +34,19 @@ def test_titanic(shared_datasets, tmp_path):
 
 
 def test_pima_flags_placeholder_zeros(shared_datasets, tmp_path):
-    metrics, report, _ = train(tmp_path, str(shared_datasets / "pima_indians_diabetes" / "pima-indians-diabetes.csv"),
-                               "--target", "-1")
+    data = shared_datasets / "pima_indians_diabetes" / "pima-indians-diabetes.csv"
+    metrics, report, _ = train(tmp_path, str(data), "--target", "-1")
     assert metrics["test"]["accuracy"] >= 0.74
-    assert "placeholder" in json.dumps(report).lower()
+    zeros = report["placeholder_zeros"]  # glucose, blood pressure, skin, insulin, BMI
+    assert set(zeros) == {"c1", "c2", "c3", "c4", "c5"}
+    assert {f["action"] for f in zeros.values()} == {"flagged only"}
+    # --zeros-as-missing: treated as missing in training, and by `nnguru predict` on raw rows
+    metrics, report, _ = train(tmp_path / "missing", str(data), "--target", "-1", "--zeros-as-missing")
+    assert {f["action"] for f in report["placeholder_zeros"].values()} == {"treated as missing"}
+    assert metrics["test"]["accuracy"] >= 0.74
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(tmp_path / "missing" / "run"), str(data), "--out", str(preds), "--quiet"]) == 0
+    assert len(preds.read_text().splitlines()) == 768 + 1
 
 
 def test_boston_housing_regression(shared_datasets, tmp_path):

@@ -38,6 +38,7 @@ CONFIG_FORMAT = "nnguru.preprocessor"
 CONFIG_VERSION = 1
 OPTIONS = {
     "column_types": "dict column -> type, overriding inference (see nnguru.data.columns)",
+    "zeros_missing": "numeric columns whose zeros mean 'missing' (the cleaner's placeholder_zeros='missing')",
     "max_categories": "one-hot columns per categorical column (default 30)",
     "text_features": "word n-grams kept per text column (default 2000)",
     "char_features": "character n-grams kept per text column (default 1000)",
@@ -165,7 +166,8 @@ class Preprocessor:
 
     def _table_blocks(self) -> list:
         types = self.column_types
-        blocks: list = [NumericBlock([c for c, t in types.items() if t == "numeric"])]
+        blocks: list = [NumericBlock([c for c, t in types.items() if t == "numeric"],
+                                     list(self.options.get("zeros_missing") or ()))]
         for c, t in types.items():
             if t == "categorical":
                 blocks.append(CategoricalBlock(c, int(self.options.get("max_categories", MAX_CATEGORIES))))

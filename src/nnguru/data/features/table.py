@@ -26,11 +26,15 @@ class NumericBlock:
 
     name = "numeric"
 
-    def __init__(self, columns: list[str]):
+    def __init__(self, columns: list[str], zeros_missing: list[str] | tuple = ()):
         self.columns = list(columns)
+        self.zeros_missing = [c for c in self.columns if c in set(zeros_missing)]
 
     def _values(self, frame: pd.DataFrame) -> np.ndarray:
         parsed = [col.to_numeric(frame[c])[0].to_numpy(np.float64) for c in self.columns]
+        for c in self.zeros_missing:  # placeholder zeros (a glucose of 0): missing, in training and after
+            j = self.columns.index(c)
+            parsed[j] = np.where(parsed[j] == 0, np.nan, parsed[j])
         return np.column_stack(parsed) if parsed else np.zeros((len(frame), 0))
 
     def fit(self, frame: pd.DataFrame) -> NumericBlock:
@@ -64,7 +68,7 @@ class NumericBlock:
         return np.hstack([scaled, missing[:, self.indicator_]]).astype(np.float32)
 
     def config(self) -> dict:
-        return {"block": self.name, "columns": self.columns}
+        return {"block": self.name, "columns": self.columns, "zeros_missing": self.zeros_missing}
 
     def state(self) -> dict[str, np.ndarray]:
         return {
@@ -76,7 +80,7 @@ class NumericBlock:
 
     @classmethod
     def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> NumericBlock:
-        block = cls(config["columns"])
+        block = cls(config["columns"], config.get("zeros_missing", ()))
         block.median_ = np.asarray(state["median"], np.float64)
         block.mean_ = np.asarray(state["mean"], np.float64)
         block.std_ = np.asarray(state["std"], np.float64)
