@@ -122,3 +122,16 @@ def test_count_leakage_arrays_tables_and_images():
     assert count_leakage(train, train[:0]) == 0
     texts = np.array([["hello", 1], ["bye", 2]], dtype=object)
     assert count_leakage(texts, texts[:1]) == 1
+
+
+def test_lr_find_uses_the_optimizer_training_would_build():
+    from nnguru import optim
+    from nnguru.guru.lr_finder import _make_optimizer
+
+    model = nn.Linear(4, 3)
+    built = _make_optimizer("rmsprop", model, list(model.parameters()), 1e-3)
+    assert built.defaults["alpha"] == optim.get("rmsprop", model).defaults["alpha"] == 0.9  # Keras's rho
+    assert built.param_groups[0]["lr"] == 1e-3
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    with pytest.raises(NNGuruError, match="does not take mini-batch gradient steps.*adam"):
+        find_lr(model, nn.CrossEntropyLoss(), x, y, optimizer="hessian-free")

@@ -34,15 +34,6 @@ SLOPE_WINDOW = 5
 MIN_POINTS_FOR_SLOPE = 3
 FALLBACK_DIVISOR = 10.0
 
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
-    "adamw": lambda params, lr: torch.optim.AdamW(params, lr=lr),
-    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
-    "momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
-    "rmsprop": lambda params, lr: torch.optim.RMSprop(params, lr=lr),
-}
-
-
 @dataclass
 class LRFinderResult:
     """Rates tried, smoothed losses, and the suggested rate (None when nothing was learned).
@@ -64,22 +55,22 @@ class LRFinderResult:
 
 
 def _make_optimizer(spec: Any, module: torch.nn.Module, params: list, lr: float):
-    """A torch optimizer: a common name, a callable ``(params, lr)``, or nnguru's registry."""
-    if isinstance(spec, str) and spec.lower() in OPTIMIZERS:
-        return OPTIMIZERS[spec.lower()](params, lr)
-    if callable(spec) and not isinstance(spec, (str, dict)):
+    """A torch optimizer: a name or dict from nnguru's registry (as training builds it), or a
+    callable ``(params, lr)``."""
+    if callable(spec):
         return spec(params, lr)
-    if isinstance(spec, (str, dict)):
-        from nnguru.optim import get
+    if not isinstance(spec, (str, dict)):
+        raise NNGuruError(f"lr-find optimizer must be a name or a callable; received {describe(spec)}.")
+    from nnguru import optim
 
-        opt = get(spec, module, lr=lr)  # unknown names raise NNGuruError listing valid ones
-        if isinstance(opt, torch.optim.Optimizer):
-            return opt
-        raise NNGuruError(
-            f"lr-find optimizer {spec!r} does not take mini-batch gradient steps, so a "
-            f"learning-rate range test does not apply; use one of {sorted(OPTIMIZERS)}."
-        )
-    raise NNGuruError(f"lr-find optimizer must be a name or a callable; received {describe(spec)}.")
+    opt = optim.get(spec, module, lr=lr)  # unknown names raise NNGuruError listing valid ones
+    if isinstance(opt, torch.optim.Optimizer):
+        return opt
+    mini = [row["name"] for row in optim.table() if row["batch"] == "mini-batches"]
+    raise NNGuruError(
+        f"lr-find optimizer {spec!r} does not take mini-batch gradient steps, so a "
+        f"learning-rate range test does not apply; use one of {', '.join(mini)}."
+    )
 
 
 def _loss_caller(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
