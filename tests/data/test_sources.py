@@ -244,3 +244,12 @@ def test_builtin_sets():
     assert digits.kind == "array" and digits.X.shape[1:] == (8, 8)
     with pytest.raises(NNGuruError, match="Unknown built-in"):
         load("builtin:cifar")
+
+
+def test_vectorized_media_kinds_agree_with_the_per_file_rule():
+    from nnguru.data.columns import media_kind, media_kinds
+
+    names = ["a.png", "dir/B.JPG", "x/.png", ".png", "a.b/c", "noext", "a.png.txt", "a.tar.flac",
+             "dir.png/file", "a.", "x/y.WebP", "s p a c e.wav", "9.aif"]
+    got = media_kinds(pd.Series(names)).tolist()
+    assert [None if isinstance(g, float) else g for g in got] == [media_kind(n) for n in names]

@@ -140,21 +140,22 @@ def _clean_column(frame: pd.DataFrame, name: str, kind: str) -> dict:
     mask = col.missing_mask(values)
     entry: dict = {"name": name, "type": kind, "missing": int(mask.sum())}
     entry["missing_share"] = round(entry["missing"] / max(1, len(values)), 4)
-    entry["markers"] = col.marker_counts(values)
+    entry["markers"] = col.marker_counts(values, mask)
     if entry["missing"] == len(values):
         kind = entry["type"] = "empty"
     if kind == "numeric":
-        frame[name], invalid = col.to_numeric(values)
+        frame[name], invalid = col.to_numeric(values, mask)
         if invalid:
             entry["invalid_numbers"] = invalid
             entry["missing"] += invalid
     elif kind == "categorical":
-        frame[name], entry["spelling_fixes"], entry["spelling_fixed_cells"] = _normalize_spellings(values)
+        frame[name], entry["spelling_fixes"], entry["spelling_fixed_cells"] = _normalize_spellings(values, mask)
     elif kind not in col.UNUSED_TYPES:
         if kind == "identifier":
             entry["row_number"] = _is_row_number(values)
         frame[name] = col.clean_strings(values)
-    present = frame[name][~col.missing_mask(frame[name])]
+    # unused columns are left as they were; the others now hold NaN for every missing cell
+    present = frame[name][~mask] if kind in col.UNUSED_TYPES else frame[name].dropna()
     entry["distinct"] = int(present.nunique())
     if entry["distinct"] == 1 and kind not in col.UNUSED_TYPES and kind != "path":
         kind = entry["type"] = "constant"
@@ -176,9 +177,9 @@ def _column_action(kind: str, entry: dict) -> str:
     return "used"
 
 
-def _normalize_spellings(values: pd.Series) -> tuple[pd.Series, dict[str, str], int]:
-    """Merge labels equal up to case and whitespace into their most common spelling."""
-    mask = col.missing_mask(values)
+def _normalize_spellings(values: pd.Series, mask: np.ndarray) -> tuple[pd.Series, dict[str, str], int]:
+    """Merge labels equal up to case and whitespace into their most common spelling (``mask``:
+    the missing cells)."""
     raw = values.astype(str).astype(object)
     stripped = raw.str.strip()
     keys = stripped.str.split().str.join(" ").str.casefold()
@@ -214,10 +215,10 @@ def _clean_target(ds: Dataset, report: dict, keep: np.ndarray, task: str | None)
             "rows, so there is nothing to learn. Check --target (a column name or position), or "
             "--label-from-name for files."
         )
-    numbers, invalid = col.to_numeric(values)
+    numbers, invalid = col.to_numeric(values, mask)
     if invalid == 0:
         return numbers.to_numpy(dtype=object)
-    fixed, fixes, changed = _normalize_spellings(values)
+    fixed, fixes, changed = _normalize_spellings(values, mask)
     if changed:
         report["target"]["spelling_fixes"] = fixes
     return fixed.to_numpy(dtype=object)
