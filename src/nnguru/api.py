@@ -387,13 +387,14 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
     _print_metrics(metrics, console)
 
     # 7. diagnose: read the curves and the data like an expert
-    best_epoch = early.best_epoch if early is not None and early.best_epoch is not None else None
+    # the restored (best) epoch, counted from 1 as the curves and the report show epochs
+    restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
     findings = guru.diagnose(
         history=hist, task=task, data_report=data_report, metrics=metrics, n_params=model.count_params(),
         n_train=len(x_tr), n_classes=len(pre.classes) if task == "classification" else None,
         lr=hist["lr"][0] if hist.get("lr") else None, leakage_count=leakage,
         class_weight=cfg["class_weight"],
-        restored_epoch=None if best_epoch is None else best_epoch + 1)
+        restored_epoch=restored)
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)
 
@@ -409,7 +410,7 @@ def _train_once(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
         else:
             console.print("[yellow]--tensorboard: the tensorboard package is not installed; skipped.[/]")
     write_json(run_dir / "environment.json", report.environment())
-    report.save_run_plots(run_dir, history=hist, best_epoch=None if best_epoch is None else best_epoch + 1,
+    report.save_run_plots(run_dir, history=hist, best_epoch=restored,
                           metrics=metrics.get("test"), **plots)
     model.preprocessor = pre  # from here on the model takes raw rows, files or arrays
     save_model(model, run_dir / "model")

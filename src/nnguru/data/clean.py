@@ -28,6 +28,7 @@ from nnguru.data.features.image import probe_image
 from nnguru.data.types import Dataset
 from nnguru.errors import NNGuruError
 from nnguru.jsonutil import jsonable
+from nnguru.tasks import check_task, infer_task
 
 # A class below 10% of rows (and below half its fair share, so ten balanced classes of ~10% each
 # are not flagged): accuracy alone becomes misleading.
@@ -58,9 +59,11 @@ def clean(
 
     ``placeholder_zeros="missing"`` treats flagged zeros (e.g. a glucose of 0) as missing values.
     ``task`` ("classification"/"regression") decides whether class balance is reported; by
-    default it is reported for text labels and for whole numbers with few distinct values.
+    default (None or "auto") it is reported for text labels and for whole numbers with few
+    distinct values.
     """
     _check_options(missing, placeholder_zeros)
+    task = check_task(task)
     report: dict = {
         "dataset": ds.name,
         "kind": ds.kind,
@@ -254,8 +257,6 @@ def _target_summary(y: np.ndarray, task: str | None, warnings: list[str]) -> dic
 
 def _is_class_target(y: np.ndarray, task: str | None) -> bool:
     """The given task, else the task ``nnguru train`` would infer from these labels."""
-    from nnguru.tasks import infer_task
-
     return (task or infer_task(y)) == "classification"
 
 

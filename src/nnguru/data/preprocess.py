@@ -33,6 +33,7 @@ from nnguru.data.features.table import (
 )
 from nnguru.data.features.text import CHAR_FEATURES, WORD_FEATURES
 from nnguru.errors import NNGuruError, describe
+from nnguru.jsonutil import jsonable
 
 CONFIG_FORMAT = "nnguru.preprocessor"
 CONFIG_VERSION = 1
@@ -279,7 +280,7 @@ class Preprocessor:
             "input_shape": list(self.input_shape),
             "columns": self.columns,
             "column_types": self.column_types,
-            "options": _jsonable(self.options),
+            "options": jsonable(self.options),
             "array": self._array,
             "blocks": [b.config() for b in self.blocks],
         }
@@ -447,10 +448,3 @@ def _float_targets(values: np.ndarray) -> np.ndarray:
             "fix those rows, or use task='classification' for labels."
         )
     return parsed.to_numpy(np.float32)
-
-
-def _jsonable(options: dict) -> dict:
-    out = {}
-    for key, value in options.items():
-        out[key] = list(value) if isinstance(value, tuple) else value
-    return out
