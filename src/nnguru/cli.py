@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="train on scikit-learn's 8x8 digits offline, explaining each step")
-    p.add_argument("--out", help="run directory (default: runs/demo, runs/demo-2, ...)")
+    p.add_argument("--out", help="run directory (default: runs/digits, runs/digits-2, ...)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--epochs", type=int, help="epochs (default 40, with early stopping)")
     _common(p)
