@@ -295,7 +295,7 @@ def prepare(ds, cfg: dict, console) -> Prepared:
     # 3. preprocess: everything learned from the training split only
     # zeros the cleaner treated as missing stay missing in new data too (predict, evaluate)
     zeros = [c for c, f in data_report.get("placeholder_zeros", {}).items() if f["action"] == "treated as missing"]
-    pre = Preprocessor(task, **({"zeros_missing": zeros} if zeros else {})).fit(tr.X, tr.y)
+    pre = Preprocessor(task, zeros_missing=zeros).fit(tr.X, tr.y)
     x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
     y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
     if task == "classification" and len(pre.classes) < 2:

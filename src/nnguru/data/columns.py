@@ -91,9 +91,11 @@ def marker_counts(values: pd.Series, missing: np.ndarray | None = None) -> dict[
     nulls = int(values.isna().sum())
     if nulls:
         counts["<null>"] = nulls  # no value at all (Parquet nulls, NaN in a DataFrame)
-    if missing is None and _is_stringlike(values):
+    if not _is_stringlike(values):
+        return counts
+    if missing is None:
         missing = missing_mask(values)
-    if _is_stringlike(values) and missing.sum() > nulls:
+    if missing.sum() > nulls:
         stripped = values.dropna().astype(str).str.strip()
         hits = stripped[stripped.str.lower().isin(MISSING_MARKERS)]
         for marker, n in hits.value_counts().items():
