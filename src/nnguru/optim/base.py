@@ -158,10 +158,8 @@ def call(model: torch.nn.Module, params: dict[str, Tensor], x: Batch, seed: int 
     """
     buffers = {n: b.clone() for n, b in model.named_buffers()}
     args = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-    if seed is None:
-        return functional_call(model, {**params, **buffers}, args)
-    device = next(iter(params.values())).device
-    with same_randomness(seed, device):
+    rng = contextlib.nullcontext() if seed is None else same_randomness(seed, next(iter(params.values())).device)
+    with rng:
         return functional_call(model, {**params, **buffers}, args)
 
 
