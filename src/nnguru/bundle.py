@@ -94,6 +94,14 @@ def _bundle_dir(path: Path) -> Path:
     )
 
 
+def _preprocessor_class(config: dict):
+    """The preprocessor a saved config describes: rows/files (the default) or series windows."""
+    from nnguru.data import series
+    from nnguru.data.preprocess import Preprocessor
+
+    return series.SeriesPreprocessor if config.get("format") == series.CONFIG_FORMAT else Preprocessor
+
+
 def load_model(path: str | Path, device: str | torch.device | None = None):
     """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``)."""
     from nnguru.nn.sequential import Sequential
@@ -132,14 +140,12 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
         )
     model.load_state_dict(tensors)
     if (folder / PRE_JSON).is_file():
-        from nnguru.data.preprocess import Preprocessor
-
         try:
             config = json.loads((folder / PRE_JSON).read_text())
             state = load_np(folder / PRE_ARRAYS) if (folder / PRE_ARRAYS).is_file() else {}
         except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as exc:
             raise NNGuruError(f"The preprocessing files in {str(folder)!r} are corrupt ({exc}).") from None
-        model.preprocessor = Preprocessor.from_config(config, state)
+        model.preprocessor = _preprocessor_class(config).from_config(config, state)
     if meta.get("compile"):
         c = meta["compile"]
         model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])

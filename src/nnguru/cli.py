@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="clean, split, train, evaluate, diagnose and report")
     p.add_argument("data", help="CSV/TSV/Parquet file, folder of images/audio, MNIST folder or builtin:NAME")
     p.add_argument("--target", help="target column: a name or a position (-1 = last)")
-    p.add_argument("--task", choices=["auto", "classification", "regression"])
-    p.add_argument("--model", help="model template: auto, mlp or cnn")
+    p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
+    p.add_argument("--model", help="model template: auto, mlp, cnn, rnn or conv1d")
     p.add_argument("--optimizer", help="adam, sgd, momentum, adamw, rmsprop, adagrad, gd, lbfgs, "
                    "random-search, hessian-free")
     p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's)")
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "drop-outliers", "drop rows flagged as outliers (default: flag only)")
     p.add_argument("--positive", help="binary tasks: the positive class (default: the minority class)")
     p.add_argument("--threshold", help="binary decision threshold: 'auto' (best F1 on validation) or a number")
+    g = p.add_argument_group("forecasting (--task forecast)")
+    g.add_argument("--time", help="the time column (default: the one column of dates; none: the row order)")
+    g.add_argument("--series-id", help="the column naming each series when the file holds several")
+    g.add_argument("--horizon", type=int, help="steps ahead to forecast from each origin (default 1)")
+    g.add_argument("--window", type=int, help="past steps the model sees (default: at least two seasons)")
+    g.add_argument("--season", type=int, help="season length in steps (default: from the autocorrelation)")
+    g.add_argument("--transform", choices=["none", "log"], help="value transform (default: chosen on validation)")
+    g.add_argument("--test-steps", type=int,
+                   help="length of the test span (default: --test-frac of the series, at least 3 horizons)")
     _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
@@ -117,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("data")
     p.add_argument("--out", required=True, help="CSV of predictions")
+    p.add_argument("--horizon", type=int, help="forecasting runs: steps to forecast past the end of each series "
+                   "(default: the trained horizon; beyond it, forecasts are fed back recursively)")
     p.add_argument("--overwrite", action="store_true")
     _source_options(p)
     _common(p)
@@ -128,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lr-find", help="learning-rate range test on DATA with the default model")
     p.add_argument("data")
     p.add_argument("--target")
-    p.add_argument("--task", choices=["auto", "classification", "regression"])
-    p.add_argument("--model", help="model template: auto, mlp or cnn")
+    p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
+    p.add_argument("--model", help="model template: auto, mlp, cnn, rnn or conv1d")
     p.add_argument("--optimizer", default="adam")
     p.add_argument("--out", help="write the plot (PNG) here")
     _source_options(p)
@@ -189,7 +200,8 @@ def cmd_inspect(args) -> int:
 
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
-              "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros")
+              "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
+              "series_id", "horizon", "window", "season", "transform", "test_steps")
 
 
 def cmd_train(args) -> int:
@@ -224,7 +236,7 @@ def cmd_predict(args) -> int:
     from nnguru import api
 
     _refuse_existing(args.out, args.overwrite)
-    frame = api.predict(args.run_dir, args.data, **_source_kwargs(args))
+    frame = api.predict(args.run_dir, args.data, horizon=args.horizon, **_source_kwargs(args))
     frame.to_csv(args.out, index=False)
     if not args.quiet:
         print(f"{len(frame)} predictions written to {args.out}")

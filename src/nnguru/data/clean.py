@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nnguru import tasks
 from nnguru.data import columns as col
 from nnguru.data.features.audio import probe_audio
 from nnguru.data.features.image import probe_image
 from nnguru.data.types import Dataset
 from nnguru.errors import NNGuruError
 from nnguru.jsonutil import jsonable
-from nnguru.tasks import check_task, infer_task
 
 # A class below 10% of rows (and below half its fair share, so ten balanced classes of ~10% each
 # are not flagged): accuracy alone becomes misleading.
@@ -58,12 +58,12 @@ def clean(
     """Clean ``ds`` and report every finding and action (see the module docstring).
 
     ``placeholder_zeros="missing"`` treats flagged zeros (e.g. a glucose of 0) as missing values.
-    ``task`` ("classification"/"regression") decides whether class balance is reported; by
-    default (None or "auto") it is reported for text labels and for whole numbers with few
+    ``task`` (a registered task name) decides whether class balance is reported: for a task with
+    class labels; by default (None or "auto") for text labels and for whole numbers with few
     distinct values.
     """
     _check_options(missing, placeholder_zeros)
-    task = check_task(task)
+    task = tasks.check(task)
     report: dict = {
         "dataset": ds.name,
         "kind": ds.kind,
@@ -257,7 +257,7 @@ def _target_summary(y: np.ndarray, task: str | None, warnings: list[str]) -> dic
 
 def _is_class_target(y: np.ndarray, task: str | None) -> bool:
     """The given task, else the task ``nnguru train`` would infer from these labels."""
-    return (task or infer_task(y)) == "classification"
+    return tasks.categorical_target(task, y)
 
 
 def _class_balance(y: np.ndarray, warnings: list[str]) -> dict:

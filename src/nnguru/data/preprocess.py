@@ -55,8 +55,9 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 class Preprocessor:
     """Learned on the training split; applied identically everywhere else.
 
-    ``task`` is "classification" (targets become class indices 0..K-1 over the sorted training
-    classes) or "regression" (targets become float32, unscaled). Column types come from the
+    ``task`` names a registered task (``nnguru.tasks``): one with class labels (classification)
+    encodes targets as class indices 0..K-1 over the sorted training classes, others as float32
+    values, unscaled. Column types come from the
     ``column_types`` option, else from the cleaner (``X.attrs["column_types"]``), else they are
     inferred from ``X_train``.
     """
@@ -66,7 +67,10 @@ class Preprocessor:
         if unknown:
             valid = "; ".join(f"{k}: {v}" for k, v in OPTIONS.items())
             raise NNGuruError(f"Unknown preprocessing option(s) {unknown}. Valid options: {valid}.")
+        from nnguru import tasks
+
         self.task = str(task)
+        self.categorical = tasks.get(self.task).categorical_target  # targets are class labels
         self.options = options
         self.classes: list | None = None
         self.kind: str | None = None
@@ -81,7 +85,7 @@ class Preprocessor:
 
     def fit(self, X: object, y: object = None) -> Preprocessor:
         """Learn every transformation from the training split (``y`` only for the classes)."""
-        if y is not None and self.task == "classification":
+        if y is not None and self.categorical:
             self.classes = _sorted_classes(np.asarray(y, dtype=object).ravel())
         if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
             self._fit_array(X)
@@ -231,7 +235,7 @@ class Preprocessor:
     def encode_y(self, y: object) -> np.ndarray:
         """Class indices (int64, classification) or float32 values (regression)."""
         values = np.asarray(y, dtype=object).ravel()
-        if self.task != "classification":
+        if not self.categorical:
             return _float_targets(values)
         if self.classes is None:
             raise NNGuruError("This preprocessor has no classes: fit it with y_train before encoding labels.")
@@ -248,7 +252,7 @@ class Preprocessor:
     def decode_y(self, idx: object) -> np.ndarray:
         """Original labels from class indices or (N, K) probabilities; values for regression."""
         values = np.asarray(idx)
-        if self.task != "classification":
+        if not self.categorical:
             values = values.astype(np.float32)
             return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
         if values.ndim == 2:

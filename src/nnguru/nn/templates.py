@@ -1,30 +1,48 @@
-"""Default models per data kind, sized from the data.
+"""Default models per data kind, sized from the data: a registry of templates.
 
-The guides' advice, encoded: an MLP for tables and text features, a small CNN for images and
-spectrograms; dropout when data is scarce; the output layer and loss follow the task. For
-regression a fixed ``Rescale`` layer maps the network's ~N(0, 1) outputs to the target's scale,
-so training starts near the mean and the loss is reported in the target's own units.
+The guides' advice, encoded: an MLP for tables, text features and short windows of a series, a
+small CNN for images and spectrograms, a GRU or a 1-D CNN for sequences (windows of a series);
+dropout when data is scarce. Every template ends with the head its task gives it (the output
+layers: softmax for classes, a rescaled linear layer for values, one output per forecast step).
+
+Add one with ``register_template("name")`` on a function ``(input_shape, head, n_train, dropout,
+hidden_scale) -> Sequential``; ``--model name`` then selects it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from nnguru.errors import NNGuruError
 from nnguru.nn.layers import (
+    GRU,
     BatchNormalization,
+    Conv1D,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
     Input,
     MaxPooling2D,
-    Rescale,
 )
 from nnguru.nn.sequential import Sequential
 
-TEMPLATES = ("auto", "mlp", "cnn")
+_TEMPLATES: dict[str, Callable[..., Sequential]] = {}
+
+
+def register_template(name: str) -> Callable:
+    """Decorator: register a template builder under ``name``."""
+    def add(builder: Callable[..., Sequential]) -> Callable[..., Sequential]:
+        _TEMPLATES[name] = builder
+        return builder
+    return add
+
+
+def names() -> list[str]:
+    return ["auto", *_TEMPLATES]
 
 
 def _hidden_units(n_features: int, n_train: int) -> int:
@@ -33,14 +51,9 @@ def _hidden_units(n_features: int, n_train: int) -> int:
     return int(2 ** min(8, max(5, round(math.log2(guess)))))
 
 
-def head(task: str, n_outputs: int, y_mean: float = 0.0, y_std: float = 1.0) -> list:
-    if task == "classification":
-        return [Dense(n_outputs, activation="softmax")]
-    return [Dense(n_outputs), Rescale(scale=y_std, offset=y_mean)]
-
-
-def mlp(input_shape, task: str, n_outputs: int, n_train: int, dropout: float | None = None,
-        hidden_scale: float = 1.0, **head_kw) -> Sequential:
+@register_template("mlp")
+def mlp(input_shape, head: list, n_train: int, dropout: float | None = None,
+        hidden_scale: float = 1.0) -> Sequential:
     n_features = math.prod(input_shape)
     h = int(_hidden_units(n_features, n_train) * hidden_scale)
     rate = dropout if dropout is not None else (0.2 if n_train < 20000 else 0.1)
@@ -48,12 +61,13 @@ def mlp(input_shape, task: str, n_outputs: int, n_train: int, dropout: float | N
     if len(input_shape) > 1:
         layers.append(Flatten())
     layers += [Dense(h, activation="relu"), Dropout(rate), Dense(max(h // 2, 16), activation="relu"),
-               Dropout(rate), *head(task, n_outputs, **head_kw)]
+               Dropout(rate), *head]
     return Sequential(layers, name="mlp")
 
 
-def cnn(input_shape, task: str, n_outputs: int, n_train: int, dropout: float | None = None,
-        hidden_scale: float = 1.0, **head_kw) -> Sequential:
+@register_template("cnn")
+def cnn(input_shape, head: list, n_train: int, dropout: float | None = None,
+        hidden_scale: float = 1.0) -> Sequential:
     if len(input_shape) != 3:
         raise NNGuruError(f"The cnn template needs images (height, width, channels); got {input_shape}.")
     h, w, _ = input_shape
@@ -70,18 +84,47 @@ def cnn(input_shape, task: str, n_outputs: int, n_train: int, dropout: float | N
             h, w = h // 2, w // 2
     layers += [GlobalAveragePooling2D() if min(h, w) > 8 else Flatten(),
                Dense(int(128 * hidden_scale), activation="relu"),
-               Dropout(dropout if dropout is not None else 0.3), *head(task, n_outputs, **head_kw)]
+               Dropout(dropout if dropout is not None else 0.3), *head]
     return Sequential(layers, name="cnn")
 
 
+def _sequence_shape(input_shape, template: str) -> tuple[int, int]:
+    if len(input_shape) != 2:
+        raise NNGuruError(f"The {template} template needs sequences (steps, features); got {input_shape}. "
+                          "Use it for forecasting (task forecast), or pick --model mlp.")
+    return input_shape[0], input_shape[1]
+
+
+@register_template("rnn")
+def rnn(input_shape, head: list, n_train: int, dropout: float | None = None,
+        hidden_scale: float = 1.0) -> Sequential:
+    """A GRU reads the window step by step; its last state feeds the head."""
+    _sequence_shape(input_shape, "rnn")
+    units = int(32 * hidden_scale)
+    rate = dropout if dropout is not None else (0.1 if n_train < 20000 else 0.0)
+    return Sequential([Input(shape=input_shape), GRU(units), Dropout(rate), *head], name="rnn")
+
+
+@register_template("conv1d")
+def conv1d(input_shape, head: list, n_train: int, dropout: float | None = None,
+           hidden_scale: float = 1.0) -> Sequential:
+    """Two causal 1-D convolutions over the window (no step sees a later one), pooled, then the head."""
+    _sequence_shape(input_shape, "conv1d")
+    f = int(32 * hidden_scale)
+    rate = dropout if dropout is not None else (0.1 if n_train < 20000 else 0.0)
+    return Sequential([Input(shape=input_shape), Conv1D(f, 3, padding="causal", activation="relu"),
+                       Conv1D(f, 3, padding="causal", activation="relu"), GlobalAveragePooling1D(),
+                       Dropout(rate), *head], name="conv1d")
+
+
 def check(name: str) -> None:
-    if name not in TEMPLATES:
-        raise NNGuruError(f"Unknown model template {name!r}. Valid: {', '.join(TEMPLATES)}.")
+    if name not in names():
+        raise NNGuruError(f"Unknown model template {name!r}. Valid: {', '.join(names())}.")
 
 
-def build(name: str, input_shape, task: str, n_outputs: int, n_train: int, **kwargs) -> Sequential:
-    """The template ``name`` ('auto' picks cnn for images/spectrograms, else mlp)."""
+def build(name: str, input_shape, head: list, n_train: int, **kwargs) -> Sequential:
+    """The template ``name`` ending in ``head`` ('auto' picks cnn for images/spectrograms, else mlp)."""
     check(name)
     if name == "auto":
         name = "cnn" if len(input_shape) == 3 else "mlp"
-    return (cnn if name == "cnn" else mlp)(tuple(input_shape), task, n_outputs, n_train, **kwargs)
+    return _TEMPLATES[name](tuple(input_shape), head, n_train, **kwargs)

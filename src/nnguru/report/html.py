@@ -19,20 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from nnguru.errors import NNGuruError
+from nnguru.evaluate.baselines import named_baselines
 from nnguru.report.environment import environment
 from nnguru.report.plots import (
     CONFUSION_PNG,
     HISTORY_PNG,
     LR_FINDER_PNG,
-    REGRESSION_PNG,
-    ROC_PR_PNG,
     plot_confusion,
     plot_history,
 )
 
 REPORT_NAME = "report.html"
 # Metrics where lower is better (the "vs baseline" column flips its sign for them).
-LOWER_IS_BETTER = {"loss", "mae", "rmse", "mape", "mse"}
+LOWER_IS_BETTER = {"loss", "mae", "rmse", "mape", "mse", "smape", "mase"}
 # Preferred row order of the metrics table; other scalar metrics follow alphabetically.
 METRIC_ORDER = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
                 "pr_auc", "loss", "mae", "rmse", "r2", "mape")
@@ -204,33 +203,37 @@ def _scalar_metrics(block: Any) -> dict[str, float]:
             and (isinstance(v, (int, float)) and not isinstance(v, bool) or v is None)}
 
 
-def _metric_rows(metrics: dict[str, Any]) -> list[str]:
-    test, base = _scalar_metrics(metrics.get("test")), _scalar_metrics(metrics.get("baseline"))
-    keys = [k for k in METRIC_ORDER if k in test or k in base]
-    keys += sorted(k for k in {*test, *base} if k not in keys)
-    return keys
+def _metric_rows(test: dict[str, Any], baselines: list[dict[str, Any]]) -> list[str]:
+    present = {*test, *(k for b in baselines for k in b)}
+    keys = [k for k in METRIC_ORDER if k in present]
+    return keys + sorted(k for k in present if k not in keys)
+
+
+def _delta(k: str, t: Any, b: Any) -> str:
+    """The model's value minus the baseline's, coloured by whether the model is better."""
+    if not (isinstance(t, (int, float)) and isinstance(b, (int, float))):
+        return ""
+    gain = (b - t) if k in LOWER_IS_BETTER else (t - b)
+    cls = "better" if gain > 0 else "worse" if gain < 0 else ""
+    return f'<span class="{cls}">{"+" if t - b >= 0 else ""}{fmt(t - b)}</span>'
 
 
 def _metrics_section(metrics: dict[str, Any]) -> str:
-    test, base, val = (_scalar_metrics(metrics.get(s)) for s in ("test", "baseline", "val"))
-    if not (test or base):
+    named = named_baselines(metrics)
+    test, val = _scalar_metrics(metrics.get("test")), _scalar_metrics(metrics.get("val"))
+    bases = {name: _scalar_metrics(b) for name, b in named.items()}
+    if not (test or any(bases.values())):
         return ""
     rows = []
-    for k in _metric_rows(metrics):
-        t, b = test.get(k), base.get(k)
-        delta = ""
-        if isinstance(t, (int, float)) and isinstance(b, (int, float)):
-            gain = (b - t) if k in LOWER_IS_BETTER else (t - b)
-            cls = "better" if gain > 0 else "worse" if gain < 0 else ""
-            delta = f'<span class="{cls}">{"+" if t - b >= 0 else ""}{fmt(t - b)}</span>'
-        rows.append(f"<tr><td>{esc(k)}</td><td class='num'>{esc(fmt(t))}</td>"
-                    f"<td class='num'>{esc(fmt(b))}</td><td class='num'>{delta}</td>"
+    for k in _metric_rows(test, list(bases.values())):
+        t = test.get(k)
+        cells = "".join(f"<td class='num'>{esc(fmt(b.get(k)))}</td><td class='num'>{_delta(k, t, b.get(k))}</td>"
+                        for b in bases.values())
+        rows.append(f"<tr><td>{esc(k)}</td><td class='num'>{esc(fmt(t))}</td>{cells}"
                     f"<td class='num'>{esc(fmt(val.get(k)))}</td></tr>")
-    strategy = _get(metrics, "baseline", "strategy")
     n_test = _get(metrics, "test", "n")
-    notes = []
-    if strategy:
-        notes.append(f"Baseline: {esc(strategy)}.")
+    notes = [f"{esc(name.replace('_', ' ').capitalize())}: {esc(b['strategy'])}." for name, b in named.items()
+             if isinstance(b.get("strategy"), str)]
     if n_test:
         notes.append(f"Test samples: {esc(fmt(n_test))}; the test split was used once.")
     positive = _get(metrics, "test", "positive")
@@ -242,12 +245,13 @@ def _metrics_section(metrics: dict[str, Any]) -> str:
     threshold = _get(metrics, "test", "threshold")
     if threshold is not None:
         notes.append(f"Decision threshold on P(positive): {esc(fmt(threshold))}.")
-    body = ("<table><tr><th>metric</th><th class='num'>model (test)</th>"
-            "<th class='num'>baseline (test)</th><th class='num'>vs baseline</th>"
-            "<th class='num'>validation</th></tr>" + "".join(rows) + "</table>"
+    heads = "".join(f"<th class='num'>{esc(name.replace('_', ' '))} (test)</th><th class='num'>vs "
+                    f"{esc(name.replace('_', ' '))}</th>" for name in bases)
+    body = ("<table><tr><th>metric</th><th class='num'>model (test)</th>" + heads
+            + "<th class='num'>validation</th></tr>" + "".join(rows) + "</table>"
             + "".join(f'<p class="muted">{n}</p>' for n in notes))
     body += _threshold_table(metrics)
-    return _section("metrics", "Test metrics vs baseline", body)
+    return _section("metrics", "Test metrics vs baseline" + ("s" if len(bases) > 1 else ""), body)
 
 
 def _threshold_table(metrics: dict[str, Any]) -> str:
@@ -378,20 +382,17 @@ def _history_table(history: dict[str, list[Any]]) -> str:
 def _summary_cards(metrics: dict[str, Any] | None, diagnosis: list[Any] | None) -> str:
     cards = []
     if metrics:
-        task = metrics.get("task", "")
-        key = next((k for k in ("accuracy", "r2", "mae") if _get(metrics, "test", k) is not None),
-                   None)
-        if key:
-            b = _get(metrics, "baseline", key)
+        named = named_baselines(metrics)
+        for key in _task_attr(metrics, "report_cards", ("accuracy", "r2", "mae"))[:2]:
+            value = _get(metrics, "test", key)
+            if value is None:
+                continue
+            scored = {n: b.get(key) for n, b in named.items() if isinstance(b.get(key), (int, float))}
+            best = (min if key in LOWER_IS_BETTER else max)(scored, key=scored.get) if scored else None
+            label = "baseline" if best in (None, "baseline") else best.replace("_", " ")
             cards.append(f'<div class="card"><div class="muted">test {esc(key)}</div>'
-                         f'<div class="big">{esc(fmt(_get(metrics, "test", key)))}</div>'
-                         f'<div class="muted">baseline {esc(fmt(b))}</div></div>')
-        if task == "classification" or _get(metrics, "test", "f1") is not None:
-            f1 = _get(metrics, "test", "f1")
-            if f1 is not None:
-                cards.append(f'<div class="card"><div class="muted">test F1</div>'
-                             f'<div class="big">{esc(fmt(f1))}</div><div class="muted">baseline '
-                             f'{esc(fmt(_get(metrics, "baseline", "f1")))}</div></div>')
+                         f'<div class="big">{esc(fmt(value))}</div>'
+                         f'<div class="muted">{esc(label)} {esc(fmt(scored.get(best)))}</div></div>')
         for k, label in (("epochs_run", "epochs"), ("train_seconds", "training seconds")):
             if metrics.get(k) is not None:
                 cards.append(f'<div class="card"><div class="muted">{label}</div>'
@@ -401,6 +402,16 @@ def _summary_cards(metrics: dict[str, Any] | None, diagnosis: list[Any] | None) 
         cards.append('<div class="card"><div class="muted">diagnosis</div>'
                      f'<div class="big">{esc(", ".join(codes))}</div></div>')
     return f'<div class="cards">{"".join(cards)}</div>' if cards else ""
+
+
+def _task_attr(metrics: dict[str, Any] | None, attr: str, default: Any) -> Any:
+    """What the run's task declares (its report cards, figure captions); ``default`` if unknown."""
+    from nnguru import tasks
+
+    try:
+        return getattr(tasks.get(str((metrics or {}).get("task"))), attr)
+    except NNGuruError:
+        return default
 
 
 def build_report_html(run_dir: str | Path) -> str:
@@ -462,10 +473,7 @@ def build_report_html(run_dir: str | Path) -> str:
     if history:
         body += _history_table(history)
     add("curves", "Curves", _section("curves", "Training curves", body) if body else "")
-    known = {HISTORY_PNG: None, LR_FINDER_PNG: None,
-             CONFUSION_PNG: "Confusion matrix (colour: share of the true class)",
-             ROC_PR_PNG: "ROC and precision-recall curves (test)",
-             REGRESSION_PNG: "Predicted vs actual and residuals (test)"}
+    known = {HISTORY_PNG: None, LR_FINDER_PNG: None, **_task_attr(metrics, "figures", {})}
     figs = [_img(pngs[f], f, cap) for f, cap in known.items() if cap and f in pngs]
     figs += [_img(data, f, f) for f, data in pngs.items() if f not in known]
     add("figures", "Figures", _section("figures", "Test-set figures", "".join(figs))

@@ -225,6 +225,40 @@ CONFUSION_PNG = "confusion_matrix.png"
 ROC_PR_PNG = "roc_pr.png"
 REGRESSION_PNG = "regression.png"
 LR_FINDER_PNG = "lr_finder.png"
+FORECAST_PNG = "forecast.png"
+# Forecast plots show this many series at most (one panel each).
+MAX_FORECAST_PANELS = 4
+
+
+def plot_forecast(forecasts: Any, path: PathLike) -> PathLike:
+    """Actual values on the test span, the model's and the baselines' forecasts for each step ahead.
+
+    ``forecasts`` is the forecasts table (columns series, origin, step, time, actual, forecast and
+    one per baseline). The 1-step-ahead forecasts form one line per method; for longer horizons the
+    forecasts from the test span's first origin are drawn too, as a full trajectory.
+    """
+    frame = forecasts
+    ids = list(dict.fromkeys(frame["series"]))[:MAX_FORECAST_PANELS]
+    fig = Figure(figsize=(PANEL_W * 2, (PANEL_H + 0.4) * len(ids)))
+    baselines = [c for c in ("seasonal_naive", "seasonal_naive_drift", "naive") if c in frame.columns]
+    for i, sid in enumerate(ids):
+        ax = fig.add_subplot(len(ids), 1, i + 1)
+        part = frame[frame["series"] == sid]
+        first = part[part["step"] == 1].sort_values("time")
+        actual = part.drop_duplicates("time").sort_values("time")
+        ax.plot(actual["time"], actual["actual"], color="black", lw=1.6, label="actual")
+        ax.plot(first["time"], first["forecast"], color=TRAIN_COLOR, lw=1.4, label="model, 1 step ahead")
+        for name, style in zip(baselines, (":", "--", "-."), strict=False):
+            ax.plot(first["time"], first[name], color="grey", ls=style, lw=1.0, label=name.replace("_", " "))
+        if part["step"].max() > 1:
+            origin = part["origin"].min()
+            path_ = part[part["origin"] == origin].sort_values("step")
+            ax.plot(path_["time"], path_["forecast"], color=VAL_COLOR, lw=1.4,
+                    label=f"model, {int(part['step'].max())} steps from the first origin")
+        ax.set(title=f"Test span{f' · series {sid}' if sid else ''}", ylabel="value")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    return _save(fig, path)
 
 
 def save_run_plots(

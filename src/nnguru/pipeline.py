@@ -1,0 +1,397 @@
+"""A run as stages: prepare -> build -> fit -> evaluate -> diagnose -> write.
+
+Each stage is a short function that takes the artifacts before it, asks the run's task (one
+object from ``nnguru.tasks``) whatever varies by task, and writes its own artifact to the run
+directory as soon as it exists:
+
+    prepare   data_report.json, config.yaml   cleaned, split, preprocessed data (``Prepared``)
+    build     model_summary.txt               the user's model or the task's template
+    fit       history.csv, config.yaml        training with early stopping (``Fitted``)
+    evaluate  metrics.json, *.png             val/test metrics next to baselines (``Evaluation``)
+    diagnose  diagnosis.json                  the guru's findings
+    write     model/, environment.json, report.html
+
+So a crashed run leaves what it had finished, and tools that repeat part of a run (tuning,
+resuming, a time estimate) call the stages they need.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnguru import tasks
+from nnguru.config import SOURCE_OPTIONS, check_names, resolve_config
+from nnguru.errors import NNGuruError
+from nnguru.rundir import prepare_run_dir, write_config, write_history, write_json
+from nnguru.tasks.base import Evaluation, Prepared, Task
+
+
+@dataclass
+class Run:
+    """What ``train`` returns: the trained model, its history, test metrics, diagnosis and files."""
+
+    run_dir: Path
+    model: Any
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    diagnosis: list[Any]
+    data_report: dict[str, Any]
+    config: dict[str, Any]
+    report_path: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def preprocessor(self):
+        return self.model.preprocessor
+
+    @property
+    def task(self) -> Task:
+        return tasks.get(self.config["task"])(self.config)
+
+    def predict(self, data: Any, **options: Any) -> np.ndarray:
+        """Predicted labels (classification), values (regression) or forecasts for raw data."""
+        frame = self.predict_table(data, **options)
+        return frame["prediction"].to_numpy() if "prediction" in frame else frame.to_numpy()
+
+    def predict_table(self, data: Any, **options: Any) -> pd.DataFrame:
+        """What ``nnguru predict`` writes for ``data``: the task's prediction columns."""
+        return self.task.predict_table(self.model, data, **options)
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        return self.model.predict(data)
+
+
+@dataclass
+class Fitted:
+    """The fit stage's artifact."""
+
+    history: dict[str, list[float]]
+    train_seconds: float
+    restored_epoch: int | None  # 1-based epoch whose weights early stopping kept
+
+
+def train(data: Any = None, target: str | int | None = None, task: str | None = None,
+          out: str | Path | None = None, *, config: dict | str | Path | None = None,
+          overwrite: bool = False, model: Any = None, console=None, **options: Any) -> Run:
+    """Load, clean, split, preprocess, train, evaluate, diagnose and report; returns a :class:`Run`.
+
+    ``data``: a CSV/TSV/Parquet path, a folder (class subfolders of images/audio, MNIST IDX files),
+    ``builtin:NAME``, a DataFrame (with ``target=``) or a ``(X, y)`` pair of arrays. ``model`` may
+    be a template name or an (uncompiled or compiled) ``nnguru.Sequential``. Other options: see
+    ``nnguru.config.DEFAULTS``.
+    """
+    from rich.console import Console
+
+    import nnguru
+
+    cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
+                         target=target, task=task, **options)
+    if isinstance(model, str):
+        cfg["model"] = model
+    check_names(cfg)
+    console = console or Console(quiet=cfg["verbose"] == 0)
+    nnguru.set_seed(int(cfg["seed"]))
+    ds = load(data if data is not None else cfg["data"], cfg)
+    run_dir = prepare_run_dir(out, _safe_name(ds.name), overwrite)
+    first = run(ds, cfg, run_dir, console, model)
+    if not cfg["auto_fix"]:
+        return first
+    return _auto_fix(first, ds, cfg, run_dir, console)
+
+
+def run(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
+    """All stages on loaded data ``ds``, writing into ``run_dir``."""
+    task = choose_task(ds, cfg, console)
+    p = prepare(task, ds, run_dir, console)
+    model = build(task, p, run_dir, console, user_model)
+    fitted = fit(task, model, p, run_dir, console)
+    ev = evaluate(task, model, p, fitted, run_dir, console)
+    findings = diagnose(task, model, p, fitted, ev, run_dir, console)
+    return write(task, model, p, fitted, ev, findings, run_dir, console)
+
+
+# ---- the stages --------------------------------------------------------------------------------
+def choose_task(ds, cfg: dict, console) -> Task:
+    """The task named in the config, or the one the data plainly is (with hints for the others)."""
+    name = tasks.check(cfg["task"])
+    cls, hints = (tasks.get(name), []) if name else tasks.infer(ds)
+    for hint in hints:
+        console.print(f"[yellow]Note:[/] {hint}")
+    return cls({**cfg, "task": cls.name}, hints)
+
+
+def prepare(task: Task, ds, run_dir: Path, console) -> Prepared:
+    p = task.prepare(ds, console)
+    p.data_report["warnings"] = p.data_report.get("warnings", []) + task.hints
+    write_json(run_dir / "data_report.json", p.data_report)
+    write_config(run_dir / "config.yaml", task.cfg)
+    return p
+
+
+def build(task: Task, p: Prepared, run_dir: Path, console, user_model=None):
+    """The model (see :func:`make_model`) and its summary."""
+    model = make_model(task, p, user_model)
+    summary = model.summary(print_fn=None)
+    (run_dir / "model_summary.txt").write_text(summary)
+    console.rule("[bold]3. Model[/]")
+    console.print(summary, highlight=False)
+    return model
+
+
+def make_model(task: Task, p: Prepared, user_model=None):
+    """The user's model, or the template for this kind of data with the task's head, compiled."""
+    from nnguru.nn import templates
+    from nnguru.nn.model import Model
+
+    cfg = task.cfg
+    if isinstance(user_model, Model):
+        model = user_model
+    else:
+        model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
+                                len(p.x["train"]), dropout=cfg["dropout"],
+                                hidden_scale=float(cfg["hidden_scale"]))
+    if model._compile_args is None:
+        opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": float(cfg["lr"])}
+        model.compile(optimizer=opt, loss=task.loss, metrics=list(task.history_metrics))
+    if cfg["device"] != "auto" or _cuda():
+        model.to(_device(cfg["device"]))
+        model.amp = model.device.type == "cuda"
+    return model
+
+
+def auto_epochs(n_train: int) -> int:
+    """Enough epochs for early stopping to decide on small data, few passes over big data."""
+    if n_train <= 2_000:
+        return 200
+    if n_train <= 10_000:
+        return 60
+    if n_train <= 100_000:
+        return 20
+    return 8
+
+
+def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
+    """Train with early stopping that keeps the best weights."""
+    from nnguru.callbacks import EarlyStopping
+
+    cfg = task.cfg
+    x_tr, x_va = p.x["train"], p.x["val"]
+    epochs = int(cfg["epochs"] or auto_epochs(len(x_tr)))
+    patience = int(cfg["patience"] or (10 if len(x_tr) <= 10_000 else 5))
+    early = None
+    if cfg["early_stopping"] and len(x_va):
+        early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    class_weight = task.class_weight(p.y["train"], p.n_out)
+    cfg["epochs"], cfg["patience"] = epochs, patience  # config.yaml holds resolved values: rerunnable
+    console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
+                 + (f", early stopping (patience {patience})" if early else ""))
+    t0 = time.perf_counter()
+    history = model.fit(x_tr, p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
+                        validation_data=(x_va, p.y["val"]) if len(x_va) else None,
+                        callbacks=[early] if early else [], class_weight=class_weight,
+                        verbose=cfg["verbose"])
+    train_seconds = time.perf_counter() - t0
+    hist = history.history
+    if hist.get("lr"):
+        cfg["lr"] = hist["lr"][0]
+    if model.stop_reason:
+        console.print(f"[red]Stopped:[/] {model.stop_reason}")
+    write_history(run_dir / "history.csv", hist)
+    write_config(run_dir / "config.yaml", cfg)
+    # the restored (best) epoch, counted from 1 as the curves and the report show epochs
+    restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
+    return Fitted(hist, train_seconds, restored)
+
+
+def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
+    """Score the test split, once, next to the task's baselines; write metrics.json and the plots."""
+    from nnguru import report
+
+    ev = task.evaluate(model, p)
+    ev.metrics = {"task": task.name, **ev.metrics, "epochs_run": len(fitted.history.get("loss", [])),
+                  "train_seconds": round(fitted.train_seconds, 3)}
+    ev.metrics.setdefault("test", {})
+    task.cfg.update(ev.choices)
+    write_json(run_dir / "metrics.json", ev.metrics)
+    write_config(run_dir / "config.yaml", task.cfg)
+    report.save_run_plots(run_dir, history=fitted.history, best_epoch=fitted.restored_epoch)
+    task.write_outputs(run_dir, ev)
+    console.rule("[bold]5. Test[/]")
+    _print_metrics(task, ev.metrics, console)
+    return ev
+
+
+def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run_dir: Path, console) -> list:
+    """Read the curves and the data like an expert; write diagnosis.json."""
+    from nnguru import guru
+
+    hist = fitted.history
+    findings = guru.diagnose(
+        history=hist, task=task.name, data_report=p.data_report, metrics=ev.metrics,
+        n_params=model.count_params(), n_train=len(p.x["train"]),
+        n_classes=p.n_out if task.categorical_target else None,
+        lr=hist["lr"][0] if hist.get("lr") else None,
+        leakage_count=p.data_report["split"].get("duplicates_train_test"),
+        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch)
+    write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
+    console.rule("[bold]6. Diagnosis[/]")
+    guru.print_findings(findings, console)
+    return findings
+
+
+def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findings: list,
+          run_dir: Path, console) -> Run:
+    """The bundle (a model that takes raw data), the environment and the HTML report."""
+    from nnguru import report
+    from nnguru.bundle import save_model
+
+    if task.cfg["tensorboard"]:
+        if report.tensorboard_available():
+            report.write_history(fitted.history, run_dir)
+        else:
+            console.print("[yellow]--tensorboard: the tensorboard package is not installed; skipped.[/]")
+    write_json(run_dir / "environment.json", report.environment())
+    model.preprocessor = p.pre  # from here on the model takes raw rows, files or series
+    save_model(model, run_dir / "model")
+    report_path = report.write_report(run_dir)
+    console.rule("[bold]7. Files[/]")
+    console.print(f"Run written to [bold]{run_dir}[/]: report {report_path.name}, model/, metrics.json, "
+                  "history.csv, diagnosis.json, data_report.json, config.yaml")
+    return Run(run_dir, model, fitted.history, ev.metrics, findings, p.data_report, task.cfg, report_path)
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def load(data: Any, cfg: dict):
+    """The raw Dataset of a path, ``builtin:NAME``, a DataFrame (with a target) or (X, y) arrays."""
+    from nnguru.data import columns, sources
+    from nnguru.data.types import Dataset
+
+    if data is None:
+        raise NNGuruError("No data given. Pass a file, a folder, builtin:NAME, or (X, y) arrays.")
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = np.asarray(data[0]), np.asarray(data[1])
+        if len(X) != len(y):
+            raise NNGuruError(f"Found input variables with inconsistent numbers of samples: [{len(X)}, {len(y)}].")
+        return Dataset(X=X, y=y, name="arrays", kind="array", info={"source": "arrays"})
+    if isinstance(data, pd.DataFrame):
+        if cfg["target"] is None:
+            raise NNGuruError("A DataFrame needs target=COLUMN to know what to predict.")
+        name = sources.resolve_target(cfg["target"], list(data.columns), "the DataFrame")
+        X = data.drop(columns=[name])
+        overrides = {c: t for c, t in (cfg["column_types"] or {}).items() if c != name}
+        types = {c: t.type for c, t in columns.infer_types(X, overrides).items()}  # checks the overrides
+        return Dataset(X=X, y=data[name].to_numpy(), name="dataframe", kind="table", target=name,
+                       info={"source": "dataframe", "column_types": types})
+    ds = sources.load(str(data), target=cfg["target"], **{k: cfg[k] for k in SOURCE_OPTIONS})
+    if ds.y is None:
+        raise NNGuruError(
+            f"No target for {str(data)!r}: pass --target COLUMN (a name, or a position such as -1 for "
+            "the last column)."
+        )
+    return ds
+
+
+def _print_metrics(task: Task, metrics: dict, console) -> None:
+    from rich.table import Table
+
+    from nnguru.evaluate.baselines import named_baselines
+
+    test = metrics.get("test") or {}
+    keys = [k for k in task.summary_metrics if isinstance(test.get(k), (int, float))]
+    if not keys:
+        return
+    baselines = named_baselines(metrics)
+    table = Table(title="Test set (used once) vs " + ("trivial baseline" if len(baselines) == 1 else "baselines"))
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    for name in baselines:
+        table.add_column(name.replace("_", " ") if len(baselines) > 1 else "baseline", justify="right")
+    for k in keys:
+        cells = [baselines[b].get(k) for b in baselines]
+        table.add_row(k, f"{test[k]:.4f}", *(f"{c:.4f}" if isinstance(c, (int, float)) else "-" for c in cells))
+    console.print(table)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _device(spec: str):
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(spec)
+    except RuntimeError:
+        raise NNGuruError(f"Unknown device {spec!r}; use 'cpu', 'cuda', 'cuda:1' or 'auto'.") from None
+
+
+# ---- --auto-fix and the learning-rate finder ---------------------------------------------------
+def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console) -> Run:
+    """Apply the guru's remedies once, retrain, and keep the better run (by validation loss)."""
+    from nnguru import guru, report
+
+    fix = guru.remedies(first.diagnosis, first.config)
+    if not fix["changes"]:
+        console.print("--auto-fix: the diagnosis calls for no change that retraining can make.")
+        write_json(run_dir / "auto_fix.json", {"applied": False, "reason": "nothing to fix", **fix})
+        return first
+    console.rule("[bold]--auto-fix[/]: " + "; ".join(fix["description"]))
+    second_dir = run_dir / "_auto_fix_tmp"
+    second_dir.mkdir()
+    second = run(ds, {**cfg, **fix["changes"]}, second_dir, console)
+    summary = {"applied": True, **fix, "before": _fix_summary(first), "after": _fix_summary(second)}
+    # The fixed run replaces the first in the run directory; the first's numbers stay in auto_fix.json.
+    for p in list(run_dir.iterdir()):
+        if p != second_dir:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in second_dir.iterdir():
+        p.rename(run_dir / p.name)
+    second_dir.rmdir()
+    second.run_dir = run_dir
+    write_json(run_dir / "auto_fix.json", summary)
+    second.report_path = report.write_report(run_dir)
+    second.extras["auto_fix"] = summary
+    return second
+
+
+def _fix_summary(run: Run) -> dict:
+    return {"val": run.metrics.get("val"), "test": run.metrics.get("test"),
+            "val_loss_best": min((v for v in run.history.get("val_loss", []) if v == v), default=None),
+            "epochs_run": run.metrics.get("epochs_run"), "diagnosis": [f.code for f in run.diagnosis]}
+
+
+def lr_find(data: Any, target: str | int | None = None, task: str | None = None, model: str | None = None,
+            optimizer: str = "adam", out: str | Path | None = None, **options: Any):
+    """Learning-rate range test on the training split with the default (or chosen) template."""
+    from rich.console import Console
+
+    from nnguru import report
+
+    cfg = resolve_config(None, data=str(data), target=target, task=task, optimizer=optimizer, **options)
+    if model:
+        cfg["model"] = model
+    check_names(cfg)
+    console = Console(quiet=True)
+    ds = load(data, cfg)
+    chosen = choose_task(ds, cfg, console)
+    p = chosen.prepare(ds, console)
+    net = make_model(chosen, p)
+    result = net.find_lr(p.x["train"], p.y["train"])
+    if out:
+        report.plot_lr_finder(result, out)
+    return result

@@ -1,0 +1,189 @@
+"""The task protocol: what the pipeline asks a task, and the defaults for row-wise tasks.
+
+A task is a class with a few declarative attributes (its loss, metrics, split rule, headline
+metric, guru rules, figures) and the methods below. The pipeline calls them in stage order:
+
+    prepare(ds, console) -> Prepared         clean, split by the task's rule, fit preprocessing
+    head(n_out, y_train) -> layers           the template's output layers
+    class_weight(y_train, n_out)             per-class loss weights, if the task has classes
+    evaluate(model, prepared) -> Evaluation  val/test metrics next to the task's baselines
+    write_outputs(run_dir, evaluation)       the task's figures and tables
+    predict_table(model, data, ...)          the columns ``nnguru predict`` writes
+    score(model, ds)                         ``nnguru evaluate`` on new labeled data
+
+``Task`` implements the row-wise defaults (one sample per row or file, the split drawn at random);
+classification and regression override what differs, forecasting overrides ``prepare`` and
+prediction because its samples are windows over time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from nnguru.errors import NNGuruError
+
+
+@dataclass
+class Prepared:
+    """The prepare stage's artifact: cleaned, split and preprocessed data."""
+
+    data_report: dict
+    pre: Any  # the fitted preprocessor, saved in the bundle so predict applies the same steps
+    x: dict[str, np.ndarray]  # "train" / "val" / "test" model inputs
+    y: dict[str, np.ndarray]  # encoded targets
+    n_out: int
+    target: str | None
+    context: dict = field(default_factory=dict)  # what the task's evaluate needs beyond x and y
+
+
+@dataclass
+class Evaluation:
+    """The evaluate stage's artifact: metrics.json's content, choices made, and plot inputs."""
+
+    metrics: dict
+    choices: dict = field(default_factory=dict)  # resolved config values (positive class, threshold)
+    plots: dict = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Base of every task; row-wise defaults (see the module docstring)."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    auto_rank: ClassVar[int] = 100  # ``--task auto`` asks tasks in increasing rank
+    categorical_target: ClassVar[bool] = False  # targets are class labels (encoded 0..K-1)
+    split_method: ClassVar[str] = "random"  # "stratified" | "random" | "chronological"
+    loss: ClassVar[str] = "mse"
+    history_metrics: ClassVar[tuple[str, ...]] = ()  # Keras metric names tracked per epoch
+    headline: ClassVar[str] = "loss"  # the one test metric a run is judged by
+    summary_metrics: ClassVar[tuple[str, ...]] = ()  # printed after training, test vs baselines
+    report_cards: ClassVar[tuple[str, ...]] = ()  # the report's summary cards (two at most)
+    guru_rules: ClassVar[tuple[str, ...] | None] = None  # None: every rule
+    figures: ClassVar[dict[str, str]] = {}  # png file -> caption in the report
+
+    def __init__(self, cfg: dict[str, Any], hints: list[str] | None = None):
+        self.cfg = cfg  # the run's resolved configuration; stages record their choices in it
+        self.hints = list(hints or [])  # why another task might have been meant (warnings)
+
+    # --- choosing the task ------------------------------------------------------------------
+    @classmethod
+    def fits(cls, ds) -> bool:
+        """True when ``--task auto`` should pick this task for ``ds``."""
+        return False
+
+    @classmethod
+    def hint(cls, ds) -> str | None:
+        """A warning when ``ds`` may be meant for this task although another was picked."""
+        return None
+
+    # --- prepare ----------------------------------------------------------------------------
+    def prepare(self, ds, console) -> Prepared:
+        """Clean (and report), split (test first, untouched), fit preprocessing on train only."""
+        from nnguru.data.clean import clean, duplicates_across
+        from nnguru.data.inspect import print_data_report
+        from nnguru.data.preprocess import Preprocessor
+        from nnguru.data.split import three_way_split
+
+        cfg = self.cfg
+        ds, data_report = clean(ds, missing=cfg["missing"], drop_outliers=bool(cfg["drop_outliers"]),
+                                placeholder_zeros=cfg["placeholder_zeros"], task=self.name)
+        console.rule(f"[bold]1. Data[/] · {ds.name} · {self.name}")
+        print_data_report(data_report, console)
+
+        stratify = ds.y if self.split_method == "stratified" else None
+        train_i, val_i, test_i = three_way_split(
+            len(ds), stratify, val_frac=cfg["val_frac"], test_frac=cfg["test_frac"],
+            seed=int(cfg["seed"]), split_hint=ds.split_hint)
+        tr, va, te = ds.take(train_i), ds.take(val_i), ds.take(test_i)
+        leakage = duplicates_across(tr, te) if len(te) else 0
+        data_report["split"] = {"method": self.split_method, "train": len(tr), "val": len(va),
+                                "test": len(te), "stratified": stratify is not None,
+                                "seed": int(cfg["seed"]), "official_test_set": ds.split_hint is not None,
+                                "duplicates_train_test": leakage}
+        console.rule("[bold]2. Split[/]")
+        console.print(f"train {len(tr):,} · validation {len(va):,} · test {len(te):,} (the test part "
+                      "stays untouched until the end)"
+                      + (f" · [yellow]{leakage} test rows also appear in train[/]" if leakage else ""))
+
+        # zeros the cleaner treated as missing stay missing in new data too (predict, evaluate)
+        zeros = [c for c, f in data_report.get("placeholder_zeros", {}).items()
+                 if f["action"] == "treated as missing"]
+        pre = Preprocessor(self.name, zeros_missing=zeros).fit(tr.X, tr.y)
+        x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
+        y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
+        self.check_prepared(pre, ds.target)
+        return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target)
+
+    def check_prepared(self, pre, target: str | None) -> None:
+        """Refuse data the task cannot learn from (e.g. a single class); every target is learnable here."""
+        return None
+
+    def n_outputs(self, pre, y_train: np.ndarray) -> int:
+        return 1 if y_train.ndim == 1 else int(y_train.shape[1])
+
+    # --- build ------------------------------------------------------------------------------
+    @abstractmethod
+    def head(self, n_out: int, y_train: np.ndarray) -> list:
+        """The output layers the template ends with."""
+
+    def class_weight(self, y_train: np.ndarray, n_out: int) -> dict | None:
+        if self.cfg.get("class_weight"):
+            raise NNGuruError(
+                f"class_weight={self.cfg['class_weight']!r} applies to classification; the task is "
+                f"{self.name}. Remove --class-weight."
+            )
+        return None
+
+    # --- evaluate ---------------------------------------------------------------------------
+    @abstractmethod
+    def evaluate(self, model, p: Prepared) -> Evaluation:
+        """Validation and test metrics next to the task's baselines (the test split used once)."""
+
+    def write_outputs(self, run_dir: Path, ev: Evaluation) -> list[Path]:
+        return []
+
+    # --- predict ----------------------------------------------------------------------------
+    def predict_table(self, model, data: Any, horizon: int | None = None, **source_options: Any) -> pd.DataFrame:
+        """``nnguru predict``: raw rows or files -> a table (a ``path`` column for files)."""
+        from nnguru.inference import load_new_data
+
+        if horizon is not None:
+            raise NNGuruError(f"--horizon applies to forecasting runs; this run's task is {self.name}. "
+                              "Leave --horizon out.")
+        ds = None
+        if isinstance(data, (str, Path)):
+            ds = load_new_data(data, self.cfg, with_target=False, **source_options)
+            data = ds.X
+        frame = pd.DataFrame()
+        if ds is not None and isinstance(ds.X, pd.DataFrame) and "path" in ds.X.columns:
+            frame["path"] = ds.X["path"].to_numpy()
+        for column, values in self.prediction_columns(model, model.predict(data)).items():
+            frame[column] = values
+        return frame
+
+    def prediction_columns(self, model, output: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's outputs as named prediction columns."""
+        values = output.reshape(len(output), -1)
+        if values.shape[1] == 1:
+            return {"prediction": values[:, 0]}
+        return {f"prediction_{k}": values[:, k] for k in range(values.shape[1])}
+
+    def clean_new(self, ds) -> tuple[Any, dict]:
+        """New labeled data cleaned as training data was, for ``nnguru evaluate``.
+
+        Placeholder zeros are only reported: the saved preprocessor treats the columns training
+        treated (detecting again on new data could pick other columns).
+        """
+        from nnguru.data.clean import clean
+
+        return clean(ds, missing=self.cfg.get("missing", "fill"), placeholder_zeros="flag", task=self.name)
+
+    @abstractmethod
+    def score(self, model, ds) -> dict:
+        """Test metrics of ``model`` on cleaned, labeled new data ``ds`` (``nnguru evaluate``)."""

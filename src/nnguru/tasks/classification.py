@@ -1,0 +1,171 @@
+"""Classification: predict a label. Stratified split, softmax head, accuracy/precision/recall/F1.
+
+Binary tasks have a positive class (``--positive``, else the minority class) and a decision
+threshold (0.5, a number, or ``auto``: best F1 on the validation split, never on test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nnguru.errors import NNGuruError, describe
+from nnguru.tasks import register
+from nnguru.tasks.base import Evaluation, Prepared, Task
+
+MAX_CLASSES_FOR_INTEGERS = 20  # integer targets with more distinct values are counts/amounts
+NUMERIC_MIN_SHARE = 0.9  # a text target that mostly parses as numbers is numbers with a few bad cells
+
+
+def numeric_values(y) -> np.ndarray | None:
+    """``y`` as float64 when it holds numbers (also as text, as a CSV reader gives them), else None.
+
+    Some values may fail to parse (missing markers such as '?', 'NA') as long as
+    NUMERIC_MIN_SHARE of the present values are numbers; the cleaner reports and drops the rest.
+    """
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf":
+        return y.astype(np.float64)
+    if y.dtype.kind == "b":
+        return None
+    raw = pd.Series(y, dtype=object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    present = raw.notna() & (raw.astype(str) != "")
+    parsed = pd.to_numeric(raw.where(present), errors="coerce")
+    if not present.any() or parsed.notna().sum() < NUMERIC_MIN_SHARE * present.sum():
+        return None
+    return parsed.to_numpy(np.float64)
+
+
+def looks_categorical(y: np.ndarray) -> bool:
+    """Text, booleans and integers with few distinct values are labels; other numbers are values."""
+    numbers = numeric_values(y)
+    if numbers is None:
+        return True
+    y = numbers
+    values = y[~np.isnan(y)] if y.dtype.kind == "f" else y
+    if len(values) == 0:
+        raise NNGuruError("The target has no values (all missing); choose another target column.")
+    integral = y.dtype.kind in "iu" or bool(np.all(np.mod(values, 1) == 0))
+    return integral and len(np.unique(values)) <= MAX_CLASSES_FOR_INTEGERS
+
+
+@register
+class Classification(Task):
+    name = "classification"
+    aliases = ("binary", "multiclass")
+    auto_rank = 20
+    categorical_target = True
+    split_method = "stratified"
+    loss = "sparse_categorical_crossentropy"
+    history_metrics = ("accuracy",)
+    headline = "accuracy"
+    summary_metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    report_cards = ("accuracy", "f1")
+    figures = {"confusion_matrix.png": "Confusion matrix (colour: share of the true class)",
+               "roc_pr.png": "ROC and precision-recall curves (test)"}
+
+    @classmethod
+    def fits(cls, ds) -> bool:
+        return ds.y is not None and looks_categorical(ds.y)
+
+    def check_prepared(self, pre, target: str | None) -> None:
+        if len(pre.classes) < 2:
+            raise NNGuruError(
+                f"The target {target or ''!s} has a single class ({pre.classes[0]!r}) in the training "
+                "data: there is nothing to learn. Check the target column."
+            )
+
+    def n_outputs(self, pre, y_train: np.ndarray) -> int:
+        return len(pre.classes)
+
+    def head(self, n_out: int, y_train: np.ndarray) -> list:
+        from nnguru.nn.layers import Dense
+
+        return [Dense(n_out, activation="softmax")]
+
+    def class_weight(self, y_train: np.ndarray, n_out: int) -> dict | None:
+        spec = self.cfg.get("class_weight")
+        if spec is None or spec is False:
+            return None
+        if spec == "balanced":
+            counts = np.bincount(y_train, minlength=n_out).astype(np.float64)
+            return {k: float(len(y_train) / (n_out * c)) if c else 0.0 for k, c in enumerate(counts)}
+        if isinstance(spec, dict):
+            return {int(k): float(v) for k, v in spec.items()}
+        raise NNGuruError(f"class_weight must be 'balanced' or a dict; received {describe(spec)}.")
+
+    @staticmethod
+    def baseline(y_train: np.ndarray, y_eval: np.ndarray, classes=None, positive: Any = None) -> dict:
+        from nnguru.evaluate.baselines import majority_class
+
+        return majority_class(y_train, y_eval, classes=classes, positive=positive)
+
+    def evaluate(self, model, p: Prepared) -> Evaluation:
+        from nnguru.evaluate import classification_metrics, resolve_positive
+
+        classes, y_tr, y_va, y_te = p.pre.classes, p.y["train"], p.y["val"], p.y["test"]
+        proba_va = model.predict(p.x["val"]) if len(y_va) else None
+        proba_te = model.predict(p.x["test"]) if len(y_te) else None
+        metrics: dict[str, Any] = {}
+        positive, threshold, plots = self.cfg["positive"], None, {}
+        if len(classes) == 2:
+            pos_index = resolve_positive(classes, positive, y_tr)
+            threshold = self._threshold(y_va, proba_va, pos_index, metrics)
+            positive = classes[pos_index]
+            plots["positive_index"] = pos_index
+        if proba_va is not None:
+            metrics["val"] = classification_metrics(y_va, proba_va, classes, positive, threshold, y_tr)
+        if proba_te is not None:
+            metrics["test"] = classification_metrics(y_te, proba_te, classes, positive, threshold, y_tr)
+            metrics["baseline"] = self.baseline(y_tr, y_te, classes=classes, positive=positive)
+            plots.update(y_true=y_te, proba=proba_te)
+        choices = {"positive": positive, "threshold": threshold} if len(classes) == 2 else {}
+        return Evaluation(metrics, choices, plots)
+
+    def _threshold(self, y_va, proba_va, pos_index: int, metrics: dict) -> float | None:
+        from nnguru.evaluate import choose_threshold
+
+        spec = self.cfg.get("threshold")
+        if spec is None:
+            return None
+        if spec == "auto":
+            if proba_va is None:
+                return None
+            value, table = choose_threshold(y_va, proba_va, pos_index)
+            metrics["threshold"] = {"value": value, "chosen_on": "validation", "tradeoff": table}
+            return value
+        try:
+            value = float(spec)
+        except (TypeError, ValueError):
+            raise NNGuruError(f"threshold must be 'auto' or a number in (0, 1); received {spec!r}.") from None
+        if not 0 < value < 1:
+            raise NNGuruError(f"threshold must be in (0, 1); received {value}.")
+        metrics["threshold"] = {"value": value, "chosen_on": "user"}
+        return value
+
+    def write_outputs(self, run_dir: Path, ev: Evaluation) -> list[Path]:
+        from nnguru.report import save_run_plots
+
+        return save_run_plots(run_dir, metrics=ev.metrics.get("test"), **ev.plots)
+
+    def prediction_columns(self, model, output: np.ndarray) -> dict[str, np.ndarray]:
+        pre = model.preprocessor
+        idx = (output[:, 0] > 0.5).astype(np.int64) if output.shape[-1] == 1 else output.argmax(-1)
+        threshold, positive = self.cfg.get("threshold"), self.cfg.get("positive")
+        if isinstance(threshold, float) and output.shape[-1] == 2 and positive in pre.classes:
+            pos = list(pre.classes).index(positive)
+            idx = np.where(output[:, pos] >= threshold, pos, 1 - pos)
+        columns = {"prediction": pre.decode_y(idx)}
+        columns.update({f"proba_{cls}": output[:, k] for k, cls in enumerate(pre.classes)})
+        return columns
+
+    def score(self, model, ds) -> dict:
+        from nnguru.evaluate import classification_metrics
+
+        pre = model.preprocessor
+        threshold = self.cfg.get("threshold") if isinstance(self.cfg.get("threshold"), float) else None
+        return classification_metrics(pre.encode_y(ds.y), model.predict(ds.X), pre.classes,
+                                      self.cfg.get("positive"), threshold)
