@@ -4,7 +4,8 @@ Each stage is a short function that takes the artifacts before it, asks the run'
 object from ``nnguru.tasks``) whatever varies by task, and writes its own artifact to the run
 directory as soon as it exists:
 
-    prepare   data_report.json, config.yaml   cleaned, split, preprocessed data (``Prepared``)
+    prepare   data_report.json, config.yaml   cleaned, split, preprocessed data (``Prepared``);
+                                              the run directory is made once the data is accepted
     build     model_summary.txt               the user's model or the task's template
     fit       history.csv, config.yaml        training with early stopping (``Fitted``)
     evaluate  metrics.json, *.png             val/test metrics next to baselines (``Evaluation``)
@@ -99,17 +100,18 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
     console = console or Console(quiet=cfg["verbose"] == 0)
     nnguru.set_seed(int(cfg["seed"]))
     ds = load(data if data is not None else cfg["data"], cfg)
-    run_dir = prepare_run_dir(out, _safe_name(ds.name), overwrite)
-    first = run(ds, cfg, run_dir, console, model)
+    first = run(ds, cfg, out, overwrite, console, model)
     if not cfg["auto_fix"]:
         return first
-    return _auto_fix(first, ds, cfg, run_dir, console)
+    return _auto_fix(first, ds, cfg, first.run_dir, console)
 
 
-def run(ds, cfg: dict, run_dir: Path, console, user_model=None) -> Run:
-    """All stages on loaded data ``ds``, writing into ``run_dir``."""
+def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
+    """All stages on loaded data ``ds``; the run directory is made once the data is accepted."""
     task = choose_task(ds, cfg, console)
-    p = prepare(task, ds, run_dir, console)
+    p = task.prepare(ds, console)  # bad data stops here, before anything is written
+    run_dir = prepare_run_dir(out, _safe_name(ds.name), overwrite)
+    write_prepared(task, p, run_dir)
     model = build(task, p, run_dir, console, user_model)
     fitted = fit(task, model, p, run_dir, console)
     ev = evaluate(task, model, p, fitted, run_dir, console)
@@ -127,12 +129,11 @@ def choose_task(ds, cfg: dict, console) -> Task:
     return cls({**cfg, "task": cls.name}, hints)
 
 
-def prepare(task: Task, ds, run_dir: Path, console) -> Prepared:
-    p = task.prepare(ds, console)
+def write_prepared(task: Task, p: Prepared, run_dir: Path) -> None:
+    """The prepare stage's files: what cleaning and splitting found and did, and the config so far."""
     p.data_report["warnings"] = p.data_report.get("warnings", []) + task.hints
     write_json(run_dir / "data_report.json", p.data_report)
     write_config(run_dir / "config.yaml", task.cfg)
-    return p
 
 
 def build(task: Task, p: Prepared, run_dir: Path, console, user_model=None):
@@ -352,8 +353,7 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console) -> Run:
         return first
     console.rule("[bold]--auto-fix[/]: " + "; ".join(fix["description"]))
     second_dir = run_dir / "_auto_fix_tmp"
-    second_dir.mkdir()
-    second = run(ds, {**cfg, **fix["changes"]}, second_dir, console)
+    second = run(ds, {**cfg, **fix["changes"]}, second_dir, False, console)
     summary = {"applied": True, **fix, "before": _fix_summary(first), "after": _fix_summary(second)}
     # The fixed run replaces the first in the run directory; the first's numbers stay in auto_fix.json.
     for p in list(run_dir.iterdir()):

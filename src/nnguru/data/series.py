@@ -259,9 +259,9 @@ def calendar_features(times: pd.Index, step: dict | None) -> np.ndarray:
     elif key == ("seconds", 604800):
         cycles = [(times.isocalendar().week.to_numpy(np.float64) - 1, 52.18)]
     elif key == ("seconds", 86400):
-        cycles = [(times.dayofweek.to_numpy(), 7), (times.dayofyear.to_numpy() - 1, 365.25)]
+        cycles = [(times.day_of_week.to_numpy(), 7), (times.day_of_year.to_numpy() - 1, 365.25)]
     elif key[0] == "seconds" and key[1] < 86400:
-        cycles = [(times.hour.to_numpy() + times.minute.to_numpy() / 60, 24), (times.dayofweek.to_numpy(), 7)]
+        cycles = [(times.hour.to_numpy() + times.minute.to_numpy() / 60, 24), (times.day_of_week.to_numpy(), 7)]
     out = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period) for v, period in cycles for f in (np.sin, np.cos)]
     return np.stack(out, axis=1) if out else np.zeros((len(times), 0))
 
