@@ -2,10 +2,11 @@
 
 ``diagnose`` -> findings (diagnosis.json), ``print_findings`` shows them, ``remedies`` turns them
 into one round of ``--auto-fix`` changes, ``find_lr`` is the learning-rate range test.
+Train/test duplicates (the ``leakage`` rule's input) are counted by
+:func:`nnguru.data.clean.duplicates_across`.
 """
 
 from nnguru.guru.findings import Finding, load_findings, print_findings, save_findings
-from nnguru.guru.leakage import count_leakage
 from nnguru.guru.lr_finder import LRFinderResult, find_lr, suggest_lr
 from nnguru.guru.remedies import remedies
 from nnguru.guru.rules import diagnose
@@ -13,7 +14,6 @@ from nnguru.guru.rules import diagnose
 __all__ = [
     "Finding",
     "LRFinderResult",
-    "count_leakage",
     "diagnose",
     "find_lr",
     "load_findings",
