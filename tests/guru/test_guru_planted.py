@@ -81,7 +81,7 @@ def test_planted_leakage(trainer):
     leaked = duplicates_across(x_tr, x_te)
     assert leaked == 60
     run = train(x_tr, y_tr, x_va, y_va, epochs=20, early_stopping=True)
-    found, metrics = diag(run, y_tr, x_va, y_va, leakage_count=leaked)
+    found, metrics = diag(run, y_tr, x_va, y_va, n_test=len(x_te), duplicates=leaked)
     leak = next(f for f in found if f.code == "leakage")
     assert leak.severity == "error"
     assert leak.evidence["duplicated_test_samples"] == 60
