@@ -229,3 +229,13 @@ def test_bad_options_are_named():
         clean(ds, missing="mean")
     with pytest.raises(NNGuruError, match="placeholder_zeros='zap'"):
         clean(ds, placeholder_zeros="zap")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("12", True), (" -3.5 ", True), (".5", True), ("1e-3", True), ("+7.", True),
+    ("1,000", False), ("12 kg", False), ("$5", False), ("", False), ("e5", False), ("1e", False),
+])
+def test_one_plain_number_pattern(text, expected):
+    from nnguru.data.columns import is_number
+
+    assert is_number(text) is expected

@@ -232,7 +232,6 @@ _SINGLE_COLUMN = "\x1f"  # ASCII unit separator: never in real text, so each lin
 DETECT_LINES = 5000  # lines (at most DETECT_CHARS) used to detect delimiter, quoting and header
 DETECT_CHARS = 1_000_000
 MAX_RAGGED_SHARE = 0.5  # more broken rows than this: the delimiter or quoting is wrong, not the rows
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def read_delimited(
@@ -402,10 +401,6 @@ def _parse_records(text: str, delimiter: str, quoting: int, path: Path) -> tuple
     return records, blank
 
 
-def _is_number(value: str) -> bool:
-    return bool(_NUMBER.match(value.strip()))
-
-
 def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
     """True when the first row names the columns rather than holding data.
 
@@ -413,7 +408,7 @@ def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
     also occurs in the (categorical) column below it.
     """
     first = [v.strip() for v in records[0][1]]
-    if any(v == "" or _is_number(v) or len(v) > 40 or len(v.split()) > 4 for v in first):
+    if any(v == "" or col.is_number(v) or len(v) > 40 or len(v.split()) > 4 for v in first):
         return False
     if len(set(first)) < len(first):
         return False
@@ -422,7 +417,7 @@ def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
         values = [r[j].strip() for r in body if len(r) > j and r[j].strip()]
         distinct = {v.casefold() for v in values}
         categorical = values and len(distinct) <= max(20, len(values) // 2)
-        if categorical and not all(_is_number(v) for v in values) and name.casefold() in distinct:
+        if categorical and not all(col.is_number(v) for v in values) and name.casefold() in distinct:
             return False
     return True
 
