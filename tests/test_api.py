@@ -65,7 +65,14 @@ def test_auto_fix_improves_an_overfitting_run(tmp_path):
     assert fix["applied"] and "overfitting" in fix["before"]["diagnosis"]
     assert fix["after"]["val_loss_best"] < fix["before"]["val_loss_best"]
     assert run.extras["auto_fix"]["after"] == fix["after"]
-    assert (tmp_path / "run" / "report.html").read_text().count("auto") > 0
+    from nnguru.report.html import fmt
+
+    page = (tmp_path / "run" / "report.html").read_text()
+    section = page[page.index('<section id="autofix">'):]
+    section = section[:section.index("</section>")]
+    assert "Auto-fix: before vs after" in section and "overfitting" in section
+    for side in ("before", "after"):  # the best validation loss of each run, as the page shows it
+        assert fmt(fix[side]["val_loss_best"]) in section
 
 
 def test_auto_fix_improves_minority_recall(tmp_path):

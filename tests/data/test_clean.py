@@ -137,6 +137,25 @@ def test_duplicates_across_splits_is_leakage(files):
     assert duplicates_across(images[:2], images[1:]) == 3
 
 
+def test_duplicates_across_arrays_tables_and_text():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(100, 5))
+    test = np.concatenate([rng.normal(size=(30, 5)), train[:7]])
+    assert duplicates_across(train, test) == 7
+    assert duplicates_across(train, test + 1e-9) == 0  # exact copies only
+    zeros = np.zeros((1, 3))
+    assert duplicates_across(zeros, -zeros) == 1  # -0.0 equals 0.0
+    images = rng.integers(0, 255, size=(20, 8, 8), dtype=np.uint8)
+    assert duplicates_across(images, images[[3, 3, 5]]) == 3
+    df_train = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    df_test = pd.DataFrame({"b": ["y", "q"], "a": [2, 2]})  # column order differs
+    assert duplicates_across(df_train, df_test) == 1
+    assert duplicates_across(train, train[:0]) == 0
+    texts = np.array([["hello", 1], ["bye", 2]], dtype=object)
+    assert duplicates_across(texts, texts[:1]) == 1
+    assert duplicates_across(texts, np.array([["hello", 2]], dtype=object)) == 0
+
+
 def test_class_balance_and_minority_warning(files):
     labels = ["a"] * 95 + ["b"] * 5
     text = "x,y\n" + "\n".join(f"{i},{lab}" for i, lab in enumerate(labels)) + "\n"
@@ -210,3 +229,13 @@ def test_bad_options_are_named():
         clean(ds, missing="mean")
     with pytest.raises(NNGuruError, match="placeholder_zeros='zap'"):
         clean(ds, placeholder_zeros="zap")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("12", True), (" -3.5 ", True), (".5", True), ("1e-3", True), ("+7.", True),
+    ("1,000", False), ("12 kg", False), ("$5", False), ("", False), ("e5", False), ("1e", False),
+])
+def test_one_plain_number_pattern(text, expected):
+    from nnguru.data.columns import is_number
+
+    assert is_number(text) is expected

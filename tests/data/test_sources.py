@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -253,3 +254,30 @@ def test_vectorized_media_kinds_agree_with_the_per_file_rule():
              "dir.png/file", "a.", "x/y.WebP", "s p a c e.wav", "9.aif"]
     got = media_kinds(pd.Series(names)).tolist()
     assert [None if isinstance(g, float) else g for g in got] == [media_kind(n) for n in names]
+
+
+def test_registered_source_is_asked_before_the_built_in_ones(files, monkeypatch):
+    from nnguru.data import sources
+    from nnguru.data.types import Dataset
+
+    monkeypatch.setattr(sources, "SOURCES", dict(sources.SOURCES))
+    assert list(sources.SOURCES) == ["builtin", "mnist_idx", "media_folder", "npz", "parquet",
+                                     "table"]
+    seen = []
+
+    def load_pipes(spec: str, options: sources.SourceOptions) -> Dataset:
+        seen.append(options.target)
+        frame = pd.DataFrame([line.split("|") for line in Path(spec).read_text().split()],
+                             columns=["a", "y"])
+        return sources.table_dataset(frame, {"path": spec, "format": "pipes"}, Path(spec), options)
+
+    sources.register_source("pipes", lambda spec: spec.endswith(".pipes") and Path(spec).is_file(),
+                            load_pipes)
+    ds = load(files.text("d.pipes", "1|x\n2|y\n3|x\n"), target="y")  # a file: table would read it
+    assert seen == ["y"] and ds.info["format"] == "pipes" and list(ds.y) == ["x", "y", "x"]
+    assert ds.info["column_types"] == {"a": "numeric"}
+    assert load(files.text("d.csv", "a,label\n1,x\n2,z\n"), target="label").info["format"] == "csv"
+    with pytest.raises(NNGuruError, match="already registered"):
+        sources.register_source("pipes", lambda spec: False, load_pipes)
+    with pytest.raises(NNGuruError, match="does not exist"):
+        load("nowhere.pipes")

@@ -73,17 +73,26 @@ def train_mlp(x_tr, y_tr, x_val, y_val, *, hidden=(64,), lr=1e-3, epochs=20, bat
     return Trained(dict(hist), model, model.count_params(), restored, config)
 
 
-def diagnose_run(run: Trained, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+def diagnose_run(run: Trained, y_tr: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+                 n_test: int | None = None, duplicates: int = 0,
                  **extra: Any) -> tuple[list[Finding], dict[str, Any]]:
-    """What nnguru.train does after fit: validation metrics, baseline, data facts, diagnosis."""
+    """What nnguru.train does after fit: validation metrics, baseline, data facts, diagnosis.
+
+    ``n_test`` / ``duplicates``: the test split's size and its samples copied from training.
+    """
     k = int(max(y_tr.max(), y_val.max()) + 1)
     classes = list(range(k))
     metrics = {"val": classification_metrics(y_val, run.proba(x_val), classes, y_train=y_tr),
                "baseline": baseline("classification", y_tr, y_val, classes=classes)}
-    report = {"target": {"class_balance": {"counts": {
-        str(c): int(n) for c, n in enumerate(np.bincount(y_tr, minlength=k))}}}}
-    findings = diagnose(history=run.history, task="classification", data_report=report,
-                        metrics=metrics, n_params=run.n_params, n_train=len(y_tr), n_classes=k,
+    counts = {str(c): int(n) for c, n in enumerate(np.bincount(y_tr, minlength=k))}
+    n_test = len(y_val) if n_test is None else n_test
+    report = {"target": {"name": "y", "missing_rows_dropped": 0, "type": "classes",
+                         "class_balance": {"counts": counts}},
+              "split": {"method": "stratified", "train": len(y_tr), "val": len(y_val),
+                        "test": n_test, "stratified": True, "seed": 0,
+                        "official_test_set": False, "duplicates_train_test": duplicates}}
+    findings = diagnose(history=run.history, data_report=report, metrics=metrics,
+                        headline="accuracy", n_params=run.n_params, n_classes=k,
                         class_weight=run.config["class_weight"],
                         restored_epoch=run.restored_epoch, **extra)
     return findings, metrics

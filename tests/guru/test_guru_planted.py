@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits, make_circles, make_classification
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from nnguru.guru import count_leakage
+from nnguru.data.clean import duplicates_across
 
 
 def codes(findings):
@@ -78,10 +78,10 @@ def test_planted_leakage(trainer):
     rng = np.random.default_rng(0)
     copies = rng.choice(len(x_tr), 60, replace=False)
     x_te = np.concatenate([x_va[:140], x_tr[copies]])  # 60 of 200 test rows seen in training
-    leaked = count_leakage(x_tr, x_te)
+    leaked = duplicates_across(x_tr, x_te)
     assert leaked == 60
     run = train(x_tr, y_tr, x_va, y_va, epochs=20, early_stopping=True)
-    found, metrics = diag(run, y_tr, x_va, y_va, leakage_count=leaked)
+    found, metrics = diag(run, y_tr, x_va, y_va, n_test=len(x_te), duplicates=leaked)
     leak = next(f for f in found if f.code == "leakage")
     assert leak.severity == "error"
     assert leak.evidence["duplicated_test_samples"] == 60

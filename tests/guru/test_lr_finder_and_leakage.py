@@ -1,17 +1,16 @@
-"""The learning-rate range test and the leakage counter."""
+"""The learning-rate range test (the leakage counter is tested in tests/data/test_clean.py)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from nnguru.errors import NNGuruError
-from nnguru.guru import count_leakage, find_lr, suggest_lr
+from nnguru.guru import find_lr, suggest_lr
 
 
 def blob_problem(seed: int = 0):
@@ -104,24 +103,6 @@ def test_suggest_lr_picks_the_steepest_descent():
     assert at_min == pytest.approx(0.1, rel=0.5)
     assert suggest_lr([1e-3, 1e-2], [1.0, 0.5]) == (pytest.approx(1e-3), 1e-2)  # too short
     assert suggest_lr([], []) == (None, None)
-
-
-def test_count_leakage_arrays_tables_and_images():
-    rng = np.random.default_rng(0)
-    train = rng.normal(size=(100, 5))
-    test = np.concatenate([rng.normal(size=(30, 5)), train[:7]])
-    assert count_leakage(train, test) == 7
-    assert count_leakage(train, test + 1e-9) == 0  # exact copies only
-    zeros = np.zeros((1, 3))
-    assert count_leakage(zeros, -zeros) == 1  # -0.0 equals 0.0
-    images = rng.integers(0, 255, size=(20, 8, 8), dtype=np.uint8)
-    assert count_leakage(images, images[[3, 3, 5]]) == 3
-    df_train = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
-    df_test = pd.DataFrame({"b": ["y", "q"], "a": [2, 2]})  # column order differs
-    assert count_leakage(df_train, df_test) == 1
-    assert count_leakage(train, train[:0]) == 0
-    texts = np.array([["hello", 1], ["bye", 2]], dtype=object)
-    assert count_leakage(texts, texts[:1]) == 1
 
 
 def test_lr_find_uses_the_optimizer_training_would_build():

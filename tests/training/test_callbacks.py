@@ -150,10 +150,27 @@ def test_checkpoint_resume_is_exact(blobs, tmp_path):
 
 
 def test_checkpoint_save_best_only(blobs, tmp_path):
-    x, y = blobs
-    ck = ModelCheckpoint(str(tmp_path / "best.safetensors"), monitor="val_accuracy", save_best_only=True)
-    small_model().fit(x, y, epochs=3, validation_split=0.2, verbose=0, callbacks=[ck])
-    assert (tmp_path / "best.safetensors").is_file()
+    """The file holds the best epoch's weights, not the last: validation worsens after the best."""
+    x, _ = blobs
+    y_noise = np.random.default_rng(1).integers(0, 3, len(x))  # memorizing noise: val_loss rises
+    m = Sequential([Dense(256, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")])
+    m.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy")
+    snapshots = []
+
+    class Snap(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append({k: v.clone() for k, v in self.model.state_dict().items()})
+
+    path = tmp_path / "best.safetensors"
+    ck = ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
+    h = m.fit(x, y_noise, epochs=15, batch_size=16, validation_split=0.3, verbose=0,
+              callbacks=[Snap(), ck]).history
+    best = int(np.argmin(h["val_loss"]))
+    assert best < len(h["val_loss"]) - 1 and min(h["val_loss"][best + 1:]) > h["val_loss"][best]
+    meta = load_checkpoint(path, m)
+    assert meta["epoch"] == best + 1 and meta["extra"]["logs"]["val_loss"] == h["val_loss"][best]
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, snapshots[best][k]), k
 
 
 def test_csv_logger(blobs, tmp_path):

@@ -486,7 +486,12 @@ def row_hashes(X: pd.DataFrame | np.ndarray, types: dict[str, str] | None = None
     """
     if isinstance(X, np.ndarray):
         rows = np.ascontiguousarray(X.reshape(len(X), -1))
-        return np.fromiter((_digest(r.tobytes()) for r in rows), dtype=np.uint64, count=len(rows))
+        if rows.dtype == object:  # text or mixed cells: their bytes would be pointers
+            data = (repr(r.tolist()).encode() for r in rows)
+        else:
+            rows = rows + 0 if rows.dtype.kind in "fc" else rows  # -0.0 and 0.0 hash alike
+            data = (r.tobytes() for r in rows)
+        return np.fromiter((_digest(d) for d in data), dtype=np.uint64, count=len(rows))
     types = types or X.attrs.get("column_types")
     X = _without_attrs(X)
     types = types or {c: col.infer_type(X[c], c).type for c in X.columns}
@@ -549,10 +554,23 @@ def _duplicates(X: pd.DataFrame | np.ndarray, y: np.ndarray | None, types: dict 
 
 
 def duplicates_across(train: Dataset | pd.DataFrame | np.ndarray, test: Dataset | pd.DataFrame | np.ndarray) -> int:
-    """How many test samples also appear in the training data (leakage that inflates scores)."""
+    """How many test samples have an exact copy among the training samples (leakage).
+
+    Compares inputs before preprocessing, target excluded, as :func:`row_hashes` does: tables on
+    their feature columns (types from the cleaner, else inferred once on ``train``; the test
+    columns are matched by name), media files by content, arrays sample by sample.
+    """
     train_x = train.X if isinstance(train, Dataset) else train
     test_x = test.X if isinstance(test, Dataset) else test
-    types = train.info.get("column_types") if isinstance(train, Dataset) else None
+    if len(train_x) == 0 or len(test_x) == 0:
+        return 0
+    types = None
+    if isinstance(train_x, pd.DataFrame):
+        types = (train.info.get("column_types") if isinstance(train, Dataset) else None) \
+            or train_x.attrs.get("column_types") \
+            or {c: col.infer_type(train_x[c], c).type for c in train_x.columns}
+        if isinstance(test_x, pd.DataFrame) and set(train_x.columns) <= set(test_x.columns):
+            test_x = test_x[list(train_x.columns)]
     seen = set(row_hashes(train_x, types).tolist())
     return int(sum(h in seen for h in row_hashes(test_x, types).tolist()))
 

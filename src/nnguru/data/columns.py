@@ -50,6 +50,9 @@ _DATE_LIKE = re.compile(
     r"^\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
     r"|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?$"
 )
+# A plain decimal number written as text ("12", "-3.5", ".5", "1e-3"): no thousands separators,
+# units or currency signs. Header detection and label spellings ("1" vs "1.0") both use it.
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _ID_NAME = re.compile(r"(?i)^(id|idx|index|key|uuid|guid)$|[_\s.-](id|idx|index|key|uuid)$|[a-z]Id$")
 
 # Thresholds for type inference, each with the reason it is what it is.
@@ -155,6 +158,11 @@ def _present_strings(values: pd.Series, change: Callable[[pd.Series], pd.Series]
     if len(present):
         out[~missing] = change(present.astype(object).map(str).astype(str)).astype(object)
     return out
+
+
+def is_number(text: str) -> bool:
+    """True when ``text`` (surrounding whitespace ignored) is a plain number (:data:`NUMBER`)."""
+    return bool(NUMBER.match(text.strip()))
 
 
 def media_kind(path: str) -> str | None:

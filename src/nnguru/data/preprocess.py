@@ -15,8 +15,6 @@ Input kinds and output shapes:
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -49,7 +47,6 @@ OPTIONS = {
     "duration": "audio clip length in seconds; default: 95th percentile of training lengths",
     "n_mels": "mel bands of audio spectrograms (default 32)",
 }
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class Preprocessor:
@@ -413,7 +410,7 @@ def _label_key(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     text = str(value).strip()
-    if _NUMBER.match(text):
+    if col.is_number(text):
         return _label_key(float(text))
     return text
 

@@ -4,6 +4,26 @@
 (table cells as strings, files as paths) and every choice made while reading (delimiter, header,
 quoting, encoding, skipped lines, ignored files, column types) is written to ``Dataset.info`` so
 the data report can show it. Cleaning happens in :mod:`nnguru.data.clean`.
+
+Each kind of data is a registered source: a name, ``detect(spec) -> bool`` and
+``load(spec, options) -> Dataset``. ``load`` asks the sources in turn, the most recently
+registered first, and the first that recognizes ``spec`` reads it. The built-in ones, as tried:
+``builtin`` (``builtin:NAME``), ``mnist_idx`` (a folder with the four IDX files), ``npz``,
+``parquet`` (by suffix or magic bytes), ``media_folder`` (any other folder) and ``table``
+(any other file: delimited text). Adding one, e.g. SQLite tables::
+
+    from nnguru.data import sources
+
+    def load_sqlite(spec: str, options: sources.SourceOptions) -> Dataset:
+        frame = ...  # read the table, values as stored
+        return sources.table_dataset(frame, {"path": spec, "format": "sqlite"}, Path(spec),
+                                     options)
+
+    sources.register_source("sqlite", lambda spec: spec.endswith(".db"), load_sqlite)
+
+A source registered later is tried before the built-in ones, so it may also claim files that
+the ``table`` reader would otherwise take. Empty files and missing paths are refused before any
+source is asked (a source with its own scheme, like ``builtin:``, never names a real path).
 """
 
 from __future__ import annotations
@@ -12,6 +32,8 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +47,40 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # FSDD names files digit_speaker_repetition.wav; its README makes repetitions 0-4 the test set.
 _FSDD_NAME = re.compile(r"^\d+_[A-Za-z]+_(\d+)\.wav$")
 FSDD_TEST_REPETITIONS = 5
+BUILTIN_PREFIX = "builtin:"  # scikit-learn's bundled sets: builtin:digits, builtin:iris, ...
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to read a source; each source uses the options that apply to it."""
+
+    target: str | int | None = None
+    sep: str | None = None
+    header: bool | None = None
+    columns: list[str] | None = None
+    label_from_name: str | None = None
+    column_types: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    detect: Callable[[str], bool]
+    load: Callable[[str, SourceOptions], Dataset]
+
+
+SOURCES: dict[str, Source] = {}  # in the order load() asks them
+
+
+def register_source(name: str, detect: Callable[[str], bool],
+                    load: Callable[[str, SourceOptions], Dataset], *, replace: bool = False) -> None:
+    """Make ``load`` read every ``spec`` that ``detect`` recognizes, before the sources
+    registered so far (see the module docstring)."""
+    if name in SOURCES and not replace:
+        raise NNGuruError(f"a data source {name!r} is already registered; pass replace=True to override it.")
+    others = {k: v for k, v in SOURCES.items() if k != name}
+    SOURCES.clear()
+    SOURCES.update({name: Source(name, detect, load), **others})
 
 
 def load(
@@ -42,70 +98,65 @@ def load(
     ``spec`` is a CSV/TSV/text table, a Parquet file, an ``.npz`` file, a folder of class
     subfolders of images or audio, a flat folder of media files labelled by ``label_from_name``
     (a regex whose group 1 is the label), a folder with the four MNIST IDX files, or
-    ``builtin:NAME``. ``target`` is a column name or position (-1 = last); with ``target=None``
-    a table is returned whole with ``y=None`` (for prediction on new rows).
+    ``builtin:NAME`` (or anything a registered source reads). ``target`` is a column name or
+    position (-1 = last); with ``target=None`` a table is returned whole with ``y=None`` (for
+    prediction on new rows).
 
     Official test sets are kept as ``split_hint`` ("train"/"test" per row): MNIST's t10k files,
     Keras-style ``x_test`` arrays in an .npz, and FSDD's repetitions 0-4 when every file of a
     folder is named ``digit_speaker_repetition.wav``.
     """
     text = str(spec)
-    if text.startswith("builtin:"):
-        return _load_builtin(text[len("builtin:") :])
+    options = SourceOptions(target, sep, header, columns, label_from_name, column_types)
     path = Path(text).expanduser()
-    if not path.exists():
+    if path.is_file() and path.stat().st_size == 0:
         raise NNGuruError(
-            f"DATA {text!r} does not exist. Pass a CSV/TSV/Parquet file, a folder of class "
-            "subfolders of images or audio, a folder with the MNIST IDX files, or builtin:NAME "
-            "(digits, iris, wine, breast_cancer, diabetes)."
+            f"DATA {str(path)!r} is an empty file (0 bytes). Pass a file with a header line and at least one data row."
         )
-    if path.is_dir():
-        return _load_folder(path, label_from_name)
-    return _load_file(
-        path,
-        target=target,
-        sep=sep,
-        header=header,
-        columns=columns,
-        label_from_name=label_from_name,
-        column_types=column_types,
+    for source in SOURCES.values():
+        if source.detect(text):
+            return source.load(text, options)
+    raise NNGuruError(
+        f"DATA {text!r} does not exist. Pass a CSV/TSV/Parquet file, a folder of class "
+        "subfolders of images or audio, a folder with the MNIST IDX files, or builtin:NAME "
+        "(digits, iris, wine, breast_cancer, diabetes)."
     )
+
+
+def _file(spec: str) -> Path | None:
+    path = Path(spec).expanduser()
+    return path if path.is_file() else None
+
+
+def _folder(spec: str) -> Path | None:
+    path = Path(spec).expanduser()
+    return path if path.is_dir() else None
 
 
 # --------------------------------------------------------------------------------------- tables
 
 
-def _load_file(
-    path: Path,
-    *,
-    target: str | int | None,
-    sep: str | None,
-    header: bool | None,
-    columns: list[str] | None,
-    label_from_name: str | None,
-    column_types: dict[str, str] | None,
-) -> Dataset:
-    if path.stat().st_size == 0:
-        raise NNGuruError(
-            f"DATA {str(path)!r} is an empty file (0 bytes). Pass a file with a header line and at least one data row."
-        )
-    if path.suffix.lower() == ".npz":
-        return _load_npz(path)
-    if path.suffix.lower() in PARQUET_SUFFIXES or _has_parquet_magic(path):
-        frame, info = _read_parquet(path, columns)
-    else:
-        frame, info = read_delimited(path, sep=sep, header=header, columns=columns)
-    return _table_dataset(frame, info, path, target, label_from_name, column_types)
+def _load_table(spec: str, options: SourceOptions) -> Dataset:
+    path = Path(spec).expanduser()
+    frame, info = read_delimited(path, sep=options.sep, header=options.header, columns=options.columns)
+    return table_dataset(frame, info, path, options)
 
 
-def _table_dataset(
-    frame: pd.DataFrame,
-    info: dict,
-    path: Path,
-    target: str | int | None,
-    label_from_name: str | None,
-    column_types: dict[str, str] | None,
-) -> Dataset:
+def _is_parquet(spec: str) -> bool:
+    path = _file(spec)
+    return path is not None and (path.suffix.lower() in PARQUET_SUFFIXES or _has_parquet_magic(path))
+
+
+def _load_parquet(spec: str, options: SourceOptions) -> Dataset:
+    path = Path(spec).expanduser()
+    frame, info = _read_parquet(path, options.columns)
+    return table_dataset(frame, info, path, options)
+
+
+def table_dataset(frame: pd.DataFrame, info: dict, path: Path, options: SourceOptions) -> Dataset:
+    """A table as read (cells unchanged) -> Dataset: the target split off, column types
+    inferred (with the user's overrides), media paths resolved relative to the table."""
+    target, label_from_name = options.target, options.label_from_name
     y = None
     target_name = None
     if target is not None:
@@ -117,7 +168,7 @@ def _table_dataset(
                 f"DATA {str(path)!r} has only the target column {target_name!r}: no feature "
                 "columns are left to learn from. Check the delimiter (--sep) and the header."
             )
-    overrides = {k: v for k, v in (column_types or {}).items() if k != target_name}
+    overrides = {k: v for k, v in (options.column_types or {}).items() if k != target_name}
     types = col.infer_types(frame, overrides)
     info["column_types"] = {c: t.type for c, t in types.items()}
     info["type_reasons"] = {c: t.reason for c, t in types.items()}
@@ -232,7 +283,6 @@ _SINGLE_COLUMN = "\x1f"  # ASCII unit separator: never in real text, so each lin
 DETECT_LINES = 5000  # lines (at most DETECT_CHARS) used to detect delimiter, quoting and header
 DETECT_CHARS = 1_000_000
 MAX_RAGGED_SHARE = 0.5  # more broken rows than this: the delimiter or quoting is wrong, not the rows
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def read_delimited(
@@ -402,10 +452,6 @@ def _parse_records(text: str, delimiter: str, quoting: int, path: Path) -> tuple
     return records, blank
 
 
-def _is_number(value: str) -> bool:
-    return bool(_NUMBER.match(value.strip()))
-
-
 def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
     """True when the first row names the columns rather than holding data.
 
@@ -413,7 +459,7 @@ def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
     also occurs in the (categorical) column below it.
     """
     first = [v.strip() for v in records[0][1]]
-    if any(v == "" or _is_number(v) or len(v) > 40 or len(v.split()) > 4 for v in first):
+    if any(v == "" or col.is_number(v) or len(v) > 40 or len(v.split()) > 4 for v in first):
         return False
     if len(set(first)) < len(first):
         return False
@@ -422,7 +468,7 @@ def _detect_header(records: list[tuple[int, list[str]]]) -> bool:
         values = [r[j].strip() for r in body if len(r) > j and r[j].strip()]
         distinct = {v.casefold() for v in values}
         categorical = values and len(distinct) <= max(20, len(values) // 2)
-        if categorical and not all(_is_number(v) for v in values) and name.casefold() in distinct:
+        if categorical and not all(col.is_number(v) for v in values) and name.casefold() in distinct:
             return False
     return True
 
@@ -490,11 +536,9 @@ def _column_names(header: list[str] | None, width: int, columns: list[str] | Non
 # --------------------------------------------------------------------------------------- folders
 
 
-def _load_folder(path: Path, label_from_name: str | None) -> Dataset:
-    from nnguru.datasets import is_mnist_folder
-
-    if is_mnist_folder(path):
-        return _load_mnist(path)
+def _load_media_folder(spec: str, options: SourceOptions) -> Dataset:
+    """Images or recordings in class subfolders, or a flat folder labelled by file name."""
+    path, label_from_name = Path(spec).expanduser(), options.label_from_name
     files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
     kinds = {p: col.media_kind(p.name) for p in files}
     media = [p for p in files if kinds[p] is not None]
@@ -606,9 +650,17 @@ def _no_media_message(path: Path, files: list[Path]) -> str:
 # --------------------------------------------------------------------------------------- arrays
 
 
-def _load_mnist(path: Path) -> Dataset:
+def _is_mnist_folder(spec: str) -> bool:
+    from nnguru.datasets import is_mnist_folder
+
+    path = _folder(spec)
+    return path is not None and is_mnist_folder(path)
+
+
+def _load_mnist(spec: str, options: SourceOptions) -> Dataset:
     from nnguru.datasets import load_mnist
 
+    path = Path(spec).expanduser()
     (x_train, y_train), (x_test, y_test) = load_mnist(path)
     X = np.concatenate([x_train, x_test])
     y = np.concatenate([y_train, y_test]).astype(np.int64)
@@ -622,8 +674,14 @@ def _load_mnist(path: Path) -> Dataset:
     return Dataset(X=X, y=y, name="mnist", kind="array", split_hint=hint, info=info)
 
 
-def _load_npz(path: Path) -> Dataset:
+def _is_npz(spec: str) -> bool:
+    path = _file(spec)
+    return path is not None and path.suffix.lower() == ".npz"
+
+
+def _load_npz(spec: str, options: SourceOptions) -> Dataset:
     """Arrays saved with ``np.savez``: ``x``/``y`` or Keras-style ``x_train``... ``y_test``."""
+    path = Path(spec).expanduser()
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -646,9 +704,10 @@ def _load_npz(path: Path) -> Dataset:
     return Dataset(X=X, y=y, name=path.stem, kind="array", info=info)
 
 
-def _load_builtin(name: str) -> Dataset:
+def _load_builtin(spec: str, options: SourceOptions) -> Dataset:
     from nnguru.datasets import load_builtin
 
+    name = spec[len(BUILTIN_PREFIX):]
     X, y, feature_names, target_names = load_builtin(name)
     key = name.lower().replace("-", "_")
     if target_names is not None:
@@ -661,3 +720,15 @@ def _load_builtin(name: str) -> Dataset:
     info["column_types"] = {c: t.type for c, t in types.items()}
     info["type_reasons"] = {c: t.reason for c, t in types.items()}
     return Dataset(X=frame, y=np.asarray(y), name=key, kind="table", target="target", info=info)
+
+
+# ------------------------------------------------------------------------------------- registry
+
+# Registered from the most general to the most specific: load() asks the last registered first,
+# so a folder is MNIST before it is a media folder and a file is .npz or Parquet before text.
+register_source("table", lambda spec: _file(spec) is not None, _load_table)
+register_source("parquet", _is_parquet, _load_parquet)
+register_source("npz", _is_npz, _load_npz)
+register_source("media_folder", lambda spec: _folder(spec) is not None, _load_media_folder)
+register_source("mnist_idx", _is_mnist_folder, _load_mnist)
+register_source("builtin", lambda spec: spec.startswith(BUILTIN_PREFIX), _load_builtin)

@@ -4,24 +4,48 @@ Each rule is a small function from the run's facts (:class:`RunFacts`) to a :cla
 None. Rules are deterministic, every threshold is a named constant below with the reason for its
 value, and every rule copes with 1-epoch histories, missing validation keys and NaN/inf losses.
 Decisions read the *validation* metrics when they exist (the test split is used once, for the
-report, so ``--auto-fix`` never tunes on it); test metrics are only a fallback.
+report, so ``--auto-fix`` never tunes on it); test metrics are only a fallback. The one
+exception is ``worse_than_baseline``: the baselines are scored on the test split, so the model's
+test score is what they are compared with.
 
-Some codes explain others: a diverging learning rate also makes the model look underfit, a
-crawling learning rate too, and a rare class makes any model look near the baseline. A cause
-found suppresses the symptom it explains, so the user gets one clear story.
+The facts come from the declared schema (:mod:`nnguru.schema`): sizes and leakage from
+``data_report["split"]``, class counts from ``data_report["target"]["class_balance"]``,
+scores from ``metrics``. No rule asks which task ran: class-based reasoning (the loss of
+predicting the class shares, per-class sample counts) applies when the run has classes, and the
+task says which rules apply (``diagnose(rules=...)``) and which metric is its headline.
+
+Rules live in a registry, run in registration order. Some codes explain others: a diverging
+learning rate also makes the model look underfit, a crawling learning rate too, and a rare class
+makes any model look near the baseline. Each rule names the codes it suppresses, and a finding
+suppressed by another finding is dropped, so the user gets one clear story. ``healthy`` is what
+remains when no rule fires.
+
+Adding a rule (e.g. from a task plug-in)::
+
+    from nnguru.guru import Finding, register
+
+    def _too_few_anomalies(f):      # f: RunFacts
+        ...                         # return a Finding("too_few_anomalies", ...) or None
+
+    register("too_few_anomalies", _too_few_anomalies, suppresses=("underfitting",),
+             needs=("test_metrics",))
+
+``needs`` names :class:`RunFacts` fields the rule cannot work without; the rule is skipped when
+any of them is missing (None or empty), so the check itself never has to test for them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
+from nnguru import schema
+from nnguru.errors import NNGuruError
 from nnguru.guru.findings import SEVERITIES, Finding
-
-CLASSIFICATION_TASKS = ("classification", "binary", "multiclass")
 
 # --- lr_too_high -----------------------------------------------------------------------------
 # Training loss ending this many times above its best earlier value is divergence, not noise.
@@ -118,7 +142,8 @@ SMALL_MIN_PER_CLASS = 10
 # runs sit far below (MNIST MLP ~2, the digits CNN template ~120); weight sharing and
 # regularization make over-parameterized nets fine well past 1 parameter per sample.
 SMALL_PARAMS_PER_SAMPLE = 1000
-# A regression fit on fewer than 50 rows has no reliable validation signal.
+# A fit without classes (regression, forecasting windows) on fewer than 50 training samples has
+# no reliable validation signal.
 SMALL_MIN_SAMPLES = 50
 
 
@@ -148,17 +173,18 @@ def _get(d: Any, *keys: str) -> Any:
 
 @dataclass
 class RunFacts:
-    """Everything the rules read, normalized once (missing pieces are None)."""
+    """Everything the rules read, taken once from the schema (missing pieces are None)."""
 
-    task: str
-    loss: np.ndarray  # training loss per epoch (may hold NaN/inf)
+    loss: np.ndarray  # training loss per epoch (may hold NaN/inf; empty without a history)
     val_loss: np.ndarray | None
     acc: np.ndarray | None
     val_acc: np.ndarray | None
     eval_metrics: dict[str, Any] | None  # validation metrics, else test
     eval_split: str | None
-    baseline: dict[str, Any] | None
-    class_counts: dict[str, float] | None  # training split when known
+    test_metrics: dict[str, Any] | None
+    baselines: dict[str, dict[str, Any]]  # name -> metrics (see schema.baselines)
+    headline: str | None  # the task's headline metric (accuracy, r2, mase, ...)
+    class_counts: dict[str, float] | None  # whole cleaned data set; None without classes
     n_train: int | None
     n_test: int | None
     n_params: int | None
@@ -170,18 +196,25 @@ class RunFacts:
     restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
 
     @property
-    def classification(self) -> bool:
-        return self.task in CLASSIFICATION_TASKS
+    def has_classes(self) -> bool:
+        """The target is classes (their counts or number are known): class-based rules apply."""
+        return bool(self.class_counts) or bool(self.n_classes)
 
     @property
     def n_epochs(self) -> int:
         return len(self.loss)
 
+    def best_baseline(self, metric: str) -> float | None:
+        best = schema.best_baseline(self.baselines, metric)
+        return None if best is None else best[1]
+
     def baseline_loss(self) -> float | None:
         """Log-loss of predicting the class shares: the loss a model that learned nothing gets."""
-        value = _get(self.baseline, "loss")
-        if value is not None and math.isfinite(value):
-            return float(value)
+        if not self.has_classes:
+            return None
+        value = self.best_baseline("loss")
+        if value is not None:
+            return value
         if self.class_counts:
             p = np.array(list(self.class_counts.values()), dtype=np.float64)
             p = p[p > 0] / p.sum()
@@ -220,113 +253,54 @@ class RunFacts:
         if self.class_counts:
             counts = list(self.class_counts.values())
             return max(counts) / sum(counts)
-        value = _get(self.baseline, "accuracy")
+        value = self.best_baseline("accuracy")
         if value is not None:
-            return float(value)
+            return value
         return 1.0 / self.n_classes if self.n_classes else None
-
-
-def _counts_in(value: Any) -> dict[str, float] | None:
-    """{label: number} from a class-balance entry: flat, ``{"counts": ...}`` or by split."""
-    if isinstance(value, dict):
-        for inner in ("train", "counts"):
-            if isinstance(value.get(inner), dict):
-                return _counts_in(value[inner])
-        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                         for v in value.values()):
-            return {str(k): float(v) for k, v in value.items()}
-    return None
-
-
-def _class_counts(data_report: dict[str, Any] | None, metrics: dict[str, Any] | None):
-    """Class counts (training split when known), from the data report, else evaluated supports.
-
-    The data report may hold ``class_counts`` / ``class_balance`` at its top level or under
-    ``target``, as {label: count}, ``{"counts": {...}}`` or by split (``{"train": {...}}``).
-    """
-    for where in (data_report, _get(data_report, "target")):
-        for key in ("class_counts", "class_balance"):
-            counts = _counts_in(_get(where, key))
-            if counts:
-                return counts
-    for split in ("val", "test"):
-        per_class = _get(metrics, split, "per_class")
-        if isinstance(per_class, dict) and per_class:
-            return {str(k): float(v.get("support", 0)) for k, v in per_class.items()}
-    return None
-
-
-def _split_size(data_report: dict[str, Any] | None, split: str) -> int | None:
-    for key in ("split_sizes", "splits", "split"):
-        value = _get(data_report, key, split)
-        if isinstance(value, (int, float)):
-            return int(value)
-        if isinstance(value, dict) and isinstance(value.get("n"), (int, float)):
-            return int(value["n"])
-    return None
-
-
-def _leakage_from_report(data_report: dict[str, Any] | None) -> int | None:
-    keys = ("leakage_count", "leakage", "duplicates_across_splits", "cross_split_duplicates",
-            "duplicates_train_test")
-    for where in (data_report, _get(data_report, "split"), _get(data_report, "split_sizes")):
-        for key in keys:
-            value = _get(where, key)
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, (int, float)):
-                return int(value)
-            if isinstance(value, dict):
-                nums = [v for v in value.values() if isinstance(v, (int, float))]
-                if nums:
-                    return int(sum(nums))
-    return None
 
 
 def gather_facts(
     *,
     history: dict[str, list[float]],
-    task: str,
-    data_report: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
+    data_report: schema.DataReport | None = None,
+    metrics: schema.Metrics | None = None,
+    headline: str | None = None,
     n_params: int | None = None,
-    n_train: int | None = None,
     n_classes: int | None = None,
     lr: float | None = None,
-    leakage_count: int | None = None,
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
 ) -> RunFacts:
-    """Normalize the inputs of :func:`diagnose` (exposed for tests and custom rules)."""
+    """Read the inputs of :func:`diagnose` from the schema (exposed for tests and custom rules)."""
     history = history or {}
     loss = _series(history, "loss")
     acc_key = next((k for k in ("accuracy", "acc", "sparse_categorical_accuracy",
                                 "categorical_accuracy", "binary_accuracy") if k in history), None)
     eval_split = next((s for s in ("val", "test") if isinstance(_get(metrics, s), dict)), None)
-    counts = _class_counts(data_report, metrics)
+    counts = schema.class_counts(data_report)
+    split = (data_report or {}).get("split")
     if lr is None:
         lrs = _series(history, "lr")
         lr = float(lrs[0]) if lrs is not None and math.isfinite(lrs[0]) else None
-    val_loss = _series(history, "val_loss")
     return RunFacts(
-        task=task,
         loss=loss if loss is not None else np.zeros(0),
-        val_loss=val_loss,
+        val_loss=_series(history, "val_loss"),
         acc=_series(history, acc_key) if acc_key else None,
         val_acc=_series(history, f"val_{acc_key}") if acc_key else None,
         eval_metrics=_get(metrics, eval_split) if eval_split else None,
         eval_split=eval_split,
-        baseline=_get(metrics, "baseline"),
-        class_counts=counts if task in CLASSIFICATION_TASKS else None,
-        n_train=n_train if n_train is not None else _split_size(data_report, "train"),
-        n_test=_get(metrics, "test", "n") or _split_size(data_report, "test"),
+        test_metrics=_get(metrics, "test") or None,
+        baselines=schema.baselines(metrics),
+        headline=headline,
+        class_counts={k: float(v) for k, v in counts.items()} if counts else None,
+        n_train=split["train"] if split else None,
+        n_test=split["test"] if split else None,
         n_params=n_params,
         n_classes=n_classes or (len(counts) if counts else None),
         lr=lr,
         suggested_lr=suggested_lr,
-        leakage_count=leakage_count if leakage_count is not None
-        else _leakage_from_report(data_report),
+        leakage_count=split["duplicates_train_test"] if split else None,
         class_weight=class_weight,
         restored_epoch=restored_epoch,
     )
@@ -376,7 +350,7 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
                            f"to {loss[-1]:.4g} at the end: training itself got worse, which a "
                            "well-set learning rate never does."))
         return Finding("lr_too_high", "warning", ev, advice)
-    base = f.train_baseline_loss() if f.classification else None
+    base = f.train_baseline_loss()
     if base and np.max(loss) > LR_HIGH_EXPLODE * base:
         worst = int(np.argmax(loss))
         ev.update(max_loss=_r(loss[worst]), max_epoch=worst + 1, baseline_loss=_r(base), summary=(
@@ -501,7 +475,7 @@ def _overfitting(f: RunFacts) -> Finding | None:
                       f"Training accuracy {tr:.3f} vs validation {va:.3f} at {where}: a "
                       f"{tr - va:.0%} gap means what is learned does not carry over to new data.")}
             return Finding("overfitting", "warning", ev, advice)
-    elif (not f.classification and vl is not None and len(vl) > kept
+    elif (not f.has_classes and vl is not None and len(vl) > kept
           and np.isfinite([loss[kept], vl[kept], vl[0]]).all()):
         tr, va = float(loss[kept]), float(vl[kept])
         if va >= OVERFIT_LOSS_RATIO * tr and va - tr >= OVERFIT_MIN_GAP_FRACTION * abs(vl[0]):
@@ -524,7 +498,7 @@ def _underfitting(f: RunFacts) -> Finding | None:
               "epochs, a higher learning rate, less regularization, or better features."
               + flat_note)
     ev: dict[str, Any] = {}
-    if f.classification:
+    if f.has_classes:
         base_loss, train_base = f.baseline_loss(), f.train_baseline_loss()
         # With rare classes (or class weights) plain accuracy against the majority baseline says
         # nothing about learning; balanced accuracy against chance (1/K) does.
@@ -608,7 +582,8 @@ def _accuracy_paradox(f: RunFacts) -> Finding | None:
     return Finding("accuracy_paradox", "warning", ev, advice)
 
 
-def _class_imbalance(f: RunFacts, paradox: bool) -> Finding | None:
+def _class_imbalance(f: RunFacts) -> Finding | None:
+    """Rare classes: a warning when they already fool the accuracy (the paradox), else info."""
     mino = _minority(f)
     if mino is None:
         return None
@@ -622,6 +597,7 @@ def _class_imbalance(f: RunFacts, paradox: bool) -> Finding | None:
     advice = ("Use class weights ('balanced') or resampling so the rare class counts in the "
               "loss, report precision/recall/F1 (`--positive` names the class that matters), "
               "and choose the threshold on validation (`--threshold auto`).")
+    paradox = _accuracy_paradox(f) is not None
     return Finding("class_imbalance", "warning" if paradox else "info", ev, advice)
 
 
@@ -645,22 +621,18 @@ def _leakage(f: RunFacts) -> Finding | None:
 def _small_data(f: RunFacts) -> Finding | None:
     ev: dict[str, Any] = {}
     reasons = []
-    if f.classification and f.class_counts:
+    if f.class_counts:
         total = sum(f.class_counts.values())
         label = min(f.class_counts, key=f.class_counts.get)
-        # Counts of the whole data set are scaled to the training split; shares (summing to 1)
-        # need the training size to mean anything.
-        if total <= 1.0 + 1e-6:
-            scale = f.n_train if f.n_train else None
-        else:
-            scale = f.n_train / total if f.n_train and total > f.n_train else 1.0
-        smallest = f.class_counts[label] * scale if scale else math.inf
+        # The counts are of the whole cleaned data set: scaled to the training split's size.
+        scale = f.n_train / total if f.n_train and total > f.n_train else 1.0
+        smallest = f.class_counts[label] * scale
         if smallest < SMALL_MIN_PER_CLASS:
             ev.update(smallest_class=label, smallest_class_train_samples=_r(smallest))
             reasons.append(f"class '{label}' has only about {smallest:.0f} training samples")
-    elif not f.classification and f.n_train is not None and f.n_train < SMALL_MIN_SAMPLES:
+    elif not f.has_classes and f.n_train is not None and f.n_train < SMALL_MIN_SAMPLES:
         ev["train_samples"] = f.n_train
-        reasons.append(f"only {f.n_train} training rows")
+        reasons.append(f"only {f.n_train} training samples")
     if f.n_params and f.n_train:
         per = f.n_params / f.n_train
         if per > SMALL_PARAMS_PER_SAMPLE:
@@ -676,6 +648,44 @@ def _small_data(f: RunFacts) -> Finding | None:
     return Finding("small_data", "warning", ev, advice)
 
 
+def _worse_than_baseline(f: RunFacts) -> Finding | None:
+    """The test score on the headline metric is worse than a trivial baseline's (the best one).
+
+    With rare classes or class weights, accuracy is judged as balanced accuracy (as
+    ``underfitting`` does): there a model rightly trades majority accuracy for the rare class.
+    """
+    metric = f.headline
+    if metric == "accuracy" and (_minority(f) is not None or f.class_weight) and all(
+            _get(m, "balanced_accuracy") is not None for m in (f.test_metrics, *f.baselines.values())):
+        metric = "balanced_accuracy"
+    score = _get(f.test_metrics, metric)
+    best = schema.best_baseline(f.baselines, metric)
+    if not isinstance(score, (int, float)) or not math.isfinite(score) or best is None:
+        return None
+    name, value = best
+    if not schema.better(metric, value, float(score)):
+        return None
+    named = len(f.baselines) > 1 or name != schema.FLAT_BASELINE
+    which = f"the '{name}' baseline" if named else "the trivial baseline"
+    strategy = _get(f.baselines[name], "strategy")
+    ev = {"metric": metric, "test_score": _r(score), "baseline": name,
+          "baseline_score": _r(value), "summary": (
+              f"Test {metric} {score:.4g} is worse than {which}'s {value:.4g}"
+              + (f" ({strategy})" if strategy else "")
+              + (f", the best of {', '.join(sorted(f.baselines))}" if len(f.baselines) > 1 else "")
+              + ": the model has not beaten a predictor that learns nothing.")}
+    if set(f.baselines) & set(FORECAST_BASELINES):
+        advice = ("Give the model what the baseline sees: a longer window covering at least two "
+                  "seasons (`--window`), a transform that makes the series easier (log for a "
+                  "multiplicative series), more history; or use the "
+                  f"'{name}' baseline itself, which is the better forecast for now.")
+    else:
+        advice = ("Check the inputs carry signal for the target (features, leakage-free "
+                  "preprocessing), then give the model more capacity or epochs; until it beats "
+                  f"the {name} baseline, use the baseline's predictions instead.")
+    return Finding("worse_than_baseline", "warning", ev, advice)
+
+
 def _healthy(f: RunFacts) -> Finding:
     ev: dict[str, Any] = {"epochs": f.n_epochs}
     parts = []
@@ -683,9 +693,10 @@ def _healthy(f: RunFacts) -> Finding:
         best = int(np.nanargmin(np.where(np.isfinite(f.val_loss), f.val_loss, np.nan)))
         ev.update(best_epoch=best + 1, best_val_loss=_r(f.val_loss[best]))
         parts.append(f"validation loss was best at epoch {best + 1} ({f.val_loss[best]:.4g})")
-    key = "accuracy" if f.classification else "r2"
-    score, base = _get(f.eval_metrics, key), _get(f.baseline, key)
+    key = f.headline
+    score = _get(f.eval_metrics, key) if key else None
     if score is not None:
+        base = f.best_baseline(key)
         ev[f"{f.eval_split}_{key}"] = _r(score)
         ev[f"baseline_{key}"] = _r(base)
         parts.append(f"{f.eval_split} {key} {score:.3f}"
@@ -696,17 +707,76 @@ def _healthy(f: RunFacts) -> Finding:
                    "validation, or try more data.")
 
 
+# --- the registry ----------------------------------------------------------------------------
+
+# The baselines of the forecasting task: beaten by them, the advice is about windows and seasons.
+FORECAST_BASELINES = ("naive", "seasonal_naive", "seasonal_naive_drift")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule: its finding code, its check, what it suppresses and what it needs."""
+
+    code: str
+    check: Callable[[RunFacts], Finding | None]
+    suppresses: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()  # RunFacts fields that must be present for the check to run
+
+
+RULES: dict[str, Rule] = {}
+_FACT_NAMES = frozenset(field.name for field in fields(RunFacts))
+
+
+def register(code: str, check: Callable[[RunFacts], Finding | None], *,
+             suppresses: Iterable[str] = (), needs: Iterable[str] = (),
+             replace: bool = False) -> None:
+    """Add a rule that :func:`diagnose` runs after those registered before it.
+
+    ``check(facts)`` returns a :class:`Finding` with ``code`` or None. ``suppresses``: the codes
+    whose findings this one explains (they are dropped when it fires). ``needs``: RunFacts
+    fields without which the rule is skipped.
+    """
+    needs = tuple(needs)
+    unknown = sorted(set(needs) - _FACT_NAMES)
+    if unknown:
+        raise NNGuruError(f"rule {code!r} needs unknown facts {unknown}; RunFacts has "
+                          f"{', '.join(sorted(_FACT_NAMES))}.")
+    if code in RULES and not replace:
+        raise NNGuruError(f"a guru rule {code!r} is already registered; pass replace=True to "
+                          "override it.")
+    RULES[code] = Rule(code, check, tuple(suppresses), needs)
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (hasattr(value, "__len__") and len(value) == 0)
+
+
+register("lr_too_high", _lr_too_high, needs=("loss",), suppresses=(
+    "lr_too_low", "plateau", "overfitting", "underfitting", "worse_than_baseline"))
+register("lr_too_low", _lr_too_low, needs=("loss",),
+         suppresses=("plateau", "underfitting", "worse_than_baseline"))
+register("plateau", _plateau, needs=("loss",))
+register("overfitting", _overfitting, needs=("loss",), suppresses=("underfitting",))
+register("underfitting", _underfitting)
+register("class_imbalance", _class_imbalance, needs=("class_counts",))
+register("accuracy_paradox", _accuracy_paradox, needs=("class_counts", "eval_metrics"),
+         suppresses=("underfitting",))
+register("leakage", _leakage, needs=("leakage_count",))
+register("small_data", _small_data)
+register("worse_than_baseline", _worse_than_baseline,
+         needs=("headline", "test_metrics", "baselines"), suppresses=("underfitting",))
+
+
 def diagnose(
     *,
     history: dict[str, list[float]],
-    task: str,
-    data_report: dict[str, Any] | None = None,
-    metrics: dict[str, Any] | None = None,
+    data_report: schema.DataReport | None = None,
+    metrics: schema.Metrics | None = None,
+    rules: Iterable[str] | None = None,
+    headline: str | None = None,
     n_params: int | None = None,
-    n_train: int | None = None,
     n_classes: int | None = None,
     lr: float | None = None,
-    leakage_count: int | None = None,
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
@@ -714,25 +784,31 @@ def diagnose(
     """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
 
     ``history`` uses Keras keys (``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``, ``lr``);
-    ``metrics`` is the content of metrics.json (``val``, ``test``, ``baseline``);
-    ``suggested_lr`` is the learning-rate range test's suggestion, used in the advice;
-    ``class_weight`` ("balanced" or {label: weight}) is what the training loss was weighted
-    with, so it is compared with the right prior-predictor loss; ``restored_epoch`` (1-based)
-    is the epoch whose weights early stopping restored, if it did.
+    ``data_report`` and ``metrics`` follow :mod:`nnguru.schema` (split sizes and train/test
+    duplicates come from ``data_report["split"]``); ``rules`` are the codes the run's task says
+    apply (None: every registered rule); ``headline`` is the task's headline test metric
+    (``accuracy``, ``r2``, ``mase``, ...), compared with the baselines; ``suggested_lr`` is the
+    learning-rate range test's suggestion, used in the advice; ``class_weight`` ("balanced" or
+    {label: weight}) is what the training loss was weighted with, so it is compared with the
+    right prior-predictor loss; ``restored_epoch`` (1-based) is the epoch whose weights early
+    stopping restored, if it did.
     """
-    f = gather_facts(history=history, task=task, data_report=data_report, metrics=metrics,
-                     n_params=n_params, n_train=n_train, n_classes=n_classes, lr=lr,
-                     leakage_count=leakage_count, suggested_lr=suggested_lr,
-                     class_weight=class_weight, restored_epoch=restored_epoch)
-    high = _lr_too_high(f) if f.n_epochs else None
-    low = None if high else _lr_too_low(f)
-    plateau = None if high or low else _plateau(f)
-    over = None if high else _overfitting(f)
-    paradox = _accuracy_paradox(f) if f.classification else None
-    imbalance = _class_imbalance(f, paradox is not None) if f.classification else None
-    under = None if (high or low or over or paradox) else _underfitting(f)
-    found = [x for x in (high, low, plateau, over, under, imbalance, paradox,
-                         _leakage(f), _small_data(f)) if x is not None]
+    wanted = list(RULES) if rules is None else list(rules)
+    unknown = [code for code in wanted if code not in RULES]
+    if unknown:
+        raise NNGuruError(f"unknown guru rule(s) {unknown}; registered: {', '.join(RULES)}.")
+    f = gather_facts(history=history, data_report=data_report, metrics=metrics,
+                     headline=headline, n_params=n_params, n_classes=n_classes, lr=lr,
+                     suggested_lr=suggested_lr, class_weight=class_weight,
+                     restored_epoch=restored_epoch)
+    found = []
+    for rule in (RULES[code] for code in RULES if code in wanted):
+        if all(_present(getattr(f, need)) for need in rule.needs):
+            finding = rule.check(f)
+            if finding is not None:
+                found.append(finding)
+    suppressed = {code for x in found for code in RULES[x.code].suppresses}
+    found = [x for x in found if x.code not in suppressed]
     if not found:
         return [_healthy(f)]
     return sorted(found, key=lambda x: SEVERITIES.index(x.severity))
