@@ -235,11 +235,10 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
 
     hist = fitted.history
     findings = guru.diagnose(
-        history=hist, task=task.name, data_report=p.data_report, metrics=ev.metrics,
-        n_params=model.count_params(), n_train=len(p.x["train"]),
+        history=hist, data_report=p.data_report, metrics=ev.metrics, rules=task.guru_rules,
+        headline=task.headline, n_params=model.count_params(),
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
-        leakage_count=p.data_report["split"].get("duplicates_train_test"),
         class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
@@ -306,7 +305,7 @@ def load(data: Any, cfg: dict):
 def _print_metrics(task: Task, metrics: dict, console) -> None:
     from rich.table import Table
 
-    from nnguru.evaluate.baselines import named_baselines
+    from nnguru.schema import baselines as named_baselines
 
     test = metrics.get("test") or {}
     keys = [k for k in task.summary_metrics if isinstance(test.get(k), (int, float))]

@@ -46,7 +46,7 @@ def classification_run(tmp_path: Path) -> Path:
     (run / "metrics.json").write_text(json.dumps(metrics))
     hist = _history()
     pd.DataFrame(hist).to_csv(run / "history.csv", index=False)
-    findings = diagnose(history=hist, task="classification", metrics=metrics)
+    findings = diagnose(history=hist, metrics=metrics, headline="accuracy", n_classes=len(classes))
     findings.append(Finding("class_imbalance", "warning",
                             {"summary": f"Class '{EVIL}' is rare.", "minority_class": EVIL},
                             "Use class weights."))
@@ -85,7 +85,7 @@ def regression_run(tmp_path: Path) -> Path:
     (run / "metrics.json").write_text(json.dumps(metrics))
     hist = {"loss": [1.0, 0.5, float("nan")], "val_loss": [1.1, 0.6, None]}
     pd.DataFrame(hist).to_csv(run / "history.csv", index=False)
-    save_findings(diagnose(history=hist, task="regression", metrics=metrics),
+    save_findings(diagnose(history=hist, metrics=metrics, headline="r2"),
                   run / "diagnosis.json")
     save_run_plots(run, y_true=y_te, y_pred=pred)
     return run

@@ -64,10 +64,3 @@ def training_mean(y_train: np.ndarray, y_eval: np.ndarray) -> dict[str, Any]:
     out["strategy"] = "mean of the training targets" + (f" ({float(mean):.4g})" if np.ndim(mean) == 0 else "")
     return out
 
-
-def named_baselines(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """metrics.json's ``baseline`` as {name: metrics}: one flat baseline is named "baseline"."""
-    block = metrics.get("baseline") or {}
-    if block and all(isinstance(v, dict) for v in block.values()):
-        return dict(block)
-    return {"baseline": block} if block else {}

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from nnguru.errors import NNGuruError
-from nnguru.evaluate.baselines import named_baselines
 from nnguru.report.environment import environment
 from nnguru.report.plots import (
     CONFUSION_PNG,
@@ -28,10 +27,11 @@ from nnguru.report.plots import (
     plot_confusion,
     plot_history,
 )
+from nnguru.schema import FLAT_BASELINE, LOWER_IS_BETTER, best_baseline
+from nnguru.schema import baselines as named_baselines
 
 REPORT_NAME = "report.html"
 # Metrics where lower is better (the "vs baseline" column flips its sign for them).
-LOWER_IS_BETTER = {"loss", "mae", "rmse", "mape", "mse", "smape", "mase"}
 # Preferred row order of the metrics table; other scalar metrics follow alphabetically.
 METRIC_ORDER = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
                 "pr_auc", "loss", "mae", "rmse", "r2", "mape")
@@ -245,8 +245,8 @@ def _metrics_section(metrics: dict[str, Any]) -> str:
     threshold = _get(metrics, "test", "threshold")
     if threshold is not None:
         notes.append(f"Decision threshold on P(positive): {esc(fmt(threshold))}.")
-    heads = "".join(f"<th class='num'>{esc(name.replace('_', ' '))} (test)</th><th class='num'>vs "
-                    f"{esc(name.replace('_', ' '))}</th>" for name in bases)
+    shown = ["baseline" if name == FLAT_BASELINE else name.replace("_", " ") for name in bases]
+    heads = "".join(f"<th class='num'>{esc(name)} (test)</th><th class='num'>vs {esc(name)}</th>" for name in shown)
     body = ("<table><tr><th>metric</th><th class='num'>model (test)</th>" + heads
             + "<th class='num'>validation</th></tr>" + "".join(rows) + "</table>"
             + "".join(f'<p class="muted">{n}</p>' for n in notes))
@@ -387,12 +387,11 @@ def _summary_cards(metrics: dict[str, Any] | None, diagnosis: list[Any] | None) 
             value = _get(metrics, "test", key)
             if value is None:
                 continue
-            scored = {n: b.get(key) for n, b in named.items() if isinstance(b.get(key), (int, float))}
-            best = (min if key in LOWER_IS_BETTER else max)(scored, key=scored.get) if scored else None
-            label = "baseline" if best in (None, "baseline") else best.replace("_", " ")
+            name, best = best_baseline(named, key) or (FLAT_BASELINE, None)
+            label = "baseline" if name == FLAT_BASELINE else "best baseline: " + name.replace("_", " ")
             cards.append(f'<div class="card"><div class="muted">test {esc(key)}</div>'
                          f'<div class="big">{esc(fmt(value))}</div>'
-                         f'<div class="muted">{esc(label)} {esc(fmt(scored.get(best)))}</div></div>')
+                         f'<div class="muted">{esc(label)} {esc(fmt(best))}</div></div>')
         for k, label in (("epochs_run", "epochs"), ("train_seconds", "training seconds")):
             if metrics.get(k) is not None:
                 cards.append(f'<div class="card"><div class="muted">{label}</div>'
