@@ -14,7 +14,7 @@ from __future__ import annotations
 from nnguru.config import DEFAULTS, SOURCE_OPTIONS, resolve_config
 from nnguru.inference import evaluate_run, load_run, predict
 from nnguru.pipeline import Run, lr_find, train
-from nnguru.rundir import RUN_FILES, prepare_run_dir
+from nnguru.rundir import RUN_FILES
 
 __all__ = ["DEFAULTS", "RUN_FILES", "SOURCE_OPTIONS", "Run", "evaluate_run", "load_run", "lr_find",
-           "predict", "prepare_run_dir", "resolve_config", "train"]
+           "predict", "resolve_config", "train"]

@@ -30,7 +30,7 @@ import pandas as pd
 from nnguru import tasks
 from nnguru.config import SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
-from nnguru.rundir import prepare_run_dir, write_config, write_history, write_json
+from nnguru.rundir import check_run_dir, make_run_dir, write_config, write_history, write_json
 from nnguru.tasks.base import Evaluation, Prepared, Task
 
 
@@ -108,9 +108,10 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
     """All stages on loaded data ``ds``; the run directory is made once the data is accepted."""
+    run_dir = check_run_dir(out, _safe_name(ds.name), overwrite)
     task = choose_task(ds, cfg, console)
     p = task.prepare(ds, console)  # bad data stops here, before anything is written
-    run_dir = prepare_run_dir(out, _safe_name(ds.name), overwrite)
+    make_run_dir(run_dir, overwrite)
     write_prepared(task, p, run_dir)
     model = build(task, p, run_dir, console, user_model)
     fitted = fit(task, model, p, run_dir, console)

@@ -22,8 +22,12 @@ RUN_FILES = ("metrics.json", "history.csv", "diagnosis.json", "data_report.json"
 RUN_FOLDERS = ("model", "tensorboard")
 
 
-def prepare_run_dir(out: str | Path | None, name: str, overwrite: bool) -> Path:
-    """A fresh run directory; an existing one is replaced only with ``overwrite`` (and only our files)."""
+def check_run_dir(out: str | Path | None, name: str, overwrite: bool) -> Path:
+    """Where the run will go; refuses an existing run without ``overwrite`` and any foreign folder.
+
+    Only checks: nothing is created or removed, so a run can check before its slow steps and make
+    the directory (:func:`make_run_dir`) once its data has been accepted.
+    """
     if out is None:
         base = Path("runs") / name
         out, k = base, 2
@@ -45,6 +49,13 @@ def prepare_run_dir(out: str | Path | None, name: str, overwrite: bool) -> Path:
                 f"Refusing to overwrite {str(out)!r}: it holds files nnguru did not write "
                 f"({', '.join(sorted(foreign)[:5])}). Choose another --out."
             )
+    return out
+
+
+def make_run_dir(out: Path, overwrite: bool) -> Path:
+    """Create the run directory checked by :func:`check_run_dir`, replacing only a previous run."""
+    out = check_run_dir(out, out.name, overwrite)
+    if out.is_dir():
         for p in out.iterdir():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     out.mkdir(parents=True, exist_ok=True)

@@ -92,3 +92,15 @@ def test_builtin_sets_beat_their_baselines(name, tmp_path):
         assert metrics["test"]["accuracy"] >= 0.85
     else:
         assert metrics["test"]["mae"] < 0.8 * metrics["baseline"]["mae"]
+
+
+def test_airline_forecast_beats_seasonal_naive(shared_datasets, tmp_path):
+    """Issue 9: defaults and --horizon 12 (the task is picked by auto), rolling origin over 36 months."""
+    data = shared_datasets / "airline_passengers" / "airline-passengers.csv"
+    metrics, report, _ = train(tmp_path, str(data), "--target", "Passengers", "--horizon", "12")
+    assert metrics["task"] == "forecast" and report["split"]["method"] == "chronological"
+    assert report["split"]["steps"]["test"] == 36 and metrics["test"]["n"] == (36 - 12 + 1) * 12
+    assert report["forecast"]["season"] == 12 and report["forecast"]["transform"] == "log"
+    seasonal = metrics["baseline"]["seasonal_naive"]
+    assert metrics["test"]["mape"] < seasonal["mape"] and metrics["test"]["mae"] < seasonal["mae"]
+    assert (tmp_path / "run" / "forecasts.csv").is_file() and (tmp_path / "run" / "forecast.png").is_file()

@@ -162,3 +162,16 @@ def test_bad_series_exit_2(tmp_path, capsys):
                      "--time", "month", "--out", str(tmp_path / f"run_{name}")])
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err, (name, err)
+
+
+def test_guru_says_plainly_when_a_naive_forecast_wins(tmp_path):
+    """A random walk: the last value is the best forecast there is, so the model cannot beat it."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"day": pd.date_range("2020-01-01", periods=400, freq="D").strftime("%Y-%m-%d"),
+                          "v": 100 + np.cumsum(rng.normal(0, 1, 400))})
+    run = nnguru.train(frame, target="v", task="forecast", out=tmp_path / "rw", verbose=0)
+    assert run.metrics["test"]["mase"] > run.metrics["baseline"]["naive"]["mase"]
+    finding = next(f for f in run.diagnosis if f.code == "worse_than_baseline")
+    assert "window" in finding.advice and "log" in finding.advice
+    codes = [f.code for f in run.diagnosis]
+    assert "healthy" not in codes and "underfitting" not in codes

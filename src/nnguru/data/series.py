@@ -246,23 +246,30 @@ def default_window(season: int, horizon: int) -> int:
 
 
 # ---- calendar features -------------------------------------------------------------------------
-def calendar_features(times: pd.Index, step: dict | None) -> np.ndarray:
-    """Cyclic (sin, cos) encodings of the calendar positions that matter at this step."""
+def calendar_features(times: pd.Index, step: dict | None, window: int) -> np.ndarray:
+    """Cyclic (sin, cos) encodings of the calendar cycles longer than the window.
+
+    A cycle the window spans (the month of year when the window holds two years) adds nothing the
+    values do not already show and only gives a small model more to overfit; a longer one (the
+    day of year for a two-week window of daily data) is information the window cannot see.
+    """
     if step is None or not isinstance(times, pd.DatetimeIndex):
         return np.zeros((len(times), 0))
     key = next(iter(step.items()))
-    cycles: list[tuple[np.ndarray, float]] = []
+    cycles: list[tuple[np.ndarray, float, float]] = []  # (position, period, period in steps)
     if key == ("months", 1):
-        cycles = [(times.month.to_numpy() - 1, 12)]
+        cycles = [(times.month.to_numpy() - 1, 12, 12)]
     elif key == ("months", 3):
-        cycles = [(times.quarter.to_numpy() - 1, 4)]
+        cycles = [(times.quarter.to_numpy() - 1, 4, 4)]
     elif key == ("seconds", 604800):
-        cycles = [(times.isocalendar().week.to_numpy(np.float64) - 1, 52.18)]
+        cycles = [(times.isocalendar().week.to_numpy(np.float64) - 1, 52.18, 52.18)]
     elif key == ("seconds", 86400):
-        cycles = [(times.day_of_week.to_numpy(), 7), (times.day_of_year.to_numpy() - 1, 365.25)]
+        cycles = [(times.day_of_week.to_numpy(), 7, 7), (times.day_of_year.to_numpy() - 1, 365.25, 365.25)]
     elif key[0] == "seconds" and key[1] < 86400:
-        cycles = [(times.hour.to_numpy() + times.minute.to_numpy() / 60, 24), (times.day_of_week.to_numpy(), 7)]
-    out = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period) for v, period in cycles for f in (np.sin, np.cos)]
+        hours = times.hour.to_numpy() + times.minute.to_numpy() / 60
+        cycles = [(hours, 24, 86400 / key[1]), (times.day_of_week.to_numpy() + hours / 24, 7, 604800 / key[1])]
+    out = [f(2 * np.pi * np.asarray(v, dtype=np.float64) / period)
+           for v, period, steps in cycles if steps > window for f in (np.sin, np.cos)]
     return np.stack(out, axis=1) if out else np.zeros((len(times), 0))
 
 
@@ -326,7 +333,7 @@ class SeriesPreprocessor:
             cov = np.concatenate([s.covariates[:end] for s, end in zip(series, train_ends, strict=True)])
             std = cov.std(axis=0)
             self.cov_stats = np.stack([cov.mean(axis=0), np.where(std > 1e-12, std, 1.0)])
-        n_cal = calendar_features(series[0].times[:1], self.step).shape[1]
+        n_cal = calendar_features(series[0].times[:1], self.step, self.window).shape[1]
         self.input_shape = (self.window, 1 + n_cal + len(self.covariates))
         return self
 
@@ -372,7 +379,7 @@ class SeriesPreprocessor:
         win = self._window_values(z, origins)
         channels = [((win - win[:, -1:]) / row[0])[..., None]]
         idx = origins[:, None] + np.arange(-self.window + 1, 1)[None, :]
-        cal = calendar_features(s.times, self.step)
+        cal = calendar_features(s.times, self.step, self.window)
         if cal.shape[1]:
             channels.append(cal[idx])
         if self.covariates:

@@ -22,7 +22,7 @@ class Loss(abc.ABC):
 
     name: str = "loss"
     output_activation: str | None = None  # activation fused into the loss (split off the model)
-    task: str = "regression"
+    classes: bool = False  # targets are classes (class indices or one-hot), outputs their scores
 
     @abc.abstractmethod
     def elementwise(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -64,7 +64,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     name = "sparse_categorical_crossentropy"
     output_activation = "softmax"
-    task = "classification"
+    classes = True
 
     def elementwise(self, outputs, y):
         return F.cross_entropy(outputs, y, reduction="none")
@@ -105,7 +105,7 @@ class CategoricalCrossentropy(Loss):
 
     name = "categorical_crossentropy"
     output_activation = "softmax"
-    task = "classification"
+    classes = True
 
     def elementwise(self, outputs, y):
         return F.cross_entropy(outputs, y, reduction="none")
@@ -128,7 +128,7 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     output_activation = "sigmoid"
-    task = "classification"
+    classes = True
 
     def elementwise(self, outputs, y):
         return F.binary_cross_entropy_with_logits(outputs, y, reduction="none").mean(dim=-1)

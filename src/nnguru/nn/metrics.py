@@ -145,7 +145,7 @@ def get(name: str, loss: Loss, n_outputs: int) -> Metric:
     if not isinstance(name, str) or name.lower() not in METRICS:
         raise NNGuruError(f"Unknown metric {name!r}. Valid names: {', '.join(sorted(METRICS))}.")
     cls = METRICS[name.lower()]
-    if cls.needs_classes and loss.task != "classification":
+    if cls.needs_classes and not loss.classes:
         raise NNGuruError(
             f"Metric {name!r} needs a classification loss; the model is compiled with {loss.name!r}. "
             "Use 'mae' / 'mse' / 'rmse' for regression."

@@ -75,7 +75,10 @@ def infer(ds: Dataset) -> tuple[type[Task], list[str]]:
     """The task ``auto`` picks for ``ds``, and warnings from tasks the data may also be meant for."""
     _load_builtin()
     order = sorted(_REGISTRY.values(), key=lambda cls: cls.auto_rank)
-    chosen = next(cls for cls in order if cls.fits(ds))
+    chosen = next((cls for cls in order if cls.fits(ds)), None)
+    if chosen is None:
+        raise NNGuruError(f"No task fits {ds.name!r} on its own (it has no target?). Pass --task with one "
+                          f"of {', '.join(cls.name for cls in order)}.")
     hints = [h for cls in order if cls is not chosen and (h := cls.hint(ds))]
     return chosen, hints
 
