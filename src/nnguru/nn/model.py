@@ -394,7 +394,7 @@ class Model(nn.Module):
 
     def save(self, path: str) -> None:
         """Write a model directory: safetensors weights + JSON (never pickle)."""
-        from nnguru.bundle import save_model
+        from nnguru.bundle import save_model  # at call time: bundle sits above nn/ (it loads Sequentials)
 
         save_model(self, path)
 
