@@ -66,10 +66,11 @@ def applicable(model, x: torch.Tensor, w: torch.Tensor | None) -> bool:
 class DenseStep:
     """The gradients of one fit's steps: forward, loss, backward into persistent gradient buffers.
 
-    Built once per fit (``training/step.py``, which adds the optimizer's update) from ``plan(model)``. Each Dense layer
-    becomes a record (weight and its transposed view, bias, activation, gradient buffers), so a
-    step touches no module attributes; the gradient buffers are attached as the parameters' ``.grad`` and every
-    step overwrites them in place (``out=``), so the optimizer sees the same tensors every time.
+    Built once per fit from ``plan(model)`` by ``training/step.py``, which adds the optimizer's
+    update. Each Dense layer becomes a record (weight and its transposed view, bias, activation,
+    gradient buffers), so a step touches no module attributes; the gradient buffers are attached
+    as the parameters' ``.grad`` and every step overwrites them in place (``out=``), so the
+    optimizer sees the same tensors every time.
     """
 
     def __init__(self, model, ops: list) -> None:

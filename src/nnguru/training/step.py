@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from nnguru.errors import NNGuruError
 from nnguru.nn import fast_dense
@@ -89,8 +90,6 @@ def choose_step(model: nn.Module, optimizer: Any, loss: LossFn, x: Tensor, w: Te
     update, suffix = (kernel.step, "+fused-adam") if kernel.enabled else (optimizer.step, "+optimizer.step")
     autocast = model.autocast if getattr(model, "amp", False) else contextlib.nullcontext
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
         # The wrapper lives in the step, outside the module tree, so state_dict keys stay unchanged.
         ddp = DistributedDataParallel(model, device_ids=[x.device.index] if x.device.type == "cuda" else None)
         return Step("ddp" + suffix, _autograd(ddp, loss, optimizer, update, autocast))
