@@ -4,10 +4,11 @@
 piece of a step of the MNIST recipe (784-128-10, Adam, batch 32) in one process:
 
 - the plain loop's pieces: ``DataLoader`` batch, forward + loss + backward, ``torch.optim.Adam``;
-- nnguru's pieces: the batch gather, ``Model.train_step`` (forward + loss + backward + its
-  optimizer), the running loss and the compiled metrics;
-- both whole loops per step, and a minimal reference loop (``index_select`` gather +
-  ``train_step``, no bookkeeping): the floor nnguru's loop can reach with this model.
+- nnguru's pieces: the batch gather, the step ``fit`` chooses for this model
+  (``training.step.choose_step``: forward + loss + backward + its optimizer), the running loss
+  and the compiled metrics;
+- both whole loops per step, and a minimal reference loop (``index_select`` gather + the chosen
+  step, no bookkeeping): the floor nnguru's loop can reach with this model.
 
 Why it measures this way: the numbers must hold on a shared, noisy machine. Every row runs on
 one thread and is timed with the thread's CPU clock (``time.thread_time``), so time spent
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
+
+from nnguru.training.step import choose_step
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mnist_peers import BATCH_SIZE, LR, as_recipe_arrays, default_data_path, load_mnist_uint8  # noqa: E402
@@ -118,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         return order[cursor["i"] * BATCH_SIZE : (cursor["i"] + 1) * BATCH_SIZE]
 
     opt = model.optimizer
+    step = choose_step(model, opt, model.loss, train.x)  # the step fit() runs for this model
     nxb, nyb, _ = train.batch(next_idx())
-    loss, out = model.train_step(nxb, nyb, None)
+    loss, out = step.run(nxb, nyb, None)
     tally = loop.Tally(model.compiled_metrics, train.x.device)
     folds = {"n": 0}
 
@@ -136,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def reference_step() -> None:
         idx = next_idx()
-        model.train_step(train.x.index_select(0, idx), train.y.index_select(0, idx), None)
+        step.run(train.x.index_select(0, idx), train.y.index_select(0, idx), None)
 
     steps_per_fit = 4 * args.calls  # one loop.fit epoch of this many steps per block
     sub = loop.TensorData(train.x[: steps_per_fit * BATCH_SIZE], train.y[: steps_per_fit * BATCH_SIZE])
@@ -148,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         "nnguru: batch gather (TensorData.batch: index_select of x and y)": lambda: train.batch(next_idx()),
         "nnguru: forward + loss + zero_grad + backward": nn_fwd_bwd,
         f"nnguru: optimizer step ({type(opt).__name__}, fused={opt.defaults.get('fused')})": opt.step,
-        "nnguru: Model.train_step (all of the above but the gather)": lambda: model.train_step(nxb, nyb, None),
+        f"nnguru: the chosen step, {step.name} (all of the above but the gather)": lambda: step.run(nxb, nyb, None),
         f"nnguru: running loss + metrics (Tally.add, fold every {loop.FOLD_EVERY})": nn_tally,
-        "reference: index_select gather + train_step, nothing else": reference_step,
+        "reference: index_select gather + the chosen step, nothing else": reference_step,
     }
 
     print(
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'piece':<{width}}  {'us/step':>8}  {'/ plain step':>12}")
     for name, sec in results.items():
         print(f"{name:<{width}}  {1e6 * sec:8.1f}  {sec / whole_plain:12.2f}")
-    floor = results["reference: index_select gather + train_step, nothing else"]
+    floor = results["reference: index_select gather + the chosen step, nothing else"]
     print(
         f"\nnnguru loop / plain loop: {fit_best / whole_plain:.3f} (target <= 0.7); "
         f"reference / plain loop: {floor / whole_plain:.3f}"

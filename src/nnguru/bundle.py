@@ -24,6 +24,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import load_file, save_file
 
 from nnguru.errors import NNGuruError
+from nnguru.nn.sequential import Sequential
 from nnguru.training.checkpoint import atomic_write, host_copy
 
 FORMAT = "nnguru-model-1"
@@ -104,8 +105,6 @@ def _preprocessor_class(config: dict):
 
 def load_model(path: str | Path, device: str | torch.device | None = None):
     """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``)."""
-    from nnguru.nn.sequential import Sequential
-
     folder = _bundle_dir(Path(path))
     try:
         meta = json.loads((folder / MODEL_JSON).read_text())

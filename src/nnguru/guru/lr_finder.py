@@ -3,6 +3,8 @@
 Train for a few steps while the learning rate grows exponentially from ``start`` to ``end``,
 record the smoothed loss, stop once it diverges, then put the weights back. The loss curve shows
 which rates learn fast and where training blows up; it backs the diagnosis' learning-rate advice.
+Each batch runs through the step ``fit`` would choose for the model and optimizer
+(``training/step.py``), so the test measures the training that will follow.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 import torch
 
 from nnguru.errors import NNGuruError, describe
+from nnguru.optim.base import LossFn
+from nnguru.training.step import choose_step
 
 # Exponential moving average of the loss: per-batch losses are too noisy to read (fastai's 0.98).
 SMOOTHING = 0.98
@@ -40,7 +44,8 @@ class LRFinderResult:
 
     ``suggestion`` is the rate where the smoothed loss falls fastest against log(lr) (the
     steepest descent before the minimum, see :func:`suggest_lr`): large enough to learn
-    quickly, well below divergence.
+    quickly, well below divergence. ``train_step`` names the step that ran (``Step.name``, as in
+    ``history.params["train_step"]`` after ``fit``).
     """
 
     lrs: list[float]
@@ -49,6 +54,7 @@ class LRFinderResult:
     min_loss_lr: float | None = None
     diverged: bool = False
     raw_losses: list[float] = field(default_factory=list)
+    train_step: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,17 +79,18 @@ def _make_optimizer(spec: Any, module: torch.nn.Module, params: list, lr: float)
     )
 
 
-def _loss_caller(loss_fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """Call nnguru losses as ``loss_fn(out, y, None)`` and plain torch losses as ``(out, y)``."""
+def _three_argument_loss(loss_fn: Callable[..., torch.Tensor]) -> LossFn:
+    """``loss_fn`` itself when it takes ``(out, y, w)`` like nnguru's losses (so the step sees the
+    model's compiled loss); plain two-argument torch losses get ``w`` dropped."""
     target = loss_fn.forward if isinstance(loss_fn, torch.nn.Module) else loss_fn
     try:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
-        return lambda out, y: loss_fn(out, y, None)
+        return loss_fn
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if any(p.kind == p.VAR_POSITIONAL for p in params) or len(positional) >= 3:
-        return lambda out, y: loss_fn(out, y, None)
-    return lambda out, y: loss_fn(out, y)
+        return loss_fn
+    return lambda out, y, w: loss_fn(out, y)
 
 
 def suggest_lr(lrs: list[float], losses: list[float]) -> tuple[float | None, float | None]:
@@ -143,10 +150,10 @@ def find_lr(
     if len(x) != len(y) or len(x) == 0:
         raise NNGuruError(f"lr-find got {len(x)} inputs and {len(y)} targets; pass matching, "
                           "non-empty x and y.")
-    call_loss = _loss_caller(loss_fn)
     saved = {k: v.detach().clone() for k, v in module.state_dict().items()}
     was_training = module.training
     opt = _make_optimizer(optimizer, module, params, start)
+    step = choose_step(module, opt, _three_argument_loss(loss_fn), x)
     gen = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(x), generator=gen)
     ratio = end / start
@@ -164,14 +171,10 @@ def find_lr(
                 order, pos = torch.randperm(len(x), generator=gen), 0
             idx = order[pos : pos + batch_size].to(device)
             pos += batch_size
-            opt.zero_grad(set_to_none=True)
-            loss = call_loss(module(x[idx]), y[idx])
-            value = float(loss.detach())
-            if not math.isfinite(value):
+            value = float(step.run(x[idx], y[idx], None)[0])
+            if not math.isfinite(value):  # the weights it broke are restored below
                 diverged = True
                 break
-            loss.backward()
-            opt.step()
             avg = SMOOTHING * avg + (1 - SMOOTHING) * value
             s = avg / (1 - SMOOTHING ** (i + 1))  # bias correction of the moving average
             lrs.append(lr)
@@ -188,4 +191,4 @@ def find_lr(
         module.train(was_training)
     suggestion, min_lr = suggest_lr(lrs, smoothed)
     return LRFinderResult(lrs=lrs, losses=smoothed, suggestion=suggestion, min_loss_lr=min_lr,
-                          diverged=diverged, raw_losses=raw)
+                          diverged=diverged, raw_losses=raw, train_step=step.name)

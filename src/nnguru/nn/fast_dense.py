@@ -6,8 +6,8 @@ architecture every tutorial starts with — ``Flatten``/``Dense``/``Dropout``/``
 layers with relu, tanh, sigmoid or linear activations, trained with softmax cross-entropy or
 MSE — the backward pass is written out once: three matrix products per layer and an
 element-wise derivative. ``tests/nn/test_fast_dense.py`` checks loss and every gradient against
-PyTorch autograd. Anything else (other layers, sample weights, mixed precision, DDP, a GPU)
-takes the ordinary autograd step.
+PyTorch autograd. ``training/step.py`` decides when this step runs; anything else (other layers,
+sample weights, mixed precision, DDP, a GPU) takes the ordinary autograd step.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ def _derivative(name: str, out: torch.Tensor, grad: torch.Tensor) -> torch.Tenso
 
 
 def plan(model) -> list | None:
-    """The ops of ``model`` as ``("dense", layer, activation) | ("dropout", rate) | ...``, or None."""
-    from nnguru.nn.sequential import Sequential
-
-    if type(model) is not Sequential or type(model.loss) not in (SparseCategoricalCrossentropy, MeanSquaredError):
+    """The ops of a Sequential ``model`` as ``("dense", layer, activation) | ("dropout", rate)``, or None."""
+    if type(model.loss) not in (SparseCategoricalCrossentropy, MeanSquaredError):
         return None
     ops: list = []
     for layer in model.layers:
@@ -60,19 +58,19 @@ def plan(model) -> list | None:
     return ops
 
 
-def applicable(model, x: torch.Tensor, w: torch.Tensor | None, world: int) -> bool:
-    """Decided once per fit: CPU float inputs, no sample weights, no autocast, one process."""
-    return (w is None and x.device.type == "cpu" and not model.amp and world == 1 and x.is_floating_point()
-            and isinstance(model.optimizer, torch.optim.Optimizer))
+def applicable(model, x: torch.Tensor, w: torch.Tensor | None) -> bool:
+    """The data side, decided once per fit: CPU float inputs, no sample weights, no autocast."""
+    return w is None and x.device.type == "cpu" and not model.amp and x.is_floating_point()
 
 
 class DenseStep:
-    """The training step of one fit: forward, loss, backward into persistent gradient buffers.
+    """The gradients of one fit's steps: forward, loss, backward into persistent gradient buffers.
 
-    Built once per fit (``Sequential.prepare_steps``) from ``plan(model)``. Each Dense layer
-    becomes a record (weight and its transposed view, bias, activation, gradient buffers), so a
-    step touches no module attributes; the gradient buffers are attached as the parameters' ``.grad`` and every
-    step overwrites them in place (``out=``), so the optimizer sees the same tensors every time.
+    Built once per fit from ``plan(model)`` by ``training/step.py``, which adds the optimizer's
+    update. Each Dense layer becomes a record (weight and its transposed view, bias, activation,
+    gradient buffers), so a step touches no module attributes; the gradient buffers are attached
+    as the parameters' ``.grad`` and every step overwrites them in place (``out=``), so the
+    optimizer sees the same tensors every time.
     """
 
     def __init__(self, model, ops: list) -> None:
@@ -143,11 +141,4 @@ class DenseStep:
                 torch.sum(grad, 0, out=db)
             if i > 0:
                 grad = grad @ w
-        return value, logits
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor):
-        """One optimizer update with the hand-derived gradients; returns (loss, logits) like autograd's."""
-        with torch.no_grad():
-            value, logits = self.loss_and_grads(x, y, self.model.training)
-            self.model.optimizer_step()
         return value, logits

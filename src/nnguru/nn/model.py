@@ -20,6 +20,7 @@ from nnguru.nn import activations, losses
 from nnguru.nn import metrics as metrics_mod
 from nnguru.training import loop
 from nnguru.training.callbacks import Callback, History
+from nnguru.training.step import plain_train_step
 
 DEFAULT_BATCH = 32  # Keras's default batch size
 
@@ -286,9 +287,6 @@ class Model(nn.Module):
             meta = load_checkpoint(resume_from, self, self.optimizer)
             initial_epoch, seed = int(meta["epoch"]), meta["extra"].get("shuffle_seed")
         batch_size = batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH
-        from nnguru.training.fused_step import AdamKernel
-
-        self._adam_kernel = AdamKernel(self.optimizer)  # after a resume: it reads the restored state
         from nnguru.training.progress import resolve_verbose
 
         self.history = loop.fit(
@@ -298,31 +296,10 @@ class Model(nn.Module):
         self.history.model = self
         return self.history
 
-    def prepare_steps(self, train: loop.TensorData, world: int) -> None:
-        """Called by the loop before the first step: pick per-fit fast paths (Sequential does)."""
-
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
-        """One update; override for custom training (the one escape hatch). Returns (loss, outputs)."""
-        opt = self.optimizer
-        if not isinstance(opt, torch.optim.Optimizer):  # Hessian-free, random search, ...
-            return opt.step_batch(self, self.loss, x, y, w)
-        forward = self.__dict__.get("ddp", self)  # the DDP wrapper under torchrun
-        with self.autocast():
-            out = forward(x)
-        out = out.float()
-        loss = self.loss(out, y, w)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer_step()
-        return loss.detach(), out.detach()
-
-    def optimizer_step(self) -> None:
-        """``optimizer.step()``, through the lean fused-Adam call when it applies."""
-        kernel = self.__dict__.get("_adam_kernel")
-        if kernel is not None and kernel.optimizer is self.optimizer:
-            kernel.step()
-        else:
-            self.optimizer.step()
+    # One update from one batch, (x, y, w) -> (loss, outputs). Override it for custom training (the
+    # one escape hatch) and fit calls yours; otherwise fit runs the step that training/step.py
+    # chooses, which equals this default (the plain autograd update).
+    train_step = plain_train_step
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None, return_dict: bool = False):
@@ -417,7 +394,7 @@ class Model(nn.Module):
 
     def save(self, path: str) -> None:
         """Write a model directory: safetensors weights + JSON (never pickle)."""
-        from nnguru.bundle import save_model
+        from nnguru.bundle import save_model  # at call time: bundle sits above nn/ (it loads Sequentials)
 
         save_model(self, path)
 

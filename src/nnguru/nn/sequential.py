@@ -70,19 +70,14 @@ class Sequential(Model):
 
     use_fast_dense = True  # hand-derived steps for plain Dense stacks (nnguru.nn.fast_dense)
 
-    def prepare_steps(self, train, world: int) -> None:
-        self._dense_step = None
-        if self.use_fast_dense and fast_dense.applicable(self, train.x, train.w, world):
-            ops = fast_dense.plan(self)
-            if ops is not None:
-                self._dense_step = fast_dense.DenseStep(self, ops)
-                self._dense_step.attach()
+    def fast_dense_plan(self) -> list | None:
+        """This stack as ``fast_dense`` ops, or None; asked once per fit by ``training/step.py``.
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None):
-        step = self.__dict__.get("_dense_step")
-        if step is not None:
-            return step(x, y)
-        return super().train_step(x, y, w)
+        Only a plain ``Sequential``: a subclass may change ``forward``, which the ops would not follow.
+        """
+        if not self.use_fast_dense or type(self) is not Sequential:
+            return None
+        return fast_dense.plan(self)
 
     def _last_activation_layer(self):
         for layer in reversed(self.layers):

@@ -1,9 +1,10 @@
 """The training loop: one file, read it top to bottom.
 
+    train_step = choose_step(...)                          # once: which code trains a batch
     for each epoch:
         callbacks.on_epoch_begin
         for each batch (a slice of this epoch's permutation, this rank's shard):
-            loss, outputs = model.train_step(x, y, w)      # the one escape hatch
+            loss, outputs = train_step.run(x, y, w)        # model.train_step if overridden
             tally.add(loss, outputs, y)                    # queued; folded every 50 steps (one sync)
         guard: a non-finite loss restores the last good weights and stops, saying why
         evaluate on validation (large batches, inference mode)
@@ -29,6 +30,7 @@ from nnguru.optim.base import NonFiniteError
 from nnguru.training.callbacks import CallbackList, History
 from nnguru.training.denormals import flush_denormals
 from nnguru.training.progress import ProgressDisplay
+from nnguru.training.step import choose_step
 
 FOLD_EVERY = 50  # steps between folds of the running loss and metrics (and finiteness checks, one host sync)
 EVAL_BATCH = 4096  # evaluation needs no gradients, so big batches are fast and cheap
@@ -195,8 +197,10 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     n = len(train) // world  # every rank runs the same number of steps
     batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
     steps = math.ceil(n / batch_size)
+    train_step = choose_step(model, model.optimizer, model.loss, train.x, train.w, world)
     history = History()
-    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world}
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world,
+              "train_step": train_step.name}
     cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
@@ -204,22 +208,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
     model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
     device = train.x.device
-    if world > 1 and not isinstance(model.optimizer, torch.optim.Optimizer):
-        from nnguru.errors import NNGuruError
-
-        raise NNGuruError(
-            f"The {type(model.optimizer).__name__} optimizer works on whole batches in one process and does not "
-            "average across torchrun ranks. Run it without torchrun, or choose adam/sgd/... for DDP."
-        )
-    if world > 1:
-        # DistributedDataParallel averages gradients across ranks during backward (bucketed,
-        # overlapped). It is kept outside the module tree so state_dict keys stay unchanged.
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [device.index] if device.type == "cuda" else None
-        object.__setattr__(model, "ddp", DistributedDataParallel(model, device_ids=ids))
     threads = step_threads(model, train.x, batch_size)
-    model.prepare_steps(train, world)
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
@@ -246,7 +235,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                 if cbs.batch_begin:
                     cbs.on_train_batch_begin(step)
                 try:
-                    loss, out = model.train_step(xb, yb, wb)
+                    loss, out = train_step.run(xb, yb, wb)
                 except NonFiniteError as err:  # Hessian-free, L-BFGS, ...: stopped before any change
                     finite, reason = False, str(err)
                     break
@@ -291,6 +280,4 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             if model.stop_training:
                 break
     cbs.on_train_end(logs)
-    if world > 1:
-        object.__delattr__(model, "ddp")
     return history
