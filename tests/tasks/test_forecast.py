@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from series_data import daily_series, monthly_series
 
 import nnguru
-from conftest import daily_series, monthly_series
 from nnguru.cli import main
 from nnguru.evaluate.forecast import baseline_forecasts
 
