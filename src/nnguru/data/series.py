@@ -10,7 +10,8 @@ origin ``t`` (the last observed step) the model sees the last ``window`` values 
 next ``horizon`` values directly (one output per step). Values are first transformed (``log`` for
 multiplicative series, chosen on validation), then expressed relative to a reference forecast
 (the last value, or the value one season earlier) and scaled, so one network serves any level and
-series of different sizes can share one model.
+series of different sizes can share one model. A ridge regression on the training windows is the
+linear part of the forecast; the network's targets are what it leaves.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ MIN_WINDOW = 12
 # Season lengths worth testing per step (in steps); unknown steps scan lags 2..SCAN_MAX_LAG.
 SEASON_CANDIDATES = {
     ("months", 1): (12,), ("months", 3): (4,), ("seconds", 86400): (7, 365), ("seconds", 604800): (52,),
-    ("seconds", 3600): (24, 168), ("seconds", 60): (60, 1440),
+    ("seconds", 3600): (24, 168), ("seconds", 60): (60, 1440), ("business_days", 1): (5, 260),
 }
 SCAN_MAX_LAG = 60
+# Ridge penalties the linear part of the forecast is chosen from on validation (inputs are scaled
+# to ~unit size): from nearly least squares to nearly "the reference forecast plus the mean change".
+LINEAR_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -148,12 +152,22 @@ def _step_candidates(times: pd.Series) -> list[dict]:
     if not len(diffs):
         return []
     values, counts = np.unique(diffs, return_counts=True)
-    fixed = [{"seconds": int(values[np.argmax(counts)])}, {"seconds": int(values.min())}]
-    return [{"years": 1}, {"months": 3}, {"months": 1}, *fixed]
+    common = int(values[np.argmax(counts)])
+    fixed = [{"seconds": common}, {"seconds": int(values.min())}]
+    # Trading days: daily steps on weekdays only (weekends are not gaps to fill)
+    weekdays = [{"business_days": 1}] if common == 86400 and (pd.DatetimeIndex(times).day_of_week < 5).all() else []
+    return [{"years": 1}, {"months": 3}, {"months": 1}, *weekdays, *fixed]
+
+
+def offset(step: dict) -> pd.DateOffset:
+    """The pandas offset of a step: calendar months and years, business days, or fixed seconds."""
+    if "business_days" in step:
+        return pd.offsets.BDay(step["business_days"])
+    return pd.DateOffset(**step)
 
 
 def _grid(start, end, step: dict) -> pd.DatetimeIndex:
-    return pd.date_range(start, end, freq=pd.DateOffset(**step))
+    return pd.date_range(start, end, freq=offset(step))
 
 
 def _common_step(times: list[pd.Series], column: str) -> dict:
@@ -172,7 +186,7 @@ def _common_step(times: list[pd.Series], column: str) -> dict:
 def _step_name(step: dict) -> str:
     names = {("years", 1): "yearly", ("months", 3): "quarterly", ("months", 1): "monthly",
              ("seconds", 604800): "weekly", ("seconds", 86400): "daily", ("seconds", 3600): "hourly",
-             ("seconds", 60): "every minute"}
+             ("seconds", 60): "every minute", ("business_days", 1): "business days (Monday to Friday)"}
     key = next(iter(step.items()))
     return names.get(key, f"every {pd.Timedelta(seconds=key[1])}" if key[0] == "seconds" else str(step))
 
@@ -225,7 +239,11 @@ def _one_series(key: str, g: pd.DataFrame, time: str | None, step: dict | None,
 
 # ---- choices from the data ---------------------------------------------------------------------
 def detect_season(values: np.ndarray, step: dict | None) -> tuple[int, dict]:
-    """The season length (1: none) with the strongest autocorrelation of the changes, and why."""
+    """The season length (1: none) from the autocorrelation of the changes, and why.
+
+    Among the step's usual periods, the shortest that clears SEASON_MIN_ACF; when the step is
+    unknown (row order), the scanned lag with the strongest autocorrelation.
+    """
     x = np.diff(np.asarray(values, dtype=np.float64))
     x = x - x.mean() if len(x) else x
     denom = float(np.sum(x * x))
@@ -233,8 +251,10 @@ def detect_season(values: np.ndarray, step: dict | None) -> tuple[int, dict]:
     candidates = SEASON_CANDIDATES.get(key) if key in SEASON_CANDIDATES else (
         () if key == ("years", 1) else tuple(range(2, SCAN_MAX_LAG + 1)))
     acf = {m: float(np.sum(x[m:] * x[:-m]) / denom) for m in candidates if denom > 0 and len(x) > 2 * m}
-    best = max(acf, key=acf.get) if acf else None
-    season = best if best is not None and acf[best] >= SEASON_MIN_ACF else 1
+    clear = [m for m, r in acf.items() if r >= SEASON_MIN_ACF]
+    # The shortest clear season: the window then spans it twice, and the longer cycles (the week of
+    # hourly data) reach the model as calendar features, not as a window many times longer.
+    season = min(clear) if clear and key in SEASON_CANDIDATES else (max(clear, key=acf.get) if clear else 1)
     shown = dict(sorted(acf.items(), key=lambda kv: -kv[1])[:5])
     return season, {"season": season, "acf_of_changes": {str(k): round(v, 3) for k, v in shown.items()},
                     "threshold": SEASON_MIN_ACF}
@@ -265,6 +285,8 @@ def calendar_features(times: pd.Index, step: dict | None, window: int) -> np.nda
         cycles = [(times.isocalendar().week.to_numpy(np.float64) - 1, 52.18, 52.18)]
     elif key == ("seconds", 86400):
         cycles = [(times.day_of_week.to_numpy(), 7, 7), (times.day_of_year.to_numpy() - 1, 365.25, 365.25)]
+    elif key == ("business_days", 1):
+        cycles = [(times.day_of_week.to_numpy(), 5, 5), (times.day_of_year.to_numpy() - 1, 365.25, 261)]
     elif key[0] == "seconds" and key[1] < 86400:
         hours = times.hour.to_numpy() + times.minute.to_numpy() / 60
         cycles = [(hours, 24, 86400 / key[1]), (times.day_of_week.to_numpy() + hours / 24, 7, 604800 / key[1])]
@@ -278,7 +300,7 @@ def future_times(times: pd.Index, step: dict | None, n: int) -> pd.Index:
     if step is None or not isinstance(times, pd.DatetimeIndex):
         last = int(times[-1]) if len(times) else -1
         return pd.RangeIndex(last + 1, last + 1 + n)
-    return pd.date_range(times[-1], periods=n + 1, freq=pd.DateOffset(**step))[1:]
+    return pd.date_range(times[-1], periods=n + 1, freq=offset(step))[1:]
 
 
 # ---- windows -----------------------------------------------------------------------------------
@@ -295,13 +317,15 @@ class SeriesPreprocessor:
 
     def __init__(self, *, target: str, time: str | None, series_id: str | None, step: dict | None,
                  covariates: list[str], season: int, window: int, horizon: int, transform: str,
-                 reference: str):
+                 reference: str, linear_alpha: float = 1.0):
         self.target, self.time, self.series_id, self.step = target, time, series_id, step
         self.covariates = list(covariates)
         self.season, self.window, self.horizon = int(season), int(window), int(horizon)
         self.transform_name, self.reference = transform, reference
         self.scales: dict[str, np.ndarray] = {}  # per series id: [in_scale, out_scale, mu_1..mu_H]
         self.cov_stats = np.zeros((2, len(self.covariates)))  # mean, std
+        self.linear = np.zeros((0, self.horizon))  # ridge coefficients (window x features, + intercept row)
+        self.linear_alpha = float(linear_alpha)
         self.input_shape: tuple[int, ...] | None = None
 
     # --- value transform ---
@@ -335,6 +359,24 @@ class SeriesPreprocessor:
             self.cov_stats = np.stack([cov.mean(axis=0), np.where(std > 1e-12, std, 1.0)])
         n_cal = calendar_features(series[0].times[:1], self.step, self.window).shape[1]
         self.input_shape = (self.window, 1 + n_cal + len(self.covariates))
+        return self.fit_linear(series, train_ends, self.linear_alpha)
+
+    def fit_linear(self, series: list[Series], train_ends: list[int], alpha: float) -> SeriesPreprocessor:
+        """A ridge regression (penalty ``alpha``) from the window to the targets, on the training
+        windows; the network learns what it leaves. A linear autoregression is a strong forecaster
+        on small data, and the network starts from it instead of from nothing."""
+        from sklearn.linear_model import Ridge
+
+        xs, ys = [], []
+        for s, end in zip(series, train_ends, strict=True):
+            origins = self.origins(0, end)
+            if len(origins):
+                xs.append(self._inputs(s, origins).reshape(len(origins), -1))
+                ys.append(self._base_targets(s, origins))
+        ridge = Ridge(alpha=alpha).fit(np.concatenate(xs), np.concatenate(ys))
+        self.linear = np.vstack([np.asarray(ridge.coef_, dtype=np.float64).reshape(self.horizon, -1).T,
+                                 np.asarray(ridge.intercept_, dtype=np.float64).reshape(1, -1)])
+        self.linear_alpha = float(alpha)
         return self
 
     def _scale_row(self, inp: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -372,29 +414,41 @@ class SeriesPreprocessor:
     def _row(self, series_id: str) -> np.ndarray:
         return self.scales.get(series_id, self.scales["*"])
 
-    def windows(self, s: Series, origins: np.ndarray, with_targets: bool = True):
-        """Model inputs (N, window, features) and, if asked, scaled targets (N, horizon)."""
-        z = self.forward(s.values)
-        row = self._row(s.id)
-        win = self._window_values(z, origins)
-        channels = [((win - win[:, -1:]) / row[0])[..., None]]
+    def _inputs(self, s: Series, origins: np.ndarray) -> np.ndarray:
+        """Model inputs (N, window, features): the window relative to its last value, calendar, covariates."""
+        win = self._window_values(self.forward(s.values), origins)
+        channels = [((win - win[:, -1:]) / self._row(s.id)[0])[..., None]]
         idx = origins[:, None] + np.arange(-self.window + 1, 1)[None, :]
         cal = calendar_features(s.times, self.step, self.window)
         if cal.shape[1]:
             channels.append(cal[idx])
         if self.covariates:
             channels.append(((s.covariates - self.cov_stats[0]) / self.cov_stats[1])[idx])
-        x = np.concatenate(channels, axis=2).astype(np.float32)
+        return np.concatenate(channels, axis=2).astype(np.float32)
+
+    def _base_targets(self, s: Series, origins: np.ndarray) -> np.ndarray:
+        """The targets relative to the reference forecast, centered and scaled."""
+        z = self.forward(s.values)
+        row = self._row(s.id)
+        return (self._targets(z, origins) - self._refs(z, origins) - row[2:]) / row[1]
+
+    def _linear(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1).astype(np.float64) @ self.linear[:-1] + self.linear[-1]
+
+    def windows(self, s: Series, origins: np.ndarray, with_targets: bool = True):
+        """Model inputs (N, window, features) and, if asked, targets (N, horizon): what the linear
+        forecast left to explain, so a zero output of the network means the linear forecast."""
+        x = self._inputs(s, origins)
         if not with_targets:
             return x, None
-        y = (self._targets(z, origins) - self._refs(z, origins) - row[2:]) / row[1]
-        return x, y.astype(np.float32)
+        return x, (self._base_targets(s, origins) - self._linear(x)).astype(np.float32)
 
     def decode(self, s: Series, origins: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Forecasts in the data's units from model outputs (N, horizon) at ``origins`` of ``s``."""
         z = self.forward(s.values)
         row = self._row(s.id)
-        return self.inverse(self._refs(z, origins) + row[2:] + np.asarray(out, dtype=np.float64) * row[1])
+        total = np.asarray(out, dtype=np.float64) + self._linear(self._inputs(s, origins))
+        return self.inverse(self._refs(z, origins) + row[2:] + total * row[1])
 
     def transform(self, X) -> np.ndarray:
         """Inputs of the last window of each raw series (a table); arrays pass through unchanged."""
@@ -431,20 +485,23 @@ class SeriesPreprocessor:
                 "series_id": self.series_id, "step": self.step, "covariates": self.covariates,
                 "season": self.season, "window": self.window, "horizon": self.horizon,
                 "transform": self.transform_name, "reference": self.reference,
-                "series_ids": list(self.scales), "input_shape": list(self.input_shape or [])}
+                "series_ids": list(self.scales), "input_shape": list(self.input_shape or []),
+                "linear_alpha": self.linear_alpha}
 
     def state(self) -> dict[str, np.ndarray]:
         state = {f"scales.{i}": row for i, row in enumerate(self.scales.values())}
         state["cov_stats"] = self.cov_stats
+        state["linear"] = self.linear
         return state
 
     @classmethod
     def from_config(cls, config: dict, state: dict[str, np.ndarray]) -> SeriesPreprocessor:
         pre = cls(**{k: config[k] for k in ("target", "time", "series_id", "step", "covariates", "season",
-                                            "window", "horizon", "reference")},
+                                            "window", "horizon", "reference", "linear_alpha")},
                   transform=config["transform"])
         pre.scales = {sid: np.asarray(state[f"scales.{i}"]) for i, sid in enumerate(config["series_ids"])}
         pre.cov_stats = np.asarray(state["cov_stats"])
+        pre.linear = np.asarray(state["linear"], dtype=np.float64)
         pre.input_shape = tuple(config["input_shape"])
         return pre
 

@@ -2,7 +2,9 @@
 
 All functions take ``actual`` and ``forecast`` as arrays of the same shape (origins x steps, or
 flat) and pool every (origin, step) pair, as statsforecast's and the M competitions' evaluations do.
-MAPE and sMAPE are fractions (scikit-learn's convention), not percentages.
+MAPE and sMAPE are fractions (as scikit-learn's), not percentages; MAPE skips zero actuals, where
+it is undefined. MASE divides by the in-sample seasonal-naive MAE of the data before the test span
+(what a model could have known), as statsforecast's evaluations do.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def forecast_metrics(actual: np.ndarray, forecast: np.ndarray, scale: np.ndarray
     out.update(
         mae=mae,
         rmse=float(np.sqrt(np.mean(err ** 2))),
-        # scikit-learn's mean_absolute_percentage_error; undefined (None) when every actual is 0
+        # scikit-learn's mean_absolute_percentage_error over the non-zero actuals (None if there are none)
         mape=float(np.mean(np.abs(err[nonzero]) / np.abs(a[nonzero]))) if nonzero.any() else None,
         smape=float(np.mean(np.where(denom > 0, 2 * np.abs(err) / np.where(denom > 0, denom, 1), 0.0))),
         mase=float(np.mean(np.abs(err) / scale)) if (scale > 0).all() else None,

@@ -111,23 +111,35 @@ class Input(Layer):
         return {"shape": list(self.declared_input_shape), "name": self.layer_name}
 
 
+# Keras's names; a zero kernel makes a layer start as "no change" (e.g. a correction to a forecast).
+KERNEL_INITIALIZERS = {
+    "glorot_uniform": nn.init.xavier_uniform_, "glorot_normal": nn.init.xavier_normal_,
+    "he_uniform": nn.init.kaiming_uniform_, "he_normal": nn.init.kaiming_normal_, "zeros": nn.init.zeros_,
+}
+
+
 @register
 class Dense(_Activated):
     """Fully connected layer on the last axis: ``activation(x @ W + b)``."""
 
-    def __init__(self, units: int, activation=None, use_bias: bool = True, **kwargs) -> None:
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer: str = "glorot_uniform", **kwargs) -> None:
         super().__init__(activation=activation, **kwargs)
         if not isinstance(units, int) or units <= 0:
             raise NNGuruError(f"Dense(units=...) must be a positive int; received {describe(units)}.")
+        if kernel_initializer not in KERNEL_INITIALIZERS:
+            raise NNGuruError(f"Unknown kernel_initializer {kernel_initializer!r}. Valid: "
+                              f"{', '.join(KERNEL_INITIALIZERS)}.")
         self.units = units
         self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
 
     def build(self, input_shape: Shape) -> None:
         if len(input_shape) < 1:
             raise NNGuruError(f"Dense needs inputs with a feature axis; received shape {input_shape}.")
         # torch's (out, in) layout so forward is a single F.linear call
         self.weight = nn.Parameter(torch.empty(self.units, input_shape[-1]))
-        nn.init.xavier_uniform_(self.weight)  # Keras's glorot_uniform
+        KERNEL_INITIALIZERS[self.kernel_initializer](self.weight)
         self.bias = nn.Parameter(torch.zeros(self.units)) if self.use_bias else None
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -137,7 +149,8 @@ class Dense(_Activated):
         return self.activate(F.linear(x, self.weight, self.bias))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias}
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": self.kernel_initializer}
 
 
 @register

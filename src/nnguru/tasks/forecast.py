@@ -8,9 +8,10 @@ seasonal-naive-with-drift forecasts from the same origins (``forecasts.csv`` has
 
 Choices made from the data, each reported in ``data_report.json``'s ``forecast`` block: the step
 (frequency), the season length (autocorrelation of the changes), the window (at least two
-seasons), and, on the validation span, the value transform (none or log) and the reference the
-network corrects (the last value or the seasonal naive), compared with a ridge probe on the
-same windows so that one network is trained, not one per choice.
+seasons), and, on the validation span, the value transform (none or log) and the reference
+forecast (the last value or the seasonal naive), compared by the validation error of the linear
+part of the model (a ridge regression on the same windows, see ``data.series``), so that one
+network is trained, not one per choice. The network learns what the linear forecast leaves.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ from nnguru.tasks import register
 from nnguru.tasks.base import Evaluation, Prepared, Task
 from nnguru.tasks.classification import numeric_values
 
-# The ridge probe's penalty on standardized window inputs: mild, so it ranks representations by
-# how predictable they make the targets rather than by how well a flexible fit memorizes them.
-PROBE_ALPHA = 1.0
 SPLITS = ("train", "val", "test")
 
 
@@ -110,10 +108,10 @@ class Forecast(Task):
             season_report = {"season": season, "chosen_by": "--season"}
         window = window or S.default_window(season, horizon)
         self._check_lengths(sset, ends, window, horizon, test_steps)
-        transform, reference, probe = self._choose(sset.series, ends, season, window, horizon, cfg)
-        pre = S.SeriesPreprocessor(target=target, time=sset.time, series_id=cfg.get("series_id"), step=sset.step,
-                                   covariates=sset.covariates, season=season, window=window, horizon=horizon,
-                                   transform=transform, reference=reference).fit(sset.series, train_ends)
+        self._target = target
+        transform, reference, alpha, probe = self._choose(sset, ends, season, window, horizon)
+        pre = self._preprocessor(sset, season, window, horizon, transform, reference, alpha).fit(sset.series,
+                                                                                              train_ends)
         x, y, origins = _windows(pre, sset.series, ends)
         cfg.update(time=sset.time, horizon=horizon, window=window, season=season, transform=transform)
         s0, (a0, b0) = sset.series[longest], ends[longest]
@@ -122,7 +120,8 @@ class Forecast(Task):
             "rows": {"loaded": len(ds), "after_cleaning": int(sum(len(s.values) for s in sset.series))},
             "series": sset.report, "warnings": [],
             "forecast": {**season_report, "window": window, "horizon": horizon, "transform": transform,
-                         "reference": reference, "representation_on_validation": probe},
+                         "reference": reference, "linear_alpha": alpha,
+                         "chosen_on_validation": probe},
             "split": {"method": self.split_method, "train": len(y["train"]), "val": len(y["val"]),
                       "test": len(y["test"]), "stratified": False, "seed": int(cfg["seed"]),
                       "official_test_set": False, "duplicates_train_test": 0,
@@ -154,39 +153,41 @@ class Forecast(Task):
                 raise NNGuruError(f"--test-steps {test_steps} is shorter than the horizon {horizon}: no test "
                                   "forecast fits. Pass a test span of at least one horizon.")
 
-    def _choose(self, series, ends, season: int, window: int, horizon: int, cfg: dict) -> tuple[str, str, list]:
-        """The (transform, reference) with the lowest validation MAE of a ridge probe."""
-        from sklearn.linear_model import Ridge
-
+    def _choose(self, sset: S.SeriesSet, ends, season: int, window: int, horizon: int) -> tuple[str, str, float, list]:
+        """The (transform, reference, ridge penalty) whose linear forecast has the lowest validation MAE."""
+        series, cfg = sset.series, self.cfg
         train_ends = [a for a, _ in ends]
         transforms = [cfg["transform"]] if cfg.get("transform") else (
             ["none", "log"] if S.log_possible(series, train_ends) else ["none"])
         refs = ["last", "seasonal"] if season > 1 and window >= season * -(-horizon // season) else ["last"]
-        candidates = [(t, r) for t in transforms for r in refs]
-        if len(candidates) == 1 or not any(b > a for a, b in ends):
-            return *candidates[0], []
+        if not any(b > a for a, b in ends):  # no validation span: the plainest choice
+            return transforms[0], refs[0], 1.0, []
         table = []
-        for transform, reference in candidates:
-            pre = S.SeriesPreprocessor(target="", time=None, series_id=None, step=None, covariates=[],
-                                       season=season, window=window, horizon=horizon, transform=transform,
-                                       reference=reference).fit(series, train_ends)
-            x, y, origins = _windows(pre, series, ends)
-            if not len(y["val"]):
-                return *candidates[0], []
-            probe = Ridge(alpha=PROBE_ALPHA).fit(x["train"].reshape(len(x["train"]), -1), y["train"])
-            out = probe.predict(x["val"].reshape(len(x["val"]), -1))
-            forecast, actual = _decode(pre, series, origins["val"], out)
-            table.append({"transform": transform, "reference": reference,
-                          "val_mae": round(float(np.mean(np.abs(forecast - actual))), 6)})
+        for transform in transforms:
+            for reference in refs:
+                pre = self._preprocessor(sset, season, window, horizon, transform, reference).fit(series, train_ends)
+                for alpha in S.LINEAR_ALPHAS:
+                    pre.fit_linear(series, train_ends, alpha)
+                    _, y, origins = _windows(pre, series, ends)
+                    forecast, actual = _decode(pre, series, origins["val"], np.zeros_like(y["val"]))
+                    table.append({"transform": transform, "reference": reference, "alpha": alpha,
+                                  "val_mae": round(float(np.mean(np.abs(forecast - actual))), 6)})
         best = min(table, key=lambda row: row["val_mae"])
-        return best["transform"], best["reference"], table
+        return best["transform"], best["reference"], best["alpha"], table
+
+    def _preprocessor(self, sset: S.SeriesSet, season: int, window: int, horizon: int, transform: str,
+                      reference: str, alpha: float = 1.0) -> S.SeriesPreprocessor:
+        return S.SeriesPreprocessor(target=self._target, time=sset.time, series_id=self.cfg.get("series_id"),
+                                    step=sset.step, covariates=sset.covariates, season=season, window=window,
+                                    horizon=horizon, transform=transform, reference=reference, linear_alpha=alpha)
 
     # --- build ---
     def head(self, n_out: int, y_train: np.ndarray) -> list:
-        """One linear output per step ahead (direct multi-step forecasts of the scaled corrections)."""
+        """One output per step ahead (direct multi-step): the correction to the linear forecast,
+        starting at zero, so training starts from the linear forecast."""
         from nnguru.nn.layers import Dense
 
-        return [Dense(n_out)]
+        return [Dense(n_out, kernel_initializer="zeros")]
 
     # --- evaluate ---
     def evaluate(self, model, p: Prepared) -> Evaluation:
@@ -217,7 +218,7 @@ class Forecast(Task):
             b = baseline_forecasts(s.values[:t + 1], horizon, season)
             for name in BASELINES:
                 base[name].append(b[name])
-            scale.append(mase_scale(s.values[:p.context["ends"][si][0]], season))
+            scale.append(mase_scale(s.values[:p.context["ends"][si][1]], season))  # all before the test span
             times = S.future_times(s.times[:t + 1], p.pre.step, horizon)
             rows.append(pd.DataFrame({"series": s.id, "origin": s.times[t], "step": np.arange(1, horizon + 1),
                                       "time": times, "actual": a, "forecast": f,
