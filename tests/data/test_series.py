@@ -86,3 +86,22 @@ def test_log_seasonal_representation_round_trips_and_saves_without_pickle():
     np.testing.assert_allclose(pre.decode(s, origins, y), s.values[origins[:, None] + np.arange(1, 13)], rtol=1e-4)
     again = S.SeriesPreprocessor.from_config(pre.to_config(), pre.state())
     np.testing.assert_array_equal(again.windows(s, origins)[0], pre.windows(s, origins)[0])
+
+
+def test_trading_days_are_business_days_not_gaps():
+    days = pd.bdate_range("2021-01-04", periods=120).delete([15, 60])  # two market holidays
+    frame = pd.DataFrame({"t": days.strftime("%Y-%m-%d"), "y": np.arange(118.0)})
+    sset = read(frame)
+    assert sset.step == {"business_days": 1} and sset.report["repairs"][0]["gaps_filled"] == 2
+    assert S.future_times(sset.series[0].times, sset.step, 1)[0].day_of_week < 5
+
+
+def test_hourly_season_is_the_day_and_the_week_comes_as_calendar_features():
+    hours = np.arange(24 * 7 * 12)
+    rng = np.random.default_rng(0)
+    values = np.sin(2 * np.pi * hours / 24) + 0.5 * np.sin(2 * np.pi * hours / 168) + rng.normal(0, 0.05, len(hours))
+    season, report = S.detect_season(values, {"seconds": 3600})
+    assert season == 24 and set(report["acf_of_changes"]) >= {"24"}
+    times = pd.date_range("2024-01-01", periods=len(hours), freq="h")
+    assert S.calendar_features(times, {"seconds": 3600}, window=48).shape[1] == 2  # the week only
+    assert S.calendar_features(times, {"seconds": 3600}, window=12).shape[1] == 4  # the day too

@@ -136,3 +136,12 @@ def test_bad_layer_arguments():
         Conv2D(2, 3).ensure_built((28, 28))
     with pytest.raises(NNGuruError, match="Unknown layer"):
         deserialize({"class_name": "os.system", "config": {}})
+
+
+def test_dense_kernel_initializer_zeros_and_unknown_names():
+    layer = Dense(3, kernel_initializer="zeros")
+    layer.build((4,))
+    assert float(layer.weight.abs().sum()) == 0.0
+    assert Dense.from_config(layer.get_config()).kernel_initializer == "zeros"
+    with pytest.raises(NNGuruError, match="Unknown kernel_initializer 'ones'.*glorot_uniform"):
+        Dense(3, kernel_initializer="ones")
