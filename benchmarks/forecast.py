@@ -754,7 +754,9 @@ def main(argv: list[str] | None = None) -> int:
                 "checks": res.baseline_checks,
             }
     dump["versions"] = library_versions()
-    print(f"\nMachine: {dump['machine']}\nVersions: {dump['versions']}")
+    nn_module = sys.modules.get("nnguru")
+    dump["nnguru_from"] = str(Path(nn_module.__file__).parent) if nn_module and nn_module.__file__ else None
+    print(f"\nMachine: {dump['machine']}\nVersions: {dump['versions']}\nnnguru imported from: {dump['nnguru_from']}")
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1))
     return 0
