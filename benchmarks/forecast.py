@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import importlib.resources
@@ -430,7 +431,7 @@ def _import_nnguru(src: Path | None):
     return nnguru
 
 
-def forecast_nnguru(s: Series, seed: int, src: Path | None, workdir: Path) -> NnguruRun:
+def forecast_nnguru(s: Series, seed: int, src: Path | None, workdir: Path, pass_season: bool = True) -> NnguruRun:
     """Train nnguru through its public API and read its (origin, step) forecasts back.
 
     The forecasts are aligned to this harness's origins by the *time* (or row) of the forecast
@@ -438,8 +439,8 @@ def forecast_nnguru(s: Series, seed: int, src: Path | None, workdir: Path) -> Nn
     shifted or partial ``forecasts.csv`` is an error rather than a quietly wrong score.
     """
     nnguru = _import_nnguru(src)
-    run_dir = workdir / f"{s.key}-seed{seed}"
-    kwargs: dict = {"season": s.m}
+    run_dir = workdir / f"{s.key}-seed{seed}{'' if pass_season else '-auto'}"
+    kwargs: dict = {"season": s.m} if pass_season else {}
     if s.time is not None and s.nnguru_time:
         kwargs["time"] = "time"
     t0 = time.perf_counter()
@@ -493,6 +494,9 @@ def _align_nnguru(s: Series, fc_df: pd.DataFrame) -> np.ndarray:
 # Running and reporting
 # ---------------------------------------------------------------------------------------------
 
+# "nnguru": season m given (as the references get it); "nnguru_auto": nnguru's own defaults (the
+# season detected from the data), i.e. what a user who passes only the horizon gets.
+NNGURU_VARIANTS = ("nnguru", "nnguru_auto")
 REFERENCES: dict[str, tuple[str, Callable[[Series], np.ndarray]]] = {
     "naive": ("naive (last value)", forecast_naive),
     "seasonal_naive": ("seasonal naive", forecast_seasonal_naive),
@@ -531,9 +535,8 @@ def run_series(s: Series, methods: list[str], seeds: int, src: Path | None, work
     actual = actual_matrix(s)
     scale = mase_scale(s.values, s.test_steps, s.m)
     res = SeriesResult(s)
-    own_baselines: dict[str, dict[str, float]] = {}
     for key in methods:
-        if key == "nnguru":
+        if key in NNGURU_VARIANTS:
             continue
         label, fn = REFERENCES[key]
         t0 = time.perf_counter()
@@ -545,30 +548,49 @@ def run_series(s: Series, methods: list[str], seeds: int, src: Path | None, work
         seconds = time.perf_counter() - t0
         res.methods.append(MethodResult(key, label, [metrics(actual, fc, scale)], [seconds]))
         _progress(f"  {s.key}: {label} {seconds:.1f}s")
-    if "nnguru" in methods:
-        scores, secs = [], []
-        error = ""
-        for seed in range(seeds):
-            try:
-                r = forecast_nnguru(s, seed, src, workdir)
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                break
-            scores.append(metrics(actual, r.forecast, scale))
-            secs.append(r.seconds)
-            own_baselines = r.own_baseline
-            res.baseline_checks += _check_own(s, f"seed {seed} test", r.own_test, scores[-1])
-            _progress(f"  {s.key}: nnguru seed {seed} {r.seconds:.1f}s mae={scores[-1]['mae']:.4g}")
-        res.methods.append(MethodResult("nnguru", f"nnguru ({seeds} seeds)", scores, secs, error))
-        for key in BASELINE_KEYS if scores else ():
-            ours = next((m for m in res.methods if m.key == key and m.scores), None)
-            if ours is None:
-                continue
-            if key not in own_baselines:
-                res.baseline_checks.append(f"nnguru metrics['baseline'] has no '{key}'")
-                continue
-            res.baseline_checks += _check_own(s, f"baseline {key}", own_baselines[key], ours.scores[0])
+    for key in (k for k in NNGURU_VARIANTS if k in methods):
+        res.methods.append(_run_nnguru(s, key, seeds, src, workdir, actual, scale, res.baseline_checks))
     return res
+
+
+def _run_nnguru(
+    s: Series,
+    key: str,
+    seeds: int,
+    src: Path | None,
+    workdir: Path,
+    actual: np.ndarray,
+    scale: float,
+    checks: list[str],
+) -> MethodResult:
+    """nnguru over ``seeds`` seeds; for ``nnguru`` (season given) its own metrics are cross-checked."""
+    pass_season = key == "nnguru"
+    scores, secs = [], []
+    own_baselines: dict[str, dict[str, float]] = {}
+    error = ""
+    for seed in range(seeds):
+        try:
+            r = forecast_nnguru(s, seed, src, workdir, pass_season=pass_season)
+        except Exception as exc:  # reported in the table, not fatal
+            error = f"{type(exc).__name__}: {exc}"
+            break
+        scores.append(metrics(actual, r.forecast, scale))
+        secs.append(r.seconds)
+        own_baselines = r.own_baseline
+        if pass_season:
+            checks += _check_own(s, f"seed {seed} test", r.own_test, scores[-1])
+        _progress(f"  {s.key}: {key} seed {seed} {r.seconds:.1f}s mae={scores[-1]['mae']:.4g}")
+    label = f"nnguru ({seeds} seeds)" if pass_season else f"nnguru, season auto ({seeds} seeds)"
+    result = MethodResult(key, label, scores, secs, error)
+    if not (pass_season and scores):
+        return result
+    for base in BASELINE_KEYS:
+        if base not in own_baselines:
+            checks.append(f"nnguru metrics['baseline'] has no '{base}'")
+            continue
+        ours = metrics(actual, REFERENCES[base][1](s), scale)
+        checks += _check_own(s, f"baseline {base}", own_baselines[base], ours)
+    return result
 
 
 def warm_up(methods: list[str], src: Path | None, workdir: Path) -> None:
@@ -584,7 +606,7 @@ def warm_up(methods: list[str], src: Path | None, workdir: Path) -> None:
     s = Series("warmup", y, pd.date_range("2000-01-01", periods=120, freq="MS"), "monthly", 12, 6, 12, "", False)
     for key in methods:
         with contextlib.suppress(Exception):
-            if key == "nnguru":
+            if key in NNGURU_VARIANTS:
                 forecast_nnguru(s, 0, src, workdir)
             else:
                 REFERENCES[key][1](s)
@@ -634,14 +656,15 @@ def table(res: SeriesResult) -> tuple[list[str], list[list[str]]]:
                 cell += f" ±{_fmt(mr.spread(name) / 2)}"
             cells.append(cell)
         rows.append([mr.label, *cells, _fmt(statistics.fmean(mr.seconds))])
-    nn = next((m for m in res.methods if m.key == "nnguru" and m.scores), None)
-    refs = [m for m in res.methods if m.key != "nnguru" and m.scores]
-    if nn and refs:
+    refs = [m for m in res.methods if m.key not in NNGURU_VARIANTS and m.scores]
+    for nn in (m for m in res.methods if m.key in NNGURU_VARIANTS and m.scores):
+        if not refs:
+            break
         ratio_cells = []
         for name in METRICS:
             best = min(refs, key=lambda m, n=name: m.mean(n))
             ratio_cells.append(f"{nn.mean(name) / best.mean(name):.3f} ({best.key})")
-        rows.append(["nnguru / best reference", *ratio_cells, ""])
+        rows.append([f"{nn.key} / best reference", *ratio_cells, ""])
     return header, rows
 
 
@@ -696,13 +719,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=",".join(DEFAULT_SERIES),
         help=f"comma list from {','.join(SERIES_BUILDERS)} (default: %(default)s)",
     )
-    p.add_argument("--methods", default=",".join([*REFERENCES, "nnguru"]), help="comma list (default: all)")
+    p.add_argument(
+        "--methods",
+        default=",".join([*REFERENCES, "nnguru"]),
+        help=f"comma list from {','.join([*REFERENCES, *NNGURU_VARIANTS])} (default: all but nnguru_auto)",
+    )
     p.add_argument("--seeds", type=int, default=3, help="nnguru seeds 0..N-1 (default: %(default)s)")
     p.add_argument(
         "--src",
         type=Path,
         default=None,
         help="nnguru source tree to import (default: PYTHONPATH, else this repository's src/)",
+    )
+    p.add_argument(
+        "--refit",
+        choices=("series", "always", "never"),
+        default="series",
+        help="statsforecast references: refit at every origin or fit once and update "
+        "(default: per series, short ones refit)",
     )
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (for RESULTS.md)")
     p.add_argument("--json", type=Path, default=None, help="also write every score and time as JSON")
@@ -716,12 +750,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("statsforecast").setLevel(logging.ERROR)
     keys = [k.strip() for k in args.series.split(",") if k.strip()]
     methods = [k.strip() for k in args.methods.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in SERIES_BUILDERS] + [m for m in methods if m not in [*REFERENCES, "nnguru"]]
+    unknown = [k for k in keys if k not in SERIES_BUILDERS] + [
+        m for m in methods if m not in [*REFERENCES, *NNGURU_VARIANTS]
+    ]
     if unknown:
         print(f"unknown series/method: {', '.join(unknown)}", file=sys.stderr)
         return 2
     src = args.src
-    if src is None and "nnguru" in methods:
+    if src is None and any(k in methods for k in NNGURU_VARIANTS):
         try:
             import nnguru  # noqa: F401  (already importable: PYTHONPATH or an install)
         except ImportError:
@@ -736,6 +772,8 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(methods, src, workdir)
         for key in keys:
             s = SERIES_BUILDERS[key]()
+            if args.refit != "series":
+                s = dataclasses.replace(s, refit=args.refit == "always")
             _progress(f"{describe(s)}")
             res = run_series(s, methods, args.seeds, src, workdir)
             header, rows = table(res)
