@@ -432,7 +432,9 @@ def _import_nnguru(src: Path | None):
     return nnguru
 
 
-def forecast_nnguru(s: Series, seed: int, src: Path | None, workdir: Path, pass_season: bool = True) -> NnguruRun:
+def forecast_nnguru(
+    s: Series, seed: int, src: Path | None, workdir: Path, pass_season: bool = True, extra: dict | None = None
+) -> NnguruRun:
     """Train nnguru through its public API and read its (origin, step) forecasts back.
 
     The forecasts are aligned to this harness's origins by the *time* (or row) of the forecast
@@ -442,6 +444,7 @@ def forecast_nnguru(s: Series, seed: int, src: Path | None, workdir: Path, pass_
     nnguru = _import_nnguru(src)
     run_dir = workdir / f"{s.key}-seed{seed}{'' if pass_season else '-auto'}"
     kwargs: dict = {"season": s.m} if pass_season else {}
+    kwargs.update(extra or {})
     if s.time is not None and s.nnguru_time:
         kwargs["time"] = "time"
     t0 = time.perf_counter()
@@ -498,6 +501,7 @@ def _align_nnguru(s: Series, fc_df: pd.DataFrame) -> np.ndarray:
 # "nnguru": season m given (as the references get it); "nnguru_auto": nnguru's own defaults (the
 # season detected from the data), i.e. what a user who passes only the horizon gets.
 NNGURU_VARIANTS = ("nnguru", "nnguru_auto")
+NNGURU_OPTIONS: dict = {}  # --nnguru-opt KEY=VALUE: extra options to nnguru.train, for trying other defaults
 REFERENCES: dict[str, tuple[str, Callable[[Series], np.ndarray]]] = {
     "naive": ("naive (last value)", forecast_naive),
     "seasonal_naive": ("seasonal naive", forecast_seasonal_naive),
@@ -571,7 +575,7 @@ def _run_nnguru(
     error = ""
     for seed in range(seeds):
         try:
-            r = forecast_nnguru(s, seed, src, workdir, pass_season=pass_season)
+            r = forecast_nnguru(s, seed, src, workdir, pass_season=pass_season, extra=NNGURU_OPTIONS)
         except Exception as exc:  # reported in the table, not fatal
             error = f"{type(exc).__name__}: {exc}"
             break
@@ -737,6 +741,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="statsforecast references: refit at every origin or fit once and update "
         "(default: per series, short ones refit)",
     )
+    p.add_argument(
+        "--nnguru-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra nnguru.train option (repeatable; VALUE read as YAML), e.g. val_frac=0.08",
+    )
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (for RESULTS.md)")
     p.add_argument("--json", type=Path, default=None, help="also write every score and time as JSON")
     p.add_argument("--no-warmup", action="store_true", help="time first calls too (imports, numba compilation)")
@@ -747,6 +758,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.getLogger("statsforecast").setLevel(logging.ERROR)
+    import yaml
+
+    for item in args.nnguru_opt:
+        key, _, value = item.partition("=")
+        NNGURU_OPTIONS[key.strip()] = yaml.safe_load(value)
     keys = [k.strip() for k in args.series.split(",") if k.strip()]
     methods = [k.strip() for k in args.methods.split(",") if k.strip()]
     unknown = [k for k in keys if k not in SERIES_BUILDERS] + [
