@@ -42,7 +42,7 @@ Run (nnguru from PYTHONPATH, ``--src``, or this repository's src/)::
     .venv-bench/bin/python benchmarks/forecast.py --methods naive,seasonal_naive,nnguru   # minutes, no AutoARIMA
 
 AutoARIMA dominates the time (co2 ~200 s refit at 25 origins, taylor ~1,000 s for one fit at m=48).
-Results and their reading: benchmarks/forecast_RESULTS_draft.md.
+Results and their reading: benchmarks/RESULTS.md (section "Forecasting").
 """
 
 from __future__ import annotations
