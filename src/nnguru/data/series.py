@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from nnguru.data import columns as col
 from nnguru.errors import NNGuruError
 
 CONFIG_FORMAT = "nnguru.series"
@@ -102,16 +103,13 @@ def read_series(X: pd.DataFrame, y, *, target: str, time: str | None, series_id:
 
 
 def _numeric_target(y, target: str) -> np.ndarray:
-    values = pd.to_numeric(pd.Series(np.asarray(y, dtype=object)).map(
-        lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
     raw = pd.Series(np.asarray(y, dtype=object))
-    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
+    values, invalid = col.to_numeric(raw)
+    if invalid:
+        rows = np.flatnonzero((values.isna() & ~col.missing_mask(raw)).to_numpy())
         raise NNGuruError(
             f"The forecast target {target!r} must be numbers; received {raw[rows[:3]].tolist()} in rows "
-            f"{rows[:3].tolist()} ({int(bad.sum())} such rows). Fix those values, or choose a numeric "
-            "--target."
+            f"{rows[:3].tolist()} ({invalid} such rows). Fix those values, or choose a numeric --target."
         )
     return values.to_numpy(np.float64)
 

@@ -26,17 +26,16 @@ def numeric_values(y) -> np.ndarray | None:
     Some values may fail to parse (missing markers such as '?', 'NA') as long as
     NUMERIC_MIN_SHARE of the present values are numbers; the cleaner reports and drops the rest.
     """
+    from nnguru.data.columns import to_numeric
+
     y = np.asarray(y)
-    if y.dtype.kind in "iuf":
-        return y.astype(np.float64)
     if y.dtype.kind == "b":
         return None
-    raw = pd.Series(y, dtype=object).map(lambda v: v.strip() if isinstance(v, str) else v)
-    present = raw.notna() & (raw.astype(str) != "")
-    parsed = pd.to_numeric(raw.where(present), errors="coerce")
-    if not present.any() or parsed.notna().sum() < NUMERIC_MIN_SHARE * present.sum():
+    values, invalid = to_numeric(pd.Series(y if y.dtype.kind in "iuf" else y.astype(object)))
+    present = int(values.notna().sum()) + invalid
+    if present == 0 or invalid > (1 - NUMERIC_MIN_SHARE) * present:
         return None
-    return parsed.to_numpy(np.float64)
+    return values.to_numpy(np.float64)
 
 
 def looks_categorical(y: np.ndarray) -> bool:
