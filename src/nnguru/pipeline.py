@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nnguru import tasks
-from nnguru.config import SOURCE_OPTIONS, check_names, resolve_config
+from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, make_run_dir, write_config, write_history, write_json
 from nnguru.tasks.base import Evaluation, Prepared, Task
@@ -125,6 +125,7 @@ def choose_task(ds, cfg: dict, console) -> Task:
     """The task named in the config, or the one the data plainly is (with hints for the others)."""
     name = tasks.check(cfg["task"])
     cls, hints = (tasks.get(name), []) if name else tasks.infer(ds)
+    tasks.check_options(cls, cfg, DEFAULTS)
     for hint in hints:
         console.print(f"[yellow]Note:[/] {hint}")
     return cls({**cfg, "task": cls.name}, hints)

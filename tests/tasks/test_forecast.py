@@ -70,6 +70,8 @@ def test_predict_continues_the_series_with_timestamps_and_reloads(monthly_run, t
     assert table["time"].iloc[0] == pd.Timestamp("2013-01-01") and table["time"].iloc[-1] == pd.Timestamp("2014-06-01")
     loaded = nnguru.load_model(monthly_run.run_dir / "model")
     assert type(loaded.preprocessor).__name__ == "SeriesPreprocessor"
+    # the Keras-style door: a loaded model forecasts from the end of the raw series it is given
+    np.testing.assert_allclose(loaded.predict(data)[0], table["prediction"].iloc[:12], rtol=1e-5)
     data.to_csv(tmp_path / "series.csv", index=False)
     out = tmp_path / "preds.csv"
     assert main(["predict", str(monthly_run.run_dir), str(tmp_path / "series.csv"), "--out", str(out)]) == 0

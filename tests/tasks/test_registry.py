@@ -49,3 +49,11 @@ def test_no_module_outside_tasks_branches_on_a_task_name():
     offenders = [f"{path.relative_to(SRC)}:{n}" for path in SRC.rglob("*.py") if "tasks" not in path.parts
                  for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert offenders == []
+
+
+def test_an_option_of_another_task_is_refused_before_anything_is_written(tmp_path, capsys):
+    from nnguru.cli import main
+
+    assert main(["train", "builtin:iris", "--horizon", "3", "--out", str(tmp_path / "run")]) == 2
+    assert "--horizon 3 applies to the forecast task" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

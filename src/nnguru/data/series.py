@@ -455,6 +455,15 @@ class SeriesPreprocessor:
         sset = self.read(X)
         return np.concatenate([self.windows(s, np.array([len(s.values) - 1]), False)[0] for s in sset.series])
 
+    def postprocess(self, X, out: np.ndarray) -> np.ndarray:
+        """Forecasts (one row per series) from the outputs for the raw series ``X``; the outputs
+        of arrays of windows (already model inputs) are returned as they are."""
+        if isinstance(X, np.ndarray):
+            return out
+        sset = self.read(X)
+        return np.concatenate([self.decode(s, np.array([len(s.values) - 1]), out[i:i + 1])
+                               for i, s in enumerate(sset.series)])
+
     def read(self, X: pd.DataFrame) -> SeriesSet:
         """Raw rows with the training columns (target included) -> regular series."""
         if not isinstance(X, pd.DataFrame) or self.target not in X.columns:

@@ -319,7 +319,11 @@ class Model(nn.Module):
 
     @torch.inference_mode()
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
-        """Outputs as NumPy, with the output activation applied (probabilities for classifiers)."""
+        """Outputs as NumPy, with the output activation applied (probabilities for classifiers).
+
+        With an attached preprocessor that maps outputs back to the data's units (forecasting's
+        windows), raw data gives those: the forecasts from the end of each series.
+        """
         x_arr = self._x_array(x)
         if not self.built:
             self.build(x_arr.shape[1:])
@@ -336,7 +340,9 @@ class Model(nn.Module):
         self.train(was_training)
         if not outs:
             return np.zeros((0, *(self.output_shape or ())), dtype=np.float32)
-        return torch.cat(outs).numpy()
+        result = torch.cat(outs).numpy()
+        post = getattr(self.preprocessor, "postprocess", None)
+        return result if post is None else post(x, result)
 
     def find_lr(self, x: Any, y: Any, **kwargs):
         """Learning-rate range test (Smith 2017); weights are restored afterwards."""

@@ -83,6 +83,17 @@ def infer(ds: Dataset) -> tuple[type[Task], list[str]]:
     return chosen, hints
 
 
+def check_options(task: type[Task], cfg: dict, defaults: dict) -> None:
+    """Refuse options that only another task reads (``--horizon`` for a classification run)."""
+    _load_builtin()
+    for other in _REGISTRY.values():
+        for key in set(other.options) - set(task.options):
+            if cfg.get(key) != defaults.get(key):
+                flag = "--" + key.replace("_", "-")
+                raise NNGuruError(f"{flag} {cfg[key]!r} applies to the {other.name} task; this run's task is "
+                                  f"{task.name}. Remove {flag}, or pass --task {other.name}.")
+
+
 def categorical_target(task: str | None, y) -> bool:
     """Whether the target holds class labels: the given task's answer, else the inferred one."""
     from nnguru.tasks.classification import looks_categorical

@@ -66,6 +66,7 @@ class Task(ABC):
     report_cards: ClassVar[tuple[str, ...]] = ()  # the report's summary cards (two at most)
     guru_rules: ClassVar[tuple[str, ...] | None] = None  # None: every rule
     figures: ClassVar[dict[str, str]] = {}  # png file -> caption in the report
+    options: ClassVar[tuple[str, ...]] = ()  # config keys only this task reads (refused for other tasks)
 
     def __init__(self, cfg: dict[str, Any], hints: list[str] | None = None):
         self.cfg = cfg  # the run's resolved configuration; stages record their choices in it

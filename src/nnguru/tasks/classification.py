@@ -63,6 +63,7 @@ class Classification(Task):
     headline = "accuracy"
     summary_metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
     report_cards = ("accuracy", "f1")
+    options = ("positive", "threshold")
     figures = {"confusion_matrix.png": "Confusion matrix (colour: share of the true class)",
                "roc_pr.png": "ROC and precision-recall curves (test)"}
 

@@ -44,6 +44,7 @@ class Forecast(Task):
     guru_rules = ("lr_too_high", "lr_too_low", "plateau", "overfitting", "underfitting", "small_data",
                   "worse_than_baseline")
     figures = {"forecast.png": "Forecasts vs actual on the test span (rolling origin), with the baselines"}
+    options = ("time", "series_id", "horizon", "window", "season", "transform", "test_steps")
 
     # --- choosing the task ---
     @classmethod
