@@ -45,3 +45,12 @@ def test_the_training_step_never_imports_the_models_or_bundle():
     above = {"nnguru.nn.model", "nnguru.nn.sequential", "nnguru.bundle"}
     for low in ("nnguru.nn.fast_dense", "nnguru.training.step", "nnguru.training.loop", "nnguru.guru.lr_finder"):
         assert not graph[low] & above, (low, graph[low] & above)
+
+
+def test_models_and_bundles_import_each_other_in_one_direction_even_inside_functions():
+    """The cycle nn/model <-> bundle <-> nn/sequential <-> nn/fast_dense is gone at every level:
+    saving sits in nn/ below the models, loading (which builds Sequentials) above them."""
+    graph = _imports(module_level_only=False)
+    part = {"nnguru.nn.model", "nnguru.nn.sequential", "nnguru.nn.fast_dense", "nnguru.nn.saving", "nnguru.bundle"}
+    graphlib.TopologicalSorter({m: graph[m] & part for m in part}).prepare()
+    assert "nnguru.bundle" not in graph["nnguru.nn.model"]

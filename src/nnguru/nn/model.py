@@ -18,6 +18,7 @@ from torch import nn
 from nnguru.errors import NNGuruError, describe
 from nnguru.nn import activations, losses
 from nnguru.nn import metrics as metrics_mod
+from nnguru.nn.saving import save_model
 from nnguru.training import loop
 from nnguru.training.callbacks import Callback, History
 from nnguru.training.step import plain_train_step
@@ -400,8 +401,6 @@ class Model(nn.Module):
 
     def save(self, path: str) -> None:
         """Write a model directory: safetensors weights + JSON (never pickle)."""
-        from nnguru.bundle import save_model  # at call time: bundle sits above nn/ (it loads Sequentials)
-
         save_model(self, path)
 
     def get_config(self) -> dict:
