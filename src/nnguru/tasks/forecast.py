@@ -109,10 +109,9 @@ class Forecast(Task):
             season_report = {"season": season, "chosen_by": "--season"}
         window = window or S.default_window(season, horizon)
         self._check_lengths(sset, ends, window, horizon, test_steps)
-        self._target = target
-        transform, reference, alpha, probe = self._choose(sset, ends, season, window, horizon)
-        pre = self._preprocessor(sset, season, window, horizon, transform, reference, alpha).fit(sset.series,
-                                                                                              train_ends)
+        transform, reference, alpha, probe = self._choose(sset, target, ends, season, window, horizon)
+        pre = self._preprocessor(sset, target, season, window, horizon, transform, reference, alpha)
+        pre.fit(sset.series, train_ends)
         x, y, origins = _windows(pre, sset.series, ends)
         cfg.update(time=sset.time, horizon=horizon, window=window, season=season, transform=transform)
         s0, (a0, b0) = sset.series[longest], ends[longest]
@@ -154,7 +153,8 @@ class Forecast(Task):
                 raise NNGuruError(f"--test-steps {test_steps} is shorter than the horizon {horizon}: no test "
                                   "forecast fits. Pass a test span of at least one horizon.")
 
-    def _choose(self, sset: S.SeriesSet, ends, season: int, window: int, horizon: int) -> tuple[str, str, float, list]:
+    def _choose(self, sset: S.SeriesSet, target: str, ends, season: int, window: int,
+                horizon: int) -> tuple[str, str, float, list]:
         """The (transform, reference, ridge penalty) whose linear forecast has the lowest validation MAE."""
         series, cfg = sset.series, self.cfg
         train_ends = [a for a, _ in ends]
@@ -166,7 +166,8 @@ class Forecast(Task):
         table = []
         for transform in transforms:
             for reference in refs:
-                pre = self._preprocessor(sset, season, window, horizon, transform, reference).fit(series, train_ends)
+                pre = self._preprocessor(sset, target, season, window, horizon, transform, reference)
+                pre.fit(series, train_ends)
                 for alpha in S.LINEAR_ALPHAS:
                     pre.fit_linear(series, train_ends, alpha)
                     _, y, origins = _windows(pre, series, ends)
@@ -176,9 +177,9 @@ class Forecast(Task):
         best = min(table, key=lambda row: row["val_mae"])
         return best["transform"], best["reference"], best["alpha"], table
 
-    def _preprocessor(self, sset: S.SeriesSet, season: int, window: int, horizon: int, transform: str,
-                      reference: str, alpha: float = 1.0) -> S.SeriesPreprocessor:
-        return S.SeriesPreprocessor(target=self._target, time=sset.time, series_id=self.cfg.get("series_id"),
+    def _preprocessor(self, sset: S.SeriesSet, target: str, season: int, window: int, horizon: int,
+                      transform: str, reference: str, alpha: float = 1.0) -> S.SeriesPreprocessor:
+        return S.SeriesPreprocessor(target=target, time=sset.time, series_id=self.cfg.get("series_id"),
                                     step=sset.step, covariates=sset.covariates, season=season, window=window,
                                     horizon=horizon, transform=transform, reference=reference, linear_alpha=alpha)
 
