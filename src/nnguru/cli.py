@@ -261,8 +261,12 @@ def cmd_lr_find(args) -> int:
     result = api.lr_find(args.data, target=args.target, task=args.task, model=args.model,
                          optimizer=args.optimizer, out=args.out, **_source_kwargs(args))
     if not args.quiet:
-        print(f"Suggested learning rate: {result.suggestion:.3g}"
-              + (f" (plot: {args.out})" if args.out else ""))
+        plot = f" (plot: {args.out})" if args.out else ""
+        if result.suggestion is None:
+            print("No learning rate made the training loss fall: the model learns nothing more from these "
+                  f"batches at any rate tried; keep the optimizer's default{plot}.")
+        else:
+            print(f"Suggested learning rate: {result.suggestion:.3g}{plot}")
     return 0
 
 

@@ -103,6 +103,8 @@ def test_suggest_lr_picks_the_steepest_descent():
     assert at_min == pytest.approx(0.1, rel=0.5)
     assert suggest_lr([1e-3, 1e-2], [1.0, 0.5]) == (pytest.approx(1e-3), 1e-2)  # too short
     assert suggest_lr([], []) == (None, None)
+    flat = np.full(50, 0.29) + np.linspace(0, 1e-3, 50)  # never falls: nothing to suggest
+    assert suggest_lr(np.logspace(-7, 1, 50).tolist(), flat.tolist()) == (None, pytest.approx(1e-7))
 
 
 def test_lr_find_uses_the_optimizer_training_would_build():

@@ -37,6 +37,10 @@ SLOPE_WINDOW = 5
 # suggestion falls back to a tenth of the rate with the lowest loss (the other common rule).
 MIN_POINTS_FOR_SLOPE = 3
 FALLBACK_DIVISOR = 10.0
+# A curve whose lowest smoothed loss is within 2% of its starting loss taught nothing at any rate
+# (a model that already sits at its best, e.g. a forecast network correcting a linear fit): no rate
+# is suggested rather than a tenth of the first one tried.
+MIN_RELATIVE_DROP = 0.02
 
 @dataclass
 class LRFinderResult:
@@ -97,7 +101,8 @@ def suggest_lr(lrs: list[float], losses: list[float]) -> tuple[float | None, flo
     """(steepest-descent rate, rate at the lowest loss) from a range-test curve.
 
     The steepest descent is looked for between the first 10% of points and the minimum, as the
-    largest drop of the loss per decade of learning rate across a small window.
+    largest drop of the loss per decade of learning rate across a small window. A curve that never
+    falls by MIN_RELATIVE_DROP suggests nothing (None).
     """
     lr_arr, loss_arr = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
     ok = np.isfinite(loss_arr) & (lr_arr > 0)
@@ -106,6 +111,8 @@ def suggest_lr(lrs: list[float], losses: list[float]) -> tuple[float | None, flo
         return None, None
     m = int(np.argmin(loss_arr))
     min_lr = float(lr_arr[m])
+    if loss_arr[m] > loss_arr[0] - MIN_RELATIVE_DROP * abs(loss_arr[0]):
+        return None, min_lr
     start = int(len(loss_arr) * SKIP_START_FRACTION)
     if m + 1 - start < MIN_POINTS_FOR_SLOPE:
         return min_lr / FALLBACK_DIVISOR, min_lr

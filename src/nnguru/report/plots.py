@@ -211,7 +211,9 @@ def plot_lr_finder(result: Any, path: PathLike) -> PathLike:
         # The divergence at the end would flatten the useful part: cap the axis a little above
         # the starting loss.
         low, start = float(finite.min()), float(finite[0])
-        top = min(float(finite.max()), start + LR_PLOT_HEADROOM * max(start - low, 1e-12))
+        # ...or, for a curve that never falls, a quarter of its level: its noise stays in view.
+        headroom = max(LR_PLOT_HEADROOM * (start - low), 0.25 * abs(start), 1e-12)
+        top = min(float(finite.max()), start + headroom) if finite.max() > start else start + headroom
         ax.set_ylim(low - 0.05 * (top - low + 1e-12), top)
     ax.set(title="Learning-rate range test", xlabel="learning rate", ylabel="loss")
     ax.grid(alpha=0.3)
