@@ -259,7 +259,7 @@ def plot_forecast(forecasts: Any, path: PathLike) -> PathLike:
                     label=f"model, {int(part['step'].max())} steps from the first origin")
         ax.set(title=f"Test span{f' · series {sid}' if sid else ''}", ylabel="value")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
 
 
