@@ -60,7 +60,10 @@ class Layer(nn.Module):
         """Build once; later calls check that the shape still fits. Returns the output shape."""
         input_shape = tuple(int(s) for s in input_shape)
         if not self.built:
-            self.build(input_shape)
+            # Outside inference mode: weights made inside predict()'s inference_mode would be
+            # inference tensors that a later fit() can never update.
+            with torch.inference_mode(False):
+                self.build(input_shape)
             self.built = True
             self.input_shape = input_shape
             self.output_shape = self.compute_output_shape(input_shape)

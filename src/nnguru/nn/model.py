@@ -97,7 +97,7 @@ class Model(nn.Module):
             raise NNGuruError("Model() needs a torch.nn.Module to wrap, or a subclass with forward().")
         was_training = self.training
         self.eval()
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():  # never inference tensors: fit must update them
             probe = torch.zeros((2, *input_shape), device=self.device)
             out = self(probe)
         self.train(was_training)
@@ -318,7 +318,6 @@ class Model(nn.Module):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    @torch.inference_mode()
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """Outputs as NumPy, with the output activation applied (probabilities for classifiers).
 
@@ -327,7 +326,11 @@ class Model(nn.Module):
         """
         x_arr = self._x_array(x)
         if not self.built:
-            self.build(x_arr.shape[1:])
+            self.build(x_arr.shape[1:])  # outside inference mode, so fit can still train the weights
+        with torch.inference_mode():
+            return self._predict_built(x, x_arr, batch_size)
+
+    def _predict_built(self, x: Any, x_arr: np.ndarray, batch_size: int | None) -> np.ndarray:
         was_training = self.training
         self.eval()
         act = activations.get(self.output_activation)[1]
