@@ -42,3 +42,15 @@ def test_calling_an_unbuilt_model_builds_it_with_trainable_weights():
     w0 = model.layers[1].weight.detach().clone()
     model.fit(x, y, epochs=2, verbose=0)
     assert not torch.equal(model.layers[1].weight.detach(), w0)
+
+
+def test_summary_of_an_unbuilt_model_says_it_is_not_built():
+    """It used to print a table with "Total params: 0"."""
+    model = Sequential([Dense(4, activation="relu"), Dense(1)])
+    printed: list[str] = []
+    text = model.summary(print_fn=printed.append)
+    assert printed == [text]
+    assert "not been built" in text and "build(input_shape)" in text
+    assert "Total params" not in text
+    model.build((3,))
+    assert "Total params: 21" in model.summary(print_fn=None)

@@ -385,7 +385,17 @@ class Model(nn.Module):
                 for name, m in children]
 
     def summary(self, print_fn=print) -> str:
-        """Keras-like table of layers, output shapes and parameter counts."""
+        """Keras-like table of layers, output shapes and parameter counts.
+
+        An unbuilt model without weights says so (as Keras does) instead of a table of zeros.
+        """
+        if not self.built and next(self.parameters(), None) is None:
+            text = (f'Model: "{self.name}"\nThis model has not been built yet, so it has no weights to count. '
+                    "Call build(input_shape), give the first layer input_shape=... (or start with an Input "
+                    "layer), or call fit() or predict() first.")
+            if print_fn is not None:
+                print_fn(text)
+            return text
         rows = self.summary_rows()
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         total = self.count_params()
