@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+import nnguru
 from nnguru import Sequential
-from nnguru.layers import Dense
+from nnguru.errors import NNGuruError
+from nnguru.layers import GRU, LSTM, Dense, SimpleRNN
+from nnguru.nn.layers import deserialize, serialize
 
 
 def _regression_data(n: int = 256, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +57,69 @@ def test_summary_of_an_unbuilt_model_says_it_is_not_built():
     assert "Total params" not in text
     model.build((3,))
     assert "Total params: 21" in model.summary(print_fn=None)
+
+
+# Keras's documented parameter counts (GRU: reset_after=True, Keras's default).
+KERAS_PARAMS = {
+    "LSTM": lambda units, inputs: 4 * (units * (inputs + units) + units),
+    "GRU": lambda units, inputs: 3 * (units * (inputs + units) + 2 * units),
+    "SimpleRNN": lambda units, inputs: units * (inputs + units) + units,
+}
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU, SimpleRNN])
+def test_recurrent_parameter_counts_match_keras(cls):
+    """torch's second bias b_hh made LSTM and SimpleRNN count more parameters than Keras."""
+    units, inputs = 7, 3
+    model = Sequential([cls(units, input_shape=(5, inputs)), Dense(1)])
+    expected = KERAS_PARAMS[cls.__name__](units, inputs)
+    assert sum(p.numel() for p in model.layers[0].parameters()) == expected
+    assert model.count_params() == expected + units + 1
+    text = model.summary(print_fn=None)
+    assert f"Total params: {expected + units + 1:,}" in text
+    assert f"Trainable params: {expected + units + 1:,}" in text
+
+
+def test_single_bias_recurrent_layers_train_save_and_load_older_weights(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 5, 3)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None]
+    model = Sequential([LSTM(6, input_shape=(5, 3)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    assert torch.count_nonzero(model.layers[0].rnn.bias_hh_l0) == 0  # the constant stays zero
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(nnguru.load_model(tmp_path / "m").predict(x), model.predict(x), rtol=1e-5)
+    # Weights written with torch's two biases (older nnguru) load with b_hh folded into b_ih.
+    old = dict(model.state_dict())
+    extra = torch.full_like(old["layers.0.rnn.bias_ih_l0"], 0.25)
+    old["layers.0.rnn.bias_ih_l0"] = old["layers.0.rnn.bias_ih_l0"] - extra
+    old["layers.0.rnn.bias_hh_l0"] = extra
+    again = Sequential([LSTM(6, input_shape=(5, 3)), Dense(1)])
+    again.load_state_dict(old)
+    np.testing.assert_allclose(again.predict(x), model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_unsupported_recurrent_activations_are_refused(cls):
+    """activation= used to be dropped silently (tanh ran whatever was asked)."""
+    with pytest.raises(NNGuruError, match=rf"{cls.__name__}\(activation='relu'\) is not supported"):
+        cls(4, activation="relu")
+    with pytest.raises(NNGuruError, match="recurrent_activation='hard_sigmoid'"):
+        cls(4, recurrent_activation="hard_sigmoid")
+    layer = cls(4, activation="tanh", recurrent_activation="sigmoid")  # Keras's defaults, spelled out
+    assert layer.get_config()["activation"] == "tanh"
+    assert deserialize(serialize(layer)).get_config() == layer.get_config()
+    with pytest.raises(NNGuruError, match="SimpleRNN\\(activation='gelu'\\)"):
+        SimpleRNN(4, activation="gelu")
+
+
+def test_simple_rnn_relu_activation_is_applied():
+    layer = SimpleRNN(5, activation="relu")
+    layer.ensure_built((4, 3))
+    x = torch.randn(2, 4, 3)
+    rnn = layer.rnn
+    h = torch.zeros(2, 5)
+    for t in range(4):
+        h = torch.relu(x[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T)
+    torch.testing.assert_close(layer(x), h)
+    assert deserialize(serialize(layer)).activation == "relu"

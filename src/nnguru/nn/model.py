@@ -399,7 +399,8 @@ class Model(nn.Module):
         rows = self.summary_rows()
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         total = self.count_params()
-        buffers = sum(b.numel() for b in self.buffers())
+        buffers = sum(b.numel() for m in self.modules() for n, b in m._buffers.items()  # saved state only:
+                      if b is not None and n not in m._non_persistent_buffers_set)  # not constants
         w1 = max([len("Layer (type)"), *(len(r[0]) for r in rows)]) + 2
         w2 = max([len("Output Shape"), *(len(r[1]) for r in rows)]) + 2
         line = "─" * (w1 + w2 + 12)
