@@ -123,3 +123,71 @@ def test_simple_rnn_relu_activation_is_applied():
         h = torch.relu(x[:, t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T)
     torch.testing.assert_close(layer(x), h)
     assert deserialize(serialize(layer)).activation == "relu"
+
+
+def _two_layer_model(loss: str, optimizer: str = "adam") -> Sequential:
+    model = Sequential([Dense(8, activation="relu", input_shape=(5,)), Dense(1)])
+    model.compile(optimizer=optimizer, loss=loss)
+    return model
+
+
+def _weights(layer) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in layer.parameters()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+
+
+# mse + adam: the fast Dense path with fused Adam; mae: plain autograd; lbfgs/gd: whole-batch optimizers.
+@pytest.mark.parametrize(("loss", "optimizer"), [("mse", "adam"), ("mae", "adam"), ("mse", "sgd"),
+                                                 ("mse", "lbfgs"), ("mse", "gd")])
+def test_frozen_layer_weights_do_not_change_in_fit(loss, optimizer):
+    """layer.trainable = False used to be ignored: the weights kept training."""
+    x, y = _regression_data()
+    model = _two_layer_model(loss, optimizer)
+    model.layers[0].trainable = False
+    frozen, free = _weights(model.layers[0]), _weights(model.layers[1])
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    assert _same(_weights(model.layers[0]), frozen)
+    assert not _same(_weights(model.layers[1]), free)
+    text = model.summary(print_fn=None)
+    assert "Total params: 57" in text and "Trainable params: 9" in text and "Non-trainable params: 48" in text
+    assert model.count_params() == 57  # Keras counts every weight
+
+
+def test_trainable_changed_after_compile_and_fit_takes_effect_at_the_next_fit():
+    x, y = _regression_data()
+    model = _two_layer_model("mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.layers[1].trainable = False
+    frozen = _weights(model.layers[1])
+    model.fit(x, y, epochs=1, verbose=0)
+    assert _same(_weights(model.layers[1]), frozen)
+    model.layers[1].trainable = True
+    model.fit(x, y, epochs=1, verbose=0)
+    assert not _same(_weights(model.layers[1]), frozen)
+
+
+def test_trainable_argument_freezes_before_build_and_round_trips():
+    x, y = _regression_data()
+    model = Sequential([Dense(8, activation="relu", trainable=False), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x[:8], y[:8], epochs=1, verbose=0)  # builds the frozen layer here
+    frozen = _weights(model.layers[0])
+    model.fit(x, y, epochs=2, verbose=0)
+    assert _same(_weights(model.layers[0]), frozen)
+    assert not any(p.requires_grad for p in model.layers[0].parameters())
+    again = deserialize(serialize(model.layers[0]))
+    assert again.trainable is False and again.get_config() == model.layers[0].get_config()
+
+
+def test_model_trainable_false_freezes_every_layer_and_fit_says_so():
+    x, y = _regression_data()
+    model = _two_layer_model("mse")
+    model.trainable = False
+    assert all(not layer.trainable for layer in model.layers)
+    assert "Trainable params: 0" in model.summary(print_fn=None)
+    model.evaluate(x, y)  # still fine without an optimizer
+    with pytest.raises(NNGuruError, match="no trainable weights"):
+        model.fit(x, y, epochs=1, verbose=0)

@@ -40,8 +40,9 @@ class Layer(nn.Module):
     """Base class: lazy ``build(input_shape)``, ``compute_output_shape`` and ``get_config``."""
 
     def __init__(self, *, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, trainable: bool = True) -> None:
         super().__init__()
+        self._trainable = bool(trainable)
         if input_dim is not None:
             input_shape = (input_dim,)
         self.declared_input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
@@ -64,15 +65,31 @@ class Layer(nn.Module):
             # inference tensors that a later fit() can never update.
             with torch.inference_mode(False):
                 self.build(input_shape)
+            if not self._trainable:
+                self.trainable = False  # weights created after the layer was frozen
             self.built = True
             self.input_shape = input_shape
             self.output_shape = self.compute_output_shape(input_shape)
         return self.output_shape
 
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Keras's freeze switch: a frozen layer's weights get no gradient, so fit leaves them as
+        they are, and summary() counts them as non-trainable. Takes effect at the next fit."""
+        self._trainable = bool(value)
+        for p in self.parameters():
+            p.requires_grad_(self._trainable)
+
     def get_config(self) -> dict:
         config = {"name": self.layer_name}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod

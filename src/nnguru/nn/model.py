@@ -157,12 +157,36 @@ class Model(nn.Module):
         else:
             self.output_activation = "linear"
 
+    @property
+    def trainable(self) -> bool:
+        return getattr(self, "_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """``model.trainable = False`` freezes every layer (Keras's transfer-learning switch)."""
+        self._trainable = bool(value)
+        for m in self.modules():
+            if m is not self and hasattr(m, "_trainable"):
+                m.trainable = value  # nnguru layers remember it for weights they build later
+        for p in self.parameters():
+            p.requires_grad_(self._trainable)
+
     def _finish_compile(self) -> None:
-        """Create optimizer and metrics once parameters exist (after build)."""
+        """Create optimizer and metrics once parameters exist (after build).
+
+        An optimizer made from a name holds exactly the trainable parameters: when ``trainable``
+        changed since it was made, it is made again (what recompiling does in Keras), so frozen
+        weights never move.
+        """
         from nnguru import optim
 
         args = self._compile_args
-        if self.optimizer is None:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer is not None and self.optimizer is not args["optimizer"]:  # not one the user built
+            held = {id(p) for g in getattr(self.optimizer, "param_groups", []) for p in g["params"]}
+            if held != {id(p) for p in trainable}:
+                self.optimizer = None
+        if self.optimizer is None and trainable:
             self.optimizer = optim.get(args["optimizer"], self, **args["optimizer_options"])
         n_out = self.output_shape[-1] if self.output_shape else 1
         self.compiled_metrics = [metrics_mod.get(m, self.loss, n_out) for m in args["metrics"]]
@@ -263,6 +287,12 @@ class Model(nn.Module):
         if not self.built:
             self.build(x_arr.shape[1:])
         self._finish_compile()
+        if self.optimizer is None:
+            raise NNGuruError(
+                f"Model {self.name!r} has no trainable weights: every layer is frozen (trainable=False), "
+                "so fit() has nothing to train. Set trainable = True on the layers to train, or use "
+                "evaluate()/predict() only."
+            )
         w_arr = self._sample_weights(y_arr, class_weight, sample_weight)
 
         val = None
