@@ -21,6 +21,7 @@ from safetensors.numpy import load_file as load_np
 from safetensors.torch import load_file
 
 from nnguru.errors import NNGuruError
+from nnguru.nn.layers import fold_legacy_biases
 from nnguru.nn.saving import FORMAT, MODEL_JSON, PRE_ARRAYS, PRE_JSON, WEIGHTS, save_model, versions
 from nnguru.nn.sequential import Sequential
 
@@ -71,6 +72,7 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
     model = Sequential.from_config(meta["architecture"])
     if not model.built and meta.get("input_shape"):
         model.build(meta["input_shape"])
+    tensors = fold_legacy_biases(model, tensors)  # LSTM/SimpleRNN weights saved with torch's two biases
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))

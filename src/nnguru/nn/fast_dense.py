@@ -41,6 +41,8 @@ def plan(model) -> list | None:
         if isinstance(layer, (Input, Flatten)):
             continue
         if isinstance(layer, Dense):
+            if not all(p.requires_grad for p in layer.parameters()):
+                return None  # a frozen layer (trainable=False): autograd leaves it alone, this step would not
             act = "linear" if layer.skip_activation else layer.activation_name
             ops.append(("dense", layer, act))
         elif isinstance(layer, Dropout):

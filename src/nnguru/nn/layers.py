@@ -40,8 +40,9 @@ class Layer(nn.Module):
     """Base class: lazy ``build(input_shape)``, ``compute_output_shape`` and ``get_config``."""
 
     def __init__(self, *, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, trainable: bool = True) -> None:
         super().__init__()
+        self._trainable = bool(trainable)
         if input_dim is not None:
             input_shape = (input_dim,)
         self.declared_input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
@@ -60,16 +61,35 @@ class Layer(nn.Module):
         """Build once; later calls check that the shape still fits. Returns the output shape."""
         input_shape = tuple(int(s) for s in input_shape)
         if not self.built:
-            self.build(input_shape)
+            # Outside inference mode: weights made inside predict()'s inference_mode would be
+            # inference tensors that a later fit() can never update.
+            with torch.inference_mode(False):
+                self.build(input_shape)
+            if not self._trainable:
+                self.trainable = False  # weights created after the layer was frozen
             self.built = True
             self.input_shape = input_shape
             self.output_shape = self.compute_output_shape(input_shape)
         return self.output_shape
 
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Keras's freeze switch: a frozen layer's weights get no gradient, so fit leaves them as
+        they are, and summary() counts them as non-trainable. Takes effect at the next fit."""
+        self._trainable = bool(value)
+        for p in self.parameters():
+            p.requires_grad_(self._trainable)
+
     def get_config(self) -> dict:
         config = {"name": self.layer_name}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
@@ -472,14 +492,43 @@ class Embedding(Layer):
 
 
 class _Recurrent(Layer):
-    """LSTM / GRU / SimpleRNN over ``(steps, features)`` with torch's fused kernels."""
+    """LSTM / GRU / SimpleRNN over ``(steps, features)`` with torch's fused kernels.
+
+    The kernels fix the activations (tanh, and sigmoid gates; SimpleRNN also relu), so any other
+    ``activation=`` is refused rather than ignored. torch keeps two bias vectors (``b_ih`` and
+    ``b_hh``) where Keras's LSTM and SimpleRNN keep one: for those, ``b_hh`` is a constant zero
+    buffer, so the weights and ``count_params`` match Keras. (Keras's GRU with its default
+    ``reset_after=True`` has both biases, as torch's GRU does.)
+    """
 
     torch_cls: type[nn.RNNBase]
+    single_bias = True
+    activations = ("tanh",)  # what torch's kernel computes for ``activation=``
+    gate_activation: str | None = "sigmoid"  # Keras's recurrent_activation; None: the layer has none
 
-    def __init__(self, units: int, return_sequences: bool = False, **kwargs) -> None:
-        kwargs.pop("activation", None)  # tanh, as Keras's default; torch's kernels fix it
+    def __init__(self, units: int, activation="tanh", recurrent_activation="sigmoid",
+                 return_sequences: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.units, self.return_sequences = int(units), bool(return_sequences)
+        self.activation = self._supported("activation", activation, self.activations)
+        self.recurrent_activation = (
+            None if self.gate_activation is None
+            else self._supported("recurrent_activation", recurrent_activation, (self.gate_activation,)))
+
+    def _supported(self, arg: str, value, allowed: tuple[str, ...]) -> str:
+        try:
+            name = activations.get(value)[0]
+        except NNGuruError:  # unknown to nnguru (e.g. 'hard_sigmoid'): the layer's own message below
+            name = None
+        if name not in allowed:
+            cls = type(self).__name__
+            choices = " or ".join(repr(a) for a in allowed)
+            hint = " SimpleRNN also takes activation='relu'." if arg == "activation" and cls != "SimpleRNN" else ""
+            raise NNGuruError(
+                f"{cls}({arg}={value!r}) is not supported: nnguru's {cls} runs torch's fused kernel, "
+                f"which computes {arg}={choices} only. Leave {arg} at its default ({allowed[0]!r}).{hint}"
+            )
+        return name
 
     def build(self, input_shape: Shape) -> None:
         if len(input_shape) != 2:
@@ -487,7 +536,17 @@ class _Recurrent(Layer):
                 f"{type(self).__name__} expects sequences of shape (steps, features); received "
                 f"{input_shape}. For a univariate series add a feature axis: x[..., None]."
             )
-        self.rnn = self.torch_cls(input_shape[-1], self.units, batch_first=True)
+        options = {"nonlinearity": self.activation} if self.torch_cls is nn.RNN else {}
+        self.rnn = self.torch_cls(input_shape[-1], self.units, batch_first=True, **options)
+        if self.single_bias:  # Keras's one bias: b_hh becomes a zero constant, not a weight
+            zero = torch.zeros_like(self.rnn.bias_hh_l0.detach())
+            del self.rnn.bias_hh_l0
+            self.rnn.register_buffer("bias_hh_l0", zero, persistent=False)
+            self.rnn._init_flat_weights()  # the kernel's weight list must point at the buffer
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        fold_second_bias(state_dict, prefix, self)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
@@ -497,28 +556,55 @@ class _Recurrent(Layer):
         return out if self.return_sequences else out[:, -1]
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences}
+        config = {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
+                  "activation": self.activation}
+        if self.recurrent_activation is not None:
+            config["recurrent_activation"] = self.recurrent_activation
+        return config
+
+
+def fold_second_bias(state: dict, prefix: str, layer: _Recurrent) -> None:
+    """Weights saved before LSTM/SimpleRNN kept one bias hold torch's ``b_hh`` too: add it into
+    ``b_ih`` (exact, since the kernel only ever uses their sum), so older models still load."""
+    old, ih = prefix + "rnn.bias_hh_l0", prefix + "rnn.bias_ih_l0"
+    if layer.single_bias and old in state and ih in state:
+        state[ih] = state[ih] + state.pop(old)
+
+
+def fold_legacy_biases(model: nn.Module, state: dict) -> dict:
+    """``fold_second_bias`` for every recurrent layer of ``model``; returns the upgraded copy."""
+    state = dict(state)
+    for name, module in model.named_modules():
+        if isinstance(module, _Recurrent):
+            fold_second_bias(state, f"{name}." if name else "", module)
+    return state
 
 
 @register
 class LSTM(_Recurrent):
-    """Long short-term memory layer."""
+    """Long short-term memory layer (Keras's parameters: one bias of 4 * units)."""
 
     torch_cls = nn.LSTM
 
 
 @register
 class GRU(_Recurrent):
-    """Gated recurrent unit layer."""
+    """Gated recurrent unit layer, Keras's default ``reset_after=True`` form (two biases)."""
 
     torch_cls = nn.GRU
+    single_bias = False
 
 
 @register
 class SimpleRNN(_Recurrent):
-    """Elman RNN with tanh."""
+    """Elman RNN, activation 'tanh' (Keras's default) or 'relu'; one bias."""
 
     torch_cls = nn.RNN
+    activations = ("tanh", "relu")
+    gate_activation = None
+
+    def __init__(self, units: int, activation="tanh", return_sequences: bool = False, **kwargs) -> None:
+        super().__init__(units, activation=activation, return_sequences=return_sequences, **kwargs)
 
 
 def deserialize(spec: dict) -> Layer:

@@ -97,7 +97,7 @@ class Model(nn.Module):
             raise NNGuruError("Model() needs a torch.nn.Module to wrap, or a subclass with forward().")
         was_training = self.training
         self.eval()
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():  # never inference tensors: fit must update them
             probe = torch.zeros((2, *input_shape), device=self.device)
             out = self(probe)
         self.train(was_training)
@@ -157,12 +157,36 @@ class Model(nn.Module):
         else:
             self.output_activation = "linear"
 
+    @property
+    def trainable(self) -> bool:
+        return getattr(self, "_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """``model.trainable = False`` freezes every layer (Keras's transfer-learning switch)."""
+        self._trainable = bool(value)
+        for m in self.modules():
+            if m is not self and hasattr(m, "_trainable"):
+                m.trainable = value  # nnguru layers remember it for weights they build later
+        for p in self.parameters():
+            p.requires_grad_(self._trainable)
+
     def _finish_compile(self) -> None:
-        """Create optimizer and metrics once parameters exist (after build)."""
+        """Create optimizer and metrics once parameters exist (after build).
+
+        An optimizer made from a name holds exactly the trainable parameters: when ``trainable``
+        changed since it was made, it is made again (what recompiling does in Keras), so frozen
+        weights never move.
+        """
         from nnguru import optim
 
         args = self._compile_args
-        if self.optimizer is None:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if self.optimizer is not None and self.optimizer is not args["optimizer"]:  # not one the user built
+            held = {id(p) for g in getattr(self.optimizer, "param_groups", []) for p in g["params"]}
+            if held != {id(p) for p in trainable}:
+                self.optimizer = None
+        if self.optimizer is None and trainable:
             self.optimizer = optim.get(args["optimizer"], self, **args["optimizer_options"])
         n_out = self.output_shape[-1] if self.output_shape else 1
         self.compiled_metrics = [metrics_mod.get(m, self.loss, n_out) for m in args["metrics"]]
@@ -263,6 +287,12 @@ class Model(nn.Module):
         if not self.built:
             self.build(x_arr.shape[1:])
         self._finish_compile()
+        if self.optimizer is None:
+            raise NNGuruError(
+                f"Model {self.name!r} has no trainable weights: every layer is frozen (trainable=False), "
+                "so fit() has nothing to train. Set trainable = True on the layers to train, or use "
+                "evaluate()/predict() only."
+            )
         w_arr = self._sample_weights(y_arr, class_weight, sample_weight)
 
         val = None
@@ -318,7 +348,6 @@ class Model(nn.Module):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    @torch.inference_mode()
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0) -> np.ndarray:
         """Outputs as NumPy, with the output activation applied (probabilities for classifiers).
 
@@ -327,7 +356,11 @@ class Model(nn.Module):
         """
         x_arr = self._x_array(x)
         if not self.built:
-            self.build(x_arr.shape[1:])
+            self.build(x_arr.shape[1:])  # outside inference mode, so fit can still train the weights
+        with torch.inference_mode():
+            return self._predict_built(x, x_arr, batch_size)
+
+    def _predict_built(self, x: Any, x_arr: np.ndarray, batch_size: int | None) -> np.ndarray:
         was_training = self.training
         self.eval()
         act = activations.get(self.output_activation)[1]
@@ -382,11 +415,22 @@ class Model(nn.Module):
                 for name, m in children]
 
     def summary(self, print_fn=print) -> str:
-        """Keras-like table of layers, output shapes and parameter counts."""
+        """Keras-like table of layers, output shapes and parameter counts.
+
+        An unbuilt model without weights says so (as Keras does) instead of a table of zeros.
+        """
+        if not self.built and next(self.parameters(), None) is None:
+            text = (f'Model: "{self.name}"\nThis model has not been built yet, so it has no weights to count. '
+                    "Call build(input_shape), give the first layer input_shape=... (or start with an Input "
+                    "layer), or call fit() or predict() first.")
+            if print_fn is not None:
+                print_fn(text)
+            return text
         rows = self.summary_rows()
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         total = self.count_params()
-        buffers = sum(b.numel() for b in self.buffers())
+        buffers = sum(b.numel() for m in self.modules() for n, b in m._buffers.items()  # saved state only:
+                      if b is not None and n not in m._non_persistent_buffers_set)  # not constants
         w1 = max([len("Layer (type)"), *(len(r[0]) for r in rows)]) + 2
         w2 = max([len("Output Shape"), *(len(r[1]) for r in rows)]) + 2
         line = "─" * (w1 + w2 + 12)

@@ -47,7 +47,10 @@ class Sequential(Model):
             self._fuse_output_activation()
 
     def build(self, input_shape) -> None:
-        shape = tuple(int(s) for s in input_shape)
+        with torch.inference_mode(False):  # weights must stay trainable, whatever mode the caller is in
+            self._build_layers(tuple(int(s) for s in input_shape))
+
+    def _build_layers(self, shape: tuple[int, ...]) -> None:
         self.input_shape = shape
         for i, layer in enumerate(self.layers):
             if isinstance(layer, Layer):
@@ -64,6 +67,8 @@ class Sequential(Model):
         self.output_shape = shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_shape is None:  # Keras builds on the first call: model(x) before fit/predict
+            self.build(x.shape[1:])
         for layer in self.layers:
             x = layer(x)
         return x
