@@ -178,3 +178,20 @@ def test_cli_predict_with_a_malformed_bundle_exits_2(tmp_path, capsys):
     assert main(["predict", str(path.parent), str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "model.json" in err and "internal error" not in err and not out.exists()
+
+
+def test_a_registered_layer_that_meta_tensors_do_not_support_still_loads(tmp_path):
+    import torch
+
+    from nnguru.nn.layers import register
+
+    @register
+    class ScaledByData(Dense):  # reads a tensor's value while building: impossible on the meta device
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.factor = float(torch.ones(1).sum().item())
+
+    model = Sequential([ScaledByData(2, input_shape=(3,))])
+    model.save(tmp_path / "m")
+    x = np.ones((4, 3), dtype=np.float32)
+    np.testing.assert_array_equal(nnguru.load_model(tmp_path / "m").predict(x), model.predict(x))

@@ -113,22 +113,28 @@ def _architecture(meta: dict, where: str) -> tuple[list, list | None]:
     return arch["layers"], shape
 
 
-def _build(meta: dict, specs: list, input_shape: list | None, where: str) -> Sequential:
-    """The Sequential model.json describes; refusals name the layer's field in ``where``."""
+def _build(meta: dict, specs: list, input_shape: list | None, where: str, probe: bool = False) -> Sequential:
+    """The Sequential model.json describes; refusals name the layer's field in ``where``.
+
+    ``probe``: a shapes-only build on the meta device, where a layer's own errors other than
+    bad arguments propagate (a user-registered layer may not support meta tensors).
+    """
     from nnguru.nn.layers import deserialize
 
+    caught = (NNGuruError, TypeError, KeyError) if probe else (NNGuruError, TypeError, ValueError, KeyError,
+                                                               RuntimeError)
     layers = []
     for i, spec in enumerate(specs):
         try:
             layers.append(deserialize(spec))
-        except (NNGuruError, TypeError, ValueError, KeyError) as exc:
+        except caught as exc:
             raise NNGuruError(f"{where}: field 'architecture.layers[{i}]' ({spec.get('class_name')}) cannot be "
                               f"built: {exc}. Save the model again.") from None
     try:
         model = Sequential(layers, name=meta["architecture"].get("name"))
         if not model.built and input_shape:
             model.build(input_shape)
-    except (NNGuruError, TypeError, ValueError, KeyError, RuntimeError) as exc:
+    except caught as exc:
         raise NNGuruError(f"{where}: the layers in field 'architecture.layers' do not fit together "
                           f"(input_shape {input_shape}): {exc}. Save the model again.") from None
     return model
@@ -157,8 +163,14 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
                           "(field 'class_name'; only 'Sequential' models are saved by nnguru).")
     specs, input_shape = _architecture(meta, where)
     stored = _weight_shapes(folder / WEIGHTS)
-    with torch.device("meta"):  # shapes only: nothing is allocated however large model.json says
-        expected = {k: tuple(v.shape) for k, v in _build(meta, specs, input_shape, where).state_dict().items()}
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated however large model.json says
+            shaped = _build(meta, specs, input_shape, where, probe=True)
+    except NNGuruError:
+        raise
+    except Exception:  # noqa: BLE001 - a custom layer that meta tensors do not support: build it for real
+        shaped = _build(meta, specs, input_shape, where)
+    expected = {k: tuple(v.shape) for k, v in shaped.state_dict().items()}
     missing = sorted(set(expected) - set(stored))
     extra = sorted(set(stored) - set(expected))
     bad = [f"{k} {stored[k]} vs {expected[k]}" for k in expected if k in stored and stored[k] != expected[k]]
