@@ -89,3 +89,109 @@ def test_save_refuses_foreign_folder(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(NNGuruError, match="Refusing to save"):
         model.save(tmp_path)
+
+
+# ---- malformed bundles: refused before anything is allocated, naming the file and the field -----
+def small_bundle(tmp_path):
+    model = Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "run" / "model"  # a run directory's bundle, for `nnguru predict`
+    model.save(path)
+    return path, json.loads((path / "model.json").read_text())
+
+
+def write_meta(path, meta):
+    (path / "model.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("units", [10**7, 10**12])
+def test_huge_units_in_model_json_fail_fast_without_allocating(tmp_path, units):
+    import time
+
+    path, meta = small_bundle(tmp_path)
+    meta["architecture"]["layers"][0]["config"]["units"] = units
+    write_meta(path, meta)
+    t0 = time.perf_counter()
+    with pytest.raises(NNGuruError, match="do not fit the saved architecture") as info:
+        nnguru.load_model(path)
+    assert time.perf_counter() - t0 < 2.0
+    assert "model.json" in str(info.value) and str(units) in str(info.value)
+
+
+def test_nan_weights_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path, _ = small_bundle(tmp_path)
+    tensors = load_file(path / "weights.safetensors")
+    first = sorted(tensors)[0]
+    tensors[first][0] = float("nan")
+    save_file(tensors, path / "weights.safetensors")
+    with pytest.raises(NNGuruError, match="NaN or infinite") as info:
+        nnguru.load_model(path)
+    assert first in str(info.value) and "weights.safetensors" in str(info.value)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda m: m.pop("architecture"), "architecture.layers"),
+    (lambda m: m["architecture"].pop("layers"), "architecture.layers"),
+    (lambda m: m["architecture"].__setitem__("layers", "dense"), "architecture.layers"),
+    (lambda m: m["architecture"]["layers"][0].pop("class_name"), "architecture.layers[0]"),
+    (lambda m: m["architecture"]["layers"][1].__setitem__("class_name", "Evil"), "Unknown layer 'Evil'"),
+    (lambda m: m["architecture"]["layers"][0]["config"].__setitem__("units", "four"), "architecture.layers[0]"),
+    (lambda m: m["architecture"]["layers"][0]["config"].__setitem__("bogus", 1), "architecture.layers[0]"),
+    (lambda m: m["architecture"]["layers"][0].__setitem__("config", [1]), "architecture.layers[0]"),
+    (lambda m: m.__setitem__("input_shape", ["x"]), "input_shape"),
+    (lambda m: m.__setitem__("class_name", "Functional"), "class_name"),
+    (lambda m: m["compile"].pop("loss"), "compile"),
+    (lambda m: m.__setitem__("compile", {"optimizer": "adam", "loss": "nope", "metrics": []}), "compile"),
+    (lambda m: m.__setitem__("output_activation", 3), "output_activation"),
+])
+def test_malformed_model_json_names_the_file_and_field(tmp_path, edit, words):
+    path, meta = small_bundle(tmp_path)
+    edit(meta)
+    write_meta(path, meta)
+    with pytest.raises(NNGuruError) as info:
+        nnguru.load_model(path)
+    assert words in str(info.value)
+    assert "model.json" in str(info.value) or "Unknown layer" in str(info.value)
+
+
+@pytest.mark.parametrize("cut", [lambda b: b[: len(b) // 2], lambda b: b[:-1], lambda b: b[:6],
+                                 lambda b: (10**12).to_bytes(8, "little") + b[8:], lambda b: b"PK\x03\x04" + b])
+def test_truncated_or_foreign_weight_file(tmp_path, cut):
+    path, _ = small_bundle(tmp_path)
+    data = (path / "weights.safetensors").read_bytes()
+    (path / "weights.safetensors").write_bytes(cut(data))
+    with pytest.raises(NNGuruError, match="truncated or not a safetensors file"):
+        nnguru.load_model(path)
+
+
+def test_cli_predict_with_a_malformed_bundle_exits_2(tmp_path, capsys):
+    from nnguru.cli import main
+
+    path, meta = small_bundle(tmp_path)
+    meta["architecture"]["layers"][0]["config"]["units"] = 10**12
+    write_meta(path, meta)
+    data = tmp_path / "x.csv"
+    data.write_text("a,b,c\n1,2,3\n")
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(path.parent), str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "model.json" in err and "internal error" not in err and not out.exists()
+
+
+def test_a_registered_layer_that_meta_tensors_do_not_support_still_loads(tmp_path):
+    import torch
+
+    from nnguru.nn.layers import register
+
+    @register
+    class ScaledByData(Dense):  # reads a tensor's value while building: impossible on the meta device
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.factor = float(torch.ones(1).sum().item())
+
+    model = Sequential([ScaledByData(2, input_shape=(3,))])
+    model.save(tmp_path / "m")
+    x = np.ones((4, 3), dtype=np.float32)
+    np.testing.assert_array_equal(nnguru.load_model(tmp_path / "m").predict(x), model.predict(x))

@@ -177,7 +177,8 @@ def cmd_demo(args) -> int:
         "validation loss and stopping early; score the untouched test set next to a trivial "
         "baseline; and let the guru read the curves.\n")
     run = api.train("builtin:digits", out=args.out, overwrite=args.overwrite, model="mlp",
-                    epochs=args.epochs or 40, console=console, verbose=0 if args.quiet else "auto")
+                    epochs=40 if args.epochs is None else args.epochs, console=console,
+                    verbose=0 if args.quiet else "auto")
     test = run.metrics["test"]
     console.print(
         f"\n[bold]Result[/]: test accuracy {test['accuracy']:.3f}, precision {test['precision']:.3f}, "

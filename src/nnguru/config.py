@@ -6,6 +6,10 @@ by what the run chose), so ``nnguru train DATA --config config.yaml`` reruns it.
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +61,11 @@ SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types")
 
 
 def resolve_config(config: dict | str | Path | None = None, **overrides: Any) -> dict[str, Any]:
-    """Defaults, then the YAML/dict config, then explicit arguments (the flag wins)."""
+    """Defaults, then the YAML/dict config, then explicit arguments (the flag wins), validated.
+
+    One validation (:func:`validate`) for the Python API, the config file and the CLI, so a value
+    is accepted or refused the same way wherever it was written.
+    """
     resolved = dict(DEFAULTS)
     if isinstance(config, (str, Path)):
         path = Path(config)
@@ -74,12 +82,12 @@ def resolve_config(config: dict | str | Path | None = None, **overrides: Any) ->
             raise NNGuruError(
                 f"Unknown config keys {unknown}. Valid keys: {', '.join(sorted(DEFAULTS))}."
             )
-        resolved.update(config)
+        resolved.update({k: v for k, v in config.items() if v is not None})  # null: the default
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
         raise NNGuruError(f"Unknown options {unknown}. Valid options: {', '.join(sorted(DEFAULTS))}.")
     resolved.update({k: v for k, v in overrides.items() if v is not None})
-    return resolved
+    return validate(resolved)
 
 
 def check_names(cfg: dict) -> None:
@@ -96,3 +104,268 @@ def check_names(cfg: dict) -> None:
         registry.entry(opt)
     if isinstance(cfg["model"], str):
         templates.check(cfg["model"])
+
+
+# ---- validation: one table, applied to the merged options ---------------------------------------
+class _Invalid(Exception):
+    """Raised by a checker with what the option must be (``expected``); resolve_config words it."""
+
+    def __init__(self, expected: str, message: str | None = None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.message = message  # a whole message, where "must be ..." does not say it
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _as_int(value: Any) -> int | None:
+    """A whole number given as an int, an integral float (10.0) or a string of digits ("10"); else None."""
+    if _is_int(value):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return int(value) if math.isfinite(value) and float(value).is_integer() else None
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        return int(value)
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    """A finite real given as a number or an unambiguous numeric string ("1e-3": YAML 1.1 reads it so)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        out = float(value)
+    elif isinstance(value, str):
+        try:
+            out = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _whole(low: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        out = _as_int(value)
+        if out is None or out < low:
+            raise _Invalid("a positive whole number" if low == 1 else f"a whole number >= {low}")
+        return out
+    return check
+
+
+def _real(low: float, high: float | None = None, *, low_open: bool = True,
+          high_open: bool = True) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        out = _as_float(value)
+        left = "(" if low_open else "["
+        if high is None:
+            expected = f"a number > {low:g}" if low_open else f"a number >= {low:g}"
+        else:
+            expected = f"a number in {left}{low:g}, {high:g}{')' if high_open else ']'}"
+        if out is None or (out <= low if low_open else out < low):
+            raise _Invalid(expected)
+        if high is not None and (out >= high if high_open else out > high):
+            raise _Invalid(expected)
+        return out
+    return check
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise _Invalid("one of " + ", ".join(repr(c) for c in choices))
+        return value
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("true or false (a boolean)")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a non-empty string")
+    return value
+
+
+def _path(value: Any) -> Any:
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise _Invalid("a path or builtin:NAME")
+    return value
+
+
+def _target(value: Any) -> Any:
+    if isinstance(value, str) and value.strip():
+        return value
+    if _is_int(value):
+        return int(value)
+    raise _Invalid("a column name or a position (an int such as -1 for the last column)")
+
+
+def _optimizer(value: Any) -> Any:
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, dict) and isinstance(value.get("name", ""), str):
+        return value
+    raise _Invalid("an optimizer name such as 'adam', or a mapping {name: adam, lr: 0.001, ...}")
+
+
+def _class_weight(value: Any) -> Any:
+    if value == "balanced" or isinstance(value, dict):
+        return value
+    raise _Invalid("'balanced' or a mapping {class: weight}")
+
+
+def _threshold(value: Any) -> Any:
+    if value == "auto":
+        return value
+    out = _as_float(value)
+    if out is None or not 0 < out < 1:
+        raise _Invalid("'auto' or a number in (0, 1)")
+    return out
+
+
+def _column_types(value: Any) -> dict:
+    if not isinstance(value, dict) or not all(isinstance(k, (str, int)) and isinstance(v, str)
+                                              for k, v in value.items()):
+        raise _Invalid("a mapping {column: type} of strings")
+    return value
+
+
+def _columns(value: Any) -> list:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(c, str) for c in value):
+        raise _Invalid("a list of column names")
+    return list(value)
+
+
+def _regex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("a regular expression whose group 1 is the label")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise _Invalid(f"a valid regular expression (this one fails: {exc})") from None
+    return value
+
+
+def _verbose(value: Any) -> Any:
+    if value == "auto" or isinstance(value, bool) or (_is_int(value) and value >= 0):
+        return value
+    raise _Invalid("'auto' or a whole number >= 0")
+
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _device(value: Any) -> str:
+    """A device name, and one this machine has: a run must not fail (or fall back) after the data is read."""
+    if not isinstance(value, str):
+        value = str(value) if type(value).__name__ == "device" else value  # a torch.device from Python
+    if not isinstance(value, str) or not DEVICE_PATTERN.fullmatch(value):
+        raise _Invalid("'auto', 'cpu', 'cuda', 'cuda:N' (N a GPU index) or 'mps'")
+    if value in ("auto", "cpu"):
+        return value
+    import torch
+
+    available = ["cpu"]
+    n_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    available += ["cuda"] + [f"cuda:{i}" for i in range(n_cuda)] if n_cuda else []
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        available.append("mps")
+    if value not in available:
+        found = f"{n_cuda} CUDA GPU(s)" if n_cuda else "no CUDA GPU"
+        raise _Invalid("a device this machine has", (
+            f"device (--device) {value!r} is not available on this machine: PyTorch {torch.__version__} sees "
+            f"{found}. Devices here: {', '.join(repr(d) for d in available)}. Use one of them, or auto to use a "
+            "GPU when there is one."))
+    return value
+
+
+# option -> (checker returning the value to use, hint for the fix). ``None`` always means "the default"
+# (resolve_config drops it), so the checkers only see values the user gave.
+OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "data": (_path, "e.g. data.csv or builtin:iris"),
+    "target": (_target, "e.g. --target species, or --target -1 for the last column"),
+    "task": (_text, "e.g. classification, regression, forecast or auto"),
+    "model": (_text, "a template name, e.g. auto, mlp, cnn, rnn or conv1d"),
+    "optimizer": (_optimizer, "e.g. adam or sgd"),
+    "lr": (_real(0.0), "e.g. 0.001; leave it out for the optimizer's default"),
+    "epochs": (_whole(1), "e.g. 50; leave it out to choose from the data size"),
+    "batch_size": (_whole(1), "e.g. 32 (the default)"),
+    "seed": (_whole(0), "e.g. 0 (the default)"),
+    # 0 is a choice: no validation split (no early stopping), or no test split (a final model)
+    "val_frac": (_real(0.0, 1.0, low_open=False), "e.g. 0.15 (the default)"),
+    "test_frac": (_real(0.0, 1.0, low_open=False), "e.g. 0.15 (the default)"),
+    "early_stopping": (_bool, "true or false"),
+    "patience": (_whole(1), "e.g. 10; leave it out to choose from the data size"),
+    "class_weight": (_class_weight, "e.g. balanced"),
+    "dropout": (_real(0.0, 1.0, low_open=False), "e.g. 0.2; leave it out for the template's default"),
+    "hidden_scale": (_real(0.0), "e.g. 2.0 for twice as wide (default 1.0)"),
+    "missing": (_choice("fill", "drop"), "fill (the default) or drop"),
+    "placeholder_zeros": (_choice("flag", "missing"), "flag (the default) or missing"),
+    "column_types": (_column_types, "e.g. --column-type Pclass=categorical"),
+    "drop_outliers": (_bool, "true or false"),
+    "sep": (_text, "e.g. ',' ';' or 'whitespace'"),
+    "header": (_bool, "true or false"),
+    "columns": (_columns, "e.g. --columns a,b,c"),
+    "label_from_name": (_regex, "e.g. '^(\\d+)_'"),
+    "positive": (lambda value: value, ""),  # any label of the data
+    "threshold": (_threshold, "e.g. 0.3, or auto to choose it on validation"),
+    "time": (_text, "the name of the time column"),
+    "series_id": (_text, "the name of the column naming each series"),
+    "horizon": (_whole(1), "e.g. 12 (the default is 1)"),
+    "window": (_whole(1), "e.g. 24; leave it out to choose it from the season"),
+    "season": (_whole(1), "e.g. 12; leave it out to find it from the autocorrelation"),
+    "transform": (_choice("none", "log"), "none or log; leave it out to choose on validation"),
+    "test_steps": (_whole(1), "e.g. 24; leave it out to use --test-frac"),
+    "auto_fix": (_bool, "true or false"),
+    "tensorboard": (_bool, "true or false"),
+    "device": (_device, "e.g. --device cpu, or auto to use a GPU when there is one"),
+    "verbose": (_verbose, "auto, 0 (quiet), 1 or 2"),
+}
+# The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
+FLAGS: dict[str, str | None] = {
+    "data": "DATA", "placeholder_zeros": "--zeros-as-missing", "column_types": "--column-type",
+    "header": "--header/--no-header", "hidden_scale": None, "verbose": "--quiet",
+    "early_stopping": "--early-stopping/--no-early-stopping", "drop_outliers": "--drop-outliers",
+    "auto_fix": "--auto-fix/--no-auto-fix", "tensorboard": "--tensorboard/--no-tensorboard",
+}
+
+
+def option_name(key: str) -> str:
+    """``batch_size (--batch-size)``: the config/Python name with the flag, as users may write either."""
+    flag = FLAGS.get(key, "--" + key.replace("_", "-"))
+    return f"{key} ({flag})" if flag else key
+
+
+def validate(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Check every option against OPTION_RULES; returns ``cfg`` with numbers as numbers (``"1e-3"``).
+
+    A wrong value is refused, never clamped or rounded: a silently changed option trains a model the
+    user did not ask for.
+    """
+    out = dict(cfg)
+    for key, (check, hint) in OPTION_RULES.items():
+        value = out.get(key)
+        if value is None:
+            continue
+        try:
+            out[key] = check(value)
+        except _Invalid as exc:
+            if exc.message:
+                raise NNGuruError(exc.message) from None
+            raise NNGuruError(f"{option_name(key)} must be {exc.expected}; received {describe(value)}. "
+                              f"Use {hint}.") from None
+    if out.get("val_frac") is not None and out.get("test_frac") is not None \
+            and out["val_frac"] + out["test_frac"] >= 1:
+        raise NNGuruError(
+            f"val_frac (--val-frac) + test_frac (--test-frac) must be below 1 to leave rows to train on; "
+            f"received {out['val_frac']:g} + {out['test_frac']:g}. Pass smaller fractions, e.g. 0.15 and 0.15."
+        )
+    return out

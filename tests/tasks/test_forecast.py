@@ -130,7 +130,7 @@ def test_rnn_and_conv1d_templates_train_on_windows(tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--horizon", "0"], "--horizon must be a positive whole number"),
+    (["--horizon", "0"], "horizon (--horizon) must be a positive whole number"),
     (["--window", "150"], "too short"),
     (["--series-id", "shop"], "--series-id 'shop' is not a column"),
     (["--time", "when"], "--time 'when' is not a column"),
