@@ -155,7 +155,7 @@ def _valid(key, value) -> bool:
 @given(st.dictionaries(keys, values, max_size=4))
 def test_resolve_config_accepts_exactly_the_valid_configs(config):
     valid = all(_valid(k, v) for k, v in config.items())
-    fracs = (config.get("val_frac") or DEFAULTS["val_frac"], config.get("test_frac") or DEFAULTS["test_frac"])
+    fracs = tuple(DEFAULTS[k] if config.get(k) is None else config[k] for k in ("val_frac", "test_frac"))
     if valid:
         valid = _number(fracs[0]) + _number(fracs[1]) < 1
     try:
