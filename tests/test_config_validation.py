@@ -175,7 +175,7 @@ invalid_flags = st.one_of(
                                "--season", "--test-steps"]), st.integers(-1000, 0).map(str)),
     st.tuples(st.sampled_from(["--lr"]), st.sampled_from(["0", "-1e-3", "nan", "inf", "-0.1"])),
     st.tuples(st.sampled_from(["--val-frac", "--test-frac"]),
-              st.floats(allow_nan=False).filter(lambda x: not 0 < x < 1).map(repr)),
+              st.floats(allow_nan=False).filter(lambda x: not 0 <= x < 1).map(repr)),
     st.tuples(st.sampled_from(["--dropout"]), st.sampled_from(["1", "-0.5", "2.0", "inf"])),
     st.tuples(st.sampled_from(["--threshold"]), st.sampled_from(["0", "1", "x", "-0.2", "automatic"])),
     st.tuples(st.sampled_from(["--device"]), st.sampled_from(["gpu", "cuda:99", "tpu", "cuda:x"])),
