@@ -54,7 +54,9 @@ class Run:
 
     @property
     def task(self) -> Task:
-        return tasks.get(self.config["task"])(self.config)
+        from nnguru.inference import run_task
+
+        return run_task(self.config)
 
     def predict(self, data: Any, **options: Any) -> np.ndarray:
         """Predicted labels (classification), values (regression) or forecasts for raw data."""

@@ -193,40 +193,27 @@ class Forecast(Task):
 
     # --- evaluate ---
     def evaluate(self, model, p: Prepared) -> Evaluation:
+        series, pre = p.context["series"], p.pre
+        before_test = [b for _, b in p.context["ends"]]  # MASE scales: all data before the test span
         metrics: dict[str, Any] = {}
-        frames = []
+        scored = {}
         for split in ("val", "test"):
-            if not len(p.y[split]):
-                continue
-            forecast, actual = _decode(p.pre, p.context["series"], p.context["origins"][split],
-                                       model.predict(p.x[split]))
-            base, scale, frame = self._baselines(p, split, forecast, actual)
-            metrics[split] = forecast_metrics(actual, forecast, scale)
-            if split == "test":
-                metrics["baseline"] = {name: {**forecast_metrics(actual, base[name], scale),
-                                              "strategy": BASELINE_STRATEGIES[name]} for name in BASELINES}
-                frames.append(frame)
-        metrics["protocol"] = {"rolling_origin": True, "horizon": p.pre.horizon, "season": p.pre.season,
-                               "window": p.pre.window, "origins": int(len(p.y["test"]))}
-        return Evaluation(metrics, plots={"forecasts": pd.concat(frames) if frames else None})
-
-    def _baselines(self, p: Prepared, split: str, forecast: np.ndarray, actual: np.ndarray):
-        """Baseline forecasts, MASE scales and the forecasts table, from the same origins."""
-        season, horizon = p.pre.season, p.pre.horizon
-        base = {name: [] for name in BASELINES}
-        scale, rows = [], []
-        for (si, t), f, a in zip(p.context["origins"][split], forecast, actual, strict=True):
-            s = p.context["series"][si]
-            b = baseline_forecasts(s.values[:t + 1], horizon, season)
-            for name in BASELINES:
-                base[name].append(b[name])
-            scale.append(mase_scale(s.values[:p.context["ends"][si][1]], season))  # all before the test span
-            times = S.future_times(s.times[:t + 1], p.pre.step, horizon)
-            rows.append(pd.DataFrame({"series": s.id, "origin": s.times[t], "step": np.arange(1, horizon + 1),
-                                      "time": times, "actual": a, "forecast": f,
-                                      **{name: b[name] for name in BASELINES}}))
-        scale_arr = np.repeat(np.asarray(scale)[:, None], horizon, axis=1)
-        return {k: np.asarray(v) for k, v in base.items()}, scale_arr, pd.concat(rows, ignore_index=True)
+            pairs = p.context["origins"][split]
+            if pairs:
+                forecast, actual = _decode(pre, series, pairs, model.predict(p.x[split]))
+                scale = _mase_scales(series, pairs, before_test, pre.season, pre.horizon)
+                metrics[split] = forecast_metrics(actual, forecast, scale)
+                scored[split] = pairs, forecast, actual, scale
+        frame = None
+        if "test" in scored:
+            pairs, forecast, actual, scale = scored["test"]
+            base = _baseline_forecasts(series, pairs, pre.horizon, pre.season)
+            metrics["baseline"] = {name: {**forecast_metrics(actual, base[name], scale),
+                                          "strategy": BASELINE_STRATEGIES[name]} for name in BASELINES}
+            frame = _forecasts_table(pre, series, pairs, forecast, actual, base)
+        metrics["protocol"] = {"rolling_origin": True, "horizon": pre.horizon, "season": pre.season,
+                               "window": pre.window, "origins": int(len(p.y["test"]))}
+        return Evaluation(metrics, plots={"forecasts": frame})
 
     def write_outputs(self, run_dir: Path, ev: Evaluation) -> list[Path]:
         from nnguru.report.plots import plot_forecast
@@ -284,26 +271,19 @@ class Forecast(Task):
     def score(self, model, ds) -> dict:
         """Rolling-origin metrics over every origin of the new series, next to the naive baselines."""
         pre = model.preprocessor
-        sset = pre.read(ds.X.assign(**{pre.target: ds.y}))
-        forecasts, actuals, scales, bases = [], [], [], {n: [] for n in BASELINES}
-        for s in sset.series:
-            origins = pre.origins(0, len(s.values))
-            if not len(origins):
-                continue
-            x, _ = pre.windows(s, origins, with_targets=False)
-            forecasts.append(pre.decode(s, origins, model.predict(x)))
-            actuals.append(s.values[origins[:, None] + np.arange(1, pre.horizon + 1)[None, :]])
-            scales.append(np.full((len(origins), pre.horizon), mase_scale(s.values, pre.season)))
-            for t in origins:
-                b = baseline_forecasts(s.values[:t + 1], pre.horizon, pre.season)
-                for name in BASELINES:
-                    bases[name].append(b[name])
-        if not forecasts:
+        series = pre.read(ds.X.assign(**{pre.target: ds.y})).series
+        origins = [pre.origins(0, len(s.values)) for s in series]
+        pairs = [(si, int(t)) for si, o in enumerate(origins) for t in o]
+        if not pairs:
             raise NNGuruError(f"The new series are shorter than the window ({pre.window}) + horizon "
                               f"({pre.horizon}): there is nothing to score.")
-        actual, scale = np.concatenate(actuals), np.concatenate(scales)
-        out = forecast_metrics(actual, np.concatenate(forecasts), scale)
-        out["baseline"] = {n: forecast_metrics(actual, np.asarray(bases[n]), scale) for n in BASELINES}
+        x = np.concatenate([pre.windows(s, o, with_targets=False)[0] for s, o in zip(series, origins, strict=True)
+                            if len(o)])
+        forecast, actual = _decode(pre, series, pairs, model.predict(x))
+        scale = _mase_scales(series, pairs, [len(s.values) for s in series], pre.season, pre.horizon)
+        base = _baseline_forecasts(series, pairs, pre.horizon, pre.season)
+        out = forecast_metrics(actual, forecast, scale)
+        out["baseline"] = {n: forecast_metrics(actual, base[n], scale) for n in BASELINES}
         return out
 
 
@@ -355,6 +335,31 @@ def _decode(pre: S.SeriesPreprocessor, series: list[S.Series], pairs: list[tuple
         forecast[rows] = pre.decode(s, origins, out[rows])
         actual[rows] = s.values[origins[:, None] + steps[None, :]]
     return forecast, actual
+
+
+def _baseline_forecasts(series: list[S.Series], pairs: list[tuple[int, int]], horizon: int,
+                        season: int) -> dict[str, np.ndarray]:
+    """Each baseline's forecasts (origins x horizon) from the data up to each origin."""
+    per = [baseline_forecasts(series[si].values[:t + 1], horizon, season) for si, t in pairs]
+    return {name: np.array([b[name] for b in per]) for name in BASELINES}
+
+
+def _mase_scales(series: list[S.Series], pairs: list[tuple[int, int]], ends: list[int], season: int,
+                 horizon: int) -> np.ndarray:
+    """Each forecast's MASE scale: its series' in-sample seasonal-naive MAE on the steps before ``ends``."""
+    per_series = [mase_scale(s.values[:end], season) for s, end in zip(series, ends, strict=True)]
+    return np.repeat(np.array([per_series[si] for si, _ in pairs])[:, None], horizon, axis=1)
+
+
+def _forecasts_table(pre: S.SeriesPreprocessor, series: list[S.Series], pairs: list[tuple[int, int]],
+                     forecast: np.ndarray, actual: np.ndarray, base: dict[str, np.ndarray]) -> pd.DataFrame:
+    """forecasts.csv: one row per (origin, step), the model's forecast next to the baselines'."""
+    steps = np.arange(1, pre.horizon + 1)
+    rows = [pd.DataFrame({"series": series[si].id, "origin": series[si].times[t], "step": steps,
+                          "time": S.future_times(series[si].times[:t + 1], pre.step, pre.horizon),
+                          "actual": actual[i], "forecast": forecast[i], **{n: base[n][i] for n in BASELINES}})
+            for i, (si, t) in enumerate(pairs)]
+    return pd.concat(rows, ignore_index=True)
 
 
 def _print_report(report: dict, console) -> None:
