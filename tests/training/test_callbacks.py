@@ -61,20 +61,32 @@ def test_hook_order(blobs):
                           "epoch_begin1", "batch", "batch", "batch", "epoch_end1", "train_end"]
 
 
-def test_early_stopping_restores_best_weights(blobs):
-    x, y = blobs
-    rng = np.random.default_rng(1)
-    y_noise = rng.integers(0, 3, len(y))  # pure noise labels: validation loss rises as it memorizes
+class Snapshots(Callback):
+    """Every epoch's weights, to compare with what a callback kept."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append({k: v.clone() for k, v in self.model.state_dict().items()})
+
+
+def memorizing_noise(blobs):
+    """A wide net on pure-noise labels: validation loss bottoms out early, then rises as it memorizes."""
+    x, _ = blobs
+    y_noise = np.random.default_rng(1).integers(0, 3, len(x))
     m = Sequential([Dense(256, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")])
     m.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy")
-    snapshots = []
+    return m, x, y_noise
 
-    class Snap(Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            snapshots.append({k: v.clone() for k, v in self.model.state_dict().items()})
 
+def test_early_stopping_restores_best_weights(blobs):
+    m, x, y_noise = memorizing_noise(blobs)
+    snap = Snapshots()
     es = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-    h = m.fit(x, y_noise, epochs=100, batch_size=16, validation_split=0.3, callbacks=[Snap(), es], verbose=0)
+    h = m.fit(x, y_noise, epochs=100, batch_size=16, validation_split=0.3, callbacks=[snap, es], verbose=0)
+    snapshots = snap.weights
     epochs_run = len(h.history["loss"])
     assert epochs_run < 100 and es.stopped_epoch == epochs_run - 1
     best = int(np.argmin(h.history["val_loss"]))
@@ -151,20 +163,13 @@ def test_checkpoint_resume_is_exact(blobs, tmp_path):
 
 def test_checkpoint_save_best_only(blobs, tmp_path):
     """The file holds the best epoch's weights, not the last: validation worsens after the best."""
-    x, _ = blobs
-    y_noise = np.random.default_rng(1).integers(0, 3, len(x))  # memorizing noise: val_loss rises
-    m = Sequential([Dense(256, activation="relu", input_shape=(4,)), Dense(3, activation="softmax")])
-    m.compile(optimizer={"name": "adam", "lr": 0.01}, loss="sparse_categorical_crossentropy")
-    snapshots = []
-
-    class Snap(Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            snapshots.append({k: v.clone() for k, v in self.model.state_dict().items()})
-
+    m, x, y_noise = memorizing_noise(blobs)
+    snap = Snapshots()
     path = tmp_path / "best.safetensors"
     ck = ModelCheckpoint(str(path), monitor="val_loss", save_best_only=True)
     h = m.fit(x, y_noise, epochs=15, batch_size=16, validation_split=0.3, verbose=0,
-              callbacks=[Snap(), ck]).history
+              callbacks=[snap, ck]).history
+    snapshots = snap.weights
     best = int(np.argmin(h["val_loss"]))
     assert best < len(h["val_loss"]) - 1 and min(h["val_loss"][best + 1:]) > h["val_loss"][best]
     meta = load_checkpoint(path, m)
