@@ -129,7 +129,7 @@ class Forecast(Task):
                       "test_starts": str(s0.times[b0]), "val_starts": str(s0.times[a0])},
         }
         _print_report(data_report, console)
-        context = {"series": sset.series, "origins": origins, "ends": ends, "season": season}
+        context = {"series": sset.series, "origins": origins, "ends": ends}
         return Prepared(data_report, pre, x, y, horizon, target, context)
 
     def _check_lengths(self, sset: S.SeriesSet, ends, window: int, horizon: int, test_steps) -> None:
