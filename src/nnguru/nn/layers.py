@@ -37,7 +37,16 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
 
 
 class Layer(nn.Module):
-    """Base class: lazy ``build(input_shape)``, ``compute_output_shape`` and ``get_config``."""
+    """Base class: lazy ``build(input_shape)``, ``compute_output_shape`` and ``get_config``.
+
+    Masking (Keras's ``mask_zero``): a layer that makes a mask returns it from ``compute_mask``;
+    one that reads it sets ``takes_mask`` and accepts ``forward(x, mask=...)``; one that leaves
+    the time axis alone sets ``supports_masking`` so the mask passes through. :func:`call_layer`
+    is the one place that applies these rules, for ``Sequential`` and functional models alike.
+    """
+
+    supports_masking = False  # the mask passes through unchanged (element-wise layers)
+    takes_mask = False  # forward(x, mask=None) reads the mask (recurrent layers, pooling over time)
 
     def __init__(self, *, input_shape: Sequence[int] | None = None, input_dim: int | None = None,
                  name: str | None = None, trainable: bool = True) -> None:
@@ -56,6 +65,10 @@ class Layer(nn.Module):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The mask for this layer's output, ``(batch, steps)`` booleans, or None."""
+        return mask if self.supports_masking else None
 
     def ensure_built(self, input_shape: Shape) -> Shape:
         """Build once; later calls check that the shape still fits. Returns the output shape."""
@@ -605,6 +618,17 @@ class SimpleRNN(_Recurrent):
 
     def __init__(self, units: int, activation="tanh", return_sequences: bool = False, **kwargs) -> None:
         super().__init__(units, activation=activation, return_sequences=return_sequences, **kwargs)
+
+
+def call_layer(layer: nn.Module, x, mask: torch.Tensor | None = None):
+    """``(outputs, mask)`` of one layer on ``x``, following the masking rules of :class:`Layer`.
+
+    Raw torch modules take no mask and drop it.
+    """
+    if not isinstance(layer, Layer):
+        return layer(x), None
+    out = layer(x, mask=mask) if layer.takes_mask and mask is not None else layer(x)
+    return out, layer.compute_mask(x, mask)
 
 
 def deserialize(spec: dict) -> Layer:

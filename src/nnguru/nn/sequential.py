@@ -13,7 +13,7 @@ from torch import nn
 
 from nnguru.errors import NNGuruError, describe
 from nnguru.nn import fast_dense
-from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, deserialize, serialize
+from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, call_layer, deserialize, serialize
 from nnguru.nn.model import Model
 
 
@@ -69,8 +69,9 @@ class Sequential(Model):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.input_shape is None:  # Keras builds on the first call: model(x) before fit/predict
             self.build(x.shape[1:])
+        mask = None
         for layer in self.layers:
-            x = layer(x)
+            x, mask = call_layer(layer, x, mask)
         return x
 
     use_fast_dense = True  # hand-derived steps for plain Dense stacks (nnguru.nn.fast_dense)
