@@ -9,6 +9,7 @@
         guard: a non-finite loss restores the last good weights and stops, saying why
         evaluate on validation (large batches, inference mode)
         callbacks.on_epoch_end(logs)                       # History, EarlyStopping, ...
+        backup (BackupAndRestore): the whole state, also every N steps; a new fit resumes from it
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
 DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
@@ -28,6 +29,7 @@ import torch.distributed as dist
 
 from nnguru.optim.base import NonFiniteError
 from nnguru.training.callbacks import CallbackList, History
+from nnguru.training.checkpoint import restore_snapshot, training_snapshot
 from nnguru.training.denormals import flush_denormals
 from nnguru.training.progress import ProgressDisplay
 from nnguru.training.step import choose_step
@@ -107,6 +109,18 @@ class Tally:
     def mean_loss(self) -> float:
         self.fold()
         return float(self.loss_sum) / max(self.seen, 1)
+
+    def state_dict(self) -> dict:
+        """The folded sums, for a checkpoint taken inside an epoch."""
+        self.fold()
+        return {"loss_sum": self.loss_sum, "seen": self.seen,
+                "metrics": [[m.state, m.count] for m in self.metrics]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.loss_sum = state["loss_sum"].to(self.device)
+        self.seen = int(state["seen"])
+        for m, (value, count) in zip(self.metrics, state["metrics"], strict=True):
+            m.state, m.count = None if value is None else value.to(self.device), int(count)
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -212,15 +226,36 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
+    backups = [cb for cb in cbs if getattr(cb, "is_backup", False)]  # BackupAndRestore
+    for b in backups:
+        b.is_main = rank == 0
+    resumed = None
+
+    def backup(epoch: int, step: int, tally_state: dict | None = None, finished: bool = False) -> None:
+        state = training_snapshot(model, cbs, epoch=epoch, step=step, base_seed=base_seed, tally=tally_state,
+                                  good_state=good_state, finished=finished, logs=logs)
+        for b in backups:
+            b.save(state)
 
     with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0):
         cbs.on_train_begin()
+        for b in backups:  # an interrupted fit's backup: continue exactly where it stopped
+            resumed = resumed or b.load()
+        if resumed is not None:
+            restore_snapshot(resumed, model, cbs)
+            base_seed, good_state, logs = int(resumed["base_seed"]), resumed["good_state"], resumed["logs"]
+            model.shuffle_seed = base_seed
+            initial_epoch = epochs if resumed["finished"] else int(resumed["epoch"])
         for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
+            mid_epoch = resumed is not None and epoch == initial_epoch and int(resumed["step"]) > 0
+            if not mid_epoch:  # a resumed epoch has begun already (a scheduler must not step twice)
+                cbs.on_epoch_begin(epoch)
             display.epoch_begin(epoch)
             t0 = time.perf_counter()
             model.train()
             tally = Tally(model.compiled_metrics, device)
+            if mid_epoch:
+                tally.load_state_dict(resumed["tally"])
             if shuffle:
                 gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
                 order = torch.randperm(len(train), generator=gen).to(device)
@@ -229,7 +264,7 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             order = order[rank * n:(rank + 1) * n]
             finite, reason = True, None
 
-            for step in range(steps):
+            for step in range(int(resumed["step"]) if mid_epoch else 0, steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 xb, yb, wb = train.batch(idx)
                 if cbs.batch_begin:
@@ -254,6 +289,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                         break
                     if model.stop_training:
                         break
+                if step + 1 < steps and any(b.due(epoch, step, steps) for b in backups):
+                    backup(epoch, step + 1, tally.state_dict())
 
             tally.fold()
             _all_reduce_sum(tally.loss_sum)
@@ -277,6 +314,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             display.epoch_end(epoch, logs)
             cbs.on_epoch_end(epoch, logs)
             model.stop_training = _any_rank(model.stop_training, device=device)[0]  # rank 0's callbacks may stop
+            if backups:
+                backup(epoch + 1, 0, finished=model.stop_training or epoch + 1 == epochs)
             if model.stop_training:
                 break
     cbs.on_train_end(logs)

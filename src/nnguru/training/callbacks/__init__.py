@@ -1,5 +1,6 @@
 """Keras-style callbacks: each a small file; they see only hooks, ``logs`` and ``stop_training``."""
 
+from nnguru.training.callbacks.backup_and_restore import BackupAndRestore
 from nnguru.training.callbacks.base import Callback, CallbackList
 from nnguru.training.callbacks.csv_logger import CSVLogger
 from nnguru.training.callbacks.early_stopping import EarlyStopping
@@ -9,6 +10,6 @@ from nnguru.training.callbacks.reduce_lr_on_plateau import LearningRateScheduler
 from nnguru.training.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
-    "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
+    "BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
     "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
 ]

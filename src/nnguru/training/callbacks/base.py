@@ -11,9 +11,16 @@ from typing import Any
 
 
 class Callback:
-    """Override any of the ``on_*`` hooks; ``self.model`` and ``self.params`` are set by the loop."""
+    """Override any of the ``on_*`` hooks; ``self.model`` and ``self.params`` are set by the loop.
+
+    ``state_dict()`` / ``load_state_dict()`` carry what the callback has learned so far (a best
+    value, a patience counter) through a checkpoint, so a resumed ``fit`` decides as the
+    uninterrupted one would. By default they hold the attributes named in ``state_attrs``:
+    tensors, numbers, strings and lists/dicts of them.
+    """
 
     main_process_only = False
+    state_attrs: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -25,6 +32,14 @@ class Callback:
     def set_params(self, params: dict) -> None:
         self.params = params
 
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k, None) for k in self.state_attrs}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self.state_attrs:
+            if k in state:
+                setattr(self, k, state[k])
+
     def on_train_begin(self, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
@@ -34,7 +49,7 @@ class Callback:
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
-    return getattr(type(cb), hook) is not getattr(Callback, hook)
+    return getattr(type(cb), hook) is not getattr(Callback, hook) and hook not in getattr(cb, "ignored_hooks", ())
 
 
 class CallbackList:
@@ -51,6 +66,25 @@ class CallbackList:
 
     def __iter__(self):
         return iter(self.callbacks)
+
+    def _keys(self) -> list[str]:
+        """Each callback's key in a checkpoint: class name and its count among that class, so
+        the rank-0-only callbacks missing on other ranks shift no one else's state."""
+        seen: dict[str, int] = {}
+        keys = []
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            keys.append(f"{name}:{seen.get(name, 0)}")
+            seen[name] = seen.get(name, 0) + 1
+        return keys
+
+    def state_dict(self) -> dict:
+        return {key: cb.state_dict() for key, cb in zip(self._keys(), self.callbacks, strict=True)}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, cb in zip(self._keys(), self.callbacks, strict=True):
+            if key in state:
+                cb.load_state_dict(state[key])
 
     def on_train_begin(self, logs=None):
         for cb in self.callbacks:

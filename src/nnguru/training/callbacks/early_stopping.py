@@ -15,6 +15,8 @@ class EarlyStopping(Callback):
     when training ran all its epochs), so the model you get is the one the curve says is best.
     """
 
+    state_attrs = ("wait", "best", "best_weights", "best_epoch", "stopped_epoch")
+
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", baseline: float | None = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0, verbose: int = 0) -> None:

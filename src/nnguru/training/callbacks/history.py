@@ -8,6 +8,8 @@ from nnguru.training.callbacks.base import Callback
 class History(Callback):
     """Always installed by ``fit`` and returned from it."""
 
+    state_attrs = ("history", "epoch")
+
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[str, list[float]] = {}

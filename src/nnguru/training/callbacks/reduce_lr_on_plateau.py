@@ -20,6 +20,8 @@ def get_lr(optimizer) -> float:
 class ReduceLROnPlateau(Callback):
     """Keras semantics (``patience``, ``factor``, ``cooldown``, ``min_lr``)."""
 
+    state_attrs = ("best", "wait", "cooldown_counter")
+
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
                  min_lr: float = 0.0, verbose: int = 0) -> None:
