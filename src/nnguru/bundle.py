@@ -7,7 +7,8 @@ A bundle is a directory:
     preprocess.json          the fitted preprocessing (optional)
     preprocess.safetensors   its arrays: means, scales, vocabularies' idf, ... (optional)
 
-Each file is written atomically, so an interrupted save leaves the previous file intact.
+A save writes every file into a new hidden folder and then swaps it in whole, so an interrupted
+save leaves the previous bundle intact, never a mix of two.
 """
 
 from __future__ import annotations

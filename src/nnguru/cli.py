@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("train", help="clean, split, train, evaluate, diagnose and report")
-    p.add_argument("data", help="CSV/TSV/Parquet file, folder of images/audio, MNIST folder or builtin:NAME")
+    p.add_argument("data", nargs="?",
+                   help="CSV/TSV/Parquet file, folder of images/audio, MNIST folder or builtin:NAME "
+                        "(optional with --resume)")
     p.add_argument("--target", help="target column: a name or a position (-1 = last)")
     p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
     p.add_argument("--model", help="model template: auto, mlp, cnn, rnn or conv1d")
@@ -110,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--config", help="YAML file of options (flags win)")
     p.add_argument("--out", help="run directory (default: runs/<data name>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run directory (only one nnguru wrote; after the new run succeeds)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run into RUN_DIR with its original options")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="back up the training state every N steps too (default: at each epoch's end)")
     _source_options(p)
     _common(p)
 
@@ -202,7 +209,7 @@ def cmd_inspect(args) -> int:
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
-              "series_id", "horizon", "window", "season", "transform", "test_steps")
+              "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every")
 
 
 def cmd_train(args) -> int:
@@ -215,8 +222,16 @@ def cmd_train(args) -> int:
         target = int(target)
     if args.quiet:
         options["verbose"] = 0
-    api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
-              console=_console(args), **options)
+    if args.data is None and args.resume is None:
+        raise NNGuruError("nnguru train needs DATA (a file, a folder or builtin:NAME), or --resume RUN_DIR to "
+                          "continue an interrupted run.")
+    from nnguru.rundir import RunComplete
+
+    try:
+        api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
+                  console=_console(args), resume=args.resume, **options)
+    except RunComplete as done:
+        print(f"nnguru train: {done}")
     return 0
 
 
@@ -247,7 +262,9 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from nnguru.report import write_report
 
-    run_dir = Path(args.run_dir)
+    from nnguru.rundir import require_complete
+
+    run_dir = require_complete(args.run_dir)
     if not (run_dir / "metrics.json").is_file():
         raise NNGuruError(f"{str(run_dir)!r} is not an nnguru run directory (no metrics.json).")
     path = write_report(run_dir)

@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "tensorboard": False,
     "device": "auto",
     "verbose": "auto",
+    "checkpoint_every": None,  # None: a checkpoint at each epoch's end; N: also every N steps
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types")
 
@@ -328,6 +329,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "tensorboard": (_bool, "true or false"),
     "device": (_device, "e.g. --device cpu, or auto to use a GPU when there is one"),
     "verbose": (_verbose, "auto, 0 (quiet), 1 or 2"),
+    "checkpoint_every": (_whole(1), "e.g. 50 (steps); leave it out for a checkpoint at each epoch's end"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {

@@ -16,13 +16,14 @@ from nnguru import tasks
 from nnguru.config import SOURCE_OPTIONS
 from nnguru.errors import NNGuruError
 from nnguru.jsonutil import jsonable
+from nnguru.rundir import require_complete
 
 
 def load_run(run_dir: str | Path):
     """The model (with its preprocessing) and resolved config of a saved run directory."""
     from nnguru.bundle import load_model
 
-    run_dir = Path(run_dir)
+    run_dir = require_complete(run_dir)  # an interrupted run has no trustworthy results
     if not (run_dir / "model").is_dir():
         raise NNGuruError(
             f"{str(run_dir)!r} is not an nnguru run directory (no model/ folder). Pass the --out folder "

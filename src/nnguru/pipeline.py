@@ -12,8 +12,12 @@ directory as soon as it exists:
     diagnose  diagnosis.json                  the guru's findings
     write     model/, environment.json, report.html
 
-So a crashed run leaves what it had finished, and tools that repeat part of a run (tuning,
-resuming, a time estimate) call the stages they need.
+The stages write into the run's partial folder (``nnguru.rundir``: a transaction renamed into
+place when the run succeeds); fit backs up its whole state there every epoch (and every
+``checkpoint_every`` steps), so ``train(resume=RUN_DIR)`` re-runs prepare and build (deterministic
+from the seed, on data whose fingerprint must match), continues fit from the last backup, and
+re-runs the cheap evaluate, diagnose and write stages, ending with exactly the uninterrupted run's
+files. Tools that repeat part of a run (tuning, a time estimate) call the stages they need.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import pandas as pd
 from nnguru import tasks
 from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
-from nnguru.rundir import check_run_dir, make_run_dir, write_config, write_history, write_json
+from nnguru import rundir
+from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
 from nnguru.tasks.base import Evaluation, Prepared, Task
 
 
@@ -82,18 +87,22 @@ class Fitted:
 
 def train(data: Any = None, target: str | int | None = None, task: str | None = None,
           out: str | Path | None = None, *, config: dict | str | Path | None = None,
-          overwrite: bool = False, model: Any = None, console=None, **options: Any) -> Run:
+          overwrite: bool = False, model: Any = None, console=None, resume: str | Path | None = None,
+          **options: Any) -> Run:
     """Load, clean, split, preprocess, train, evaluate, diagnose and report; returns a :class:`Run`.
 
     ``data``: a CSV/TSV/Parquet path, a folder (class subfolders of images/audio, MNIST IDX files),
     ``builtin:NAME``, a DataFrame (with ``target=``) or a ``(X, y)`` pair of arrays. ``model`` may
-    be a template name or an (uncompiled or compiled) ``nnguru.Sequential``. Other options: see
-    ``nnguru.config.DEFAULTS``.
+    be a template name or an (uncompiled or compiled) ``nnguru.Sequential``. ``resume``: the
+    RUN_DIR of an interrupted run to continue (its options are used; pass the same data again
+    when it was a DataFrame or arrays). Other options: see ``nnguru.config.DEFAULTS``.
     """
     from rich.console import Console
 
     import nnguru
 
+    if resume is not None:
+        return _resume(resume, data, target, task, out, config, model, console, options)
     cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
                          target=target, task=task, **options)
     if isinstance(model, str):
@@ -101,25 +110,128 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
     check_names(cfg)
     console = console or Console(quiet=cfg["verbose"] == 0)
     nnguru.set_seed(int(cfg["seed"]))
-    ds = load(data if data is not None else cfg["data"], cfg)
-    first = run(ds, cfg, out, overwrite, console, model)
-    if not cfg["auto_fix"]:
-        return first
-    return _auto_fix(first, ds, cfg, first.run_dir, console)
+    source = data if data is not None else cfg["data"]
+    ds = load(source, cfg)
+    final = check_run_dir(out, _safe_name(ds.name), overwrite)
+    fingerprint = {"data": rundir.fingerprint_data(source)}
+    holder: list = []
+
+    def begin() -> Path:  # once the data is accepted: the partial folder, locked and marked
+        holder.append(rundir.begin(final, overwrite, options=cfg, fingerprint=fingerprint))
+        console.print(f"Writing the run to {holder[0].path} (renamed to {final} when it succeeds; "
+                      f"if interrupted, continue it with `nnguru train --resume {final}`).", highlight=False)
+        return holder[0].path
+
+    first = run_stages(ds, cfg, console, model, begin, lambda: holder[0])
+    return _finish(first, ds, cfg, console, holder[0])
 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
-    """All stages on loaded data ``ds``; the run directory is made once the data is accepted."""
-    run_dir = check_run_dir(out, _safe_name(ds.name), overwrite)
+    """All stages on loaded data ``ds`` into a new run directory (a transaction, see ``rundir``)."""
+    final = check_run_dir(out, _safe_name(ds.name), overwrite)
+    holder: list = []
+
+    def begin() -> Path:
+        holder.append(rundir.begin(final, overwrite, options=cfg, fingerprint={"data": ds.name}))
+        return holder[0].path
+
+    result = run_stages(ds, cfg, console, user_model, begin, lambda: holder[0])
+    return _commit(result, holder[0])
+
+
+def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
+    """All stages on loaded data ``ds``; ``begin()`` makes the folder once the data is accepted;
+    ``rd()`` is the run's :class:`rundir.RunDir`, which records each stage."""
     task = choose_task(ds, cfg, console)
     p = task.prepare(ds, console)  # bad data stops here, before anything is written
-    make_run_dir(run_dir, overwrite)
+    run_dir = begin()
     write_prepared(task, p, run_dir)
+    rd().stage_done("prepare", run_dir)
     model = build(task, p, run_dir, console, user_model)
+    rd().stage_done("build", run_dir)
     fitted = fit(task, model, p, run_dir, console)
+    rd().stage_done("fit", run_dir)
     ev = evaluate(task, model, p, fitted, run_dir, console)
+    rd().stage_done("evaluate", run_dir)
     findings = diagnose(task, model, p, fitted, ev, run_dir, console)
-    return write(task, model, p, fitted, ev, findings, run_dir, console)
+    rd().stage_done("diagnose", run_dir)
+    result = write(task, model, p, fitted, ev, findings, run_dir, console)
+    rd().stage_done("write", run_dir)
+    return result
+
+
+def _finish(first: Run, ds, cfg: dict, console, rd) -> Run:
+    result = _auto_fix(first, ds, cfg, first.run_dir, console, rd) if cfg["auto_fix"] else first
+    return _commit(result, rd)
+
+
+def _commit(result: Run, rd) -> Run:
+    """Rename the finished run into place; the Run's paths follow it."""
+    final = rd.commit()
+    result.run_dir = final
+    if result.report_path is not None:
+        result.report_path = final / result.report_path.name
+    return result
+
+
+# Options a resumed run may change: they alter no result.
+RESUME_FREE = ("verbose", "device")
+
+
+def _resume(resume, data, target, task, out, config, model, console, options: dict) -> Run:
+    """Continue an interrupted run: same options, same data (checked), stages re-run, fit resumed."""
+    from rich.console import Console
+
+    import nnguru
+
+    final, part = rundir.find_resumable(resume)
+    marker = rundir.read_marker(part) or {}
+    stored = dict(marker.get("options") or {})
+    if out is not None and Path(out) != final:
+        raise NNGuruError(f"--out {str(out)!r} differs from the run being resumed ({str(final)!r}); "
+                          "leave --out out when resuming.")
+    given = {k: v for k, v in options.items() if v is not None}
+    given.update({k: v for k, v in (("target", target), ("task", task)) if v is not None})
+    if isinstance(data, (str, Path)):
+        given["data"] = str(data)
+    if isinstance(model, str):
+        given["model"] = model
+    if config is not None:
+        raise NNGuruError(f"--resume {str(resume)!r}: leave --config out; a resumed run uses the options "
+                          "it started with (they are in its marker and config.yaml).")
+    changed = [k for k, v in given.items() if k not in RESUME_FREE and k in stored
+               and str(resolve_config(None, **{k: v}).get(k)) != str(stored[k])]
+    if changed:
+        raise NNGuruError(
+            f"--resume {str(resume)!r}: options differ from the interrupted run's: "
+            + ", ".join(f"{k} (was {stored[k]!r}, now {given[k]!r})" for k in changed)
+            + ". A resumed run uses its original options; leave these out, or start a new run.")
+    cfg = {**stored, **{k: given[k] for k in RESUME_FREE if k in given}}
+    source = data if data is not None else cfg.get("data")
+    if source is None:
+        raise NNGuruError(f"--resume {str(resume)!r}: the run trained on in-memory data (a DataFrame or "
+                          "arrays); pass the same data again: train(data, resume=RUN_DIR).")
+    now = rundir.fingerprint_data(source)
+    if now != (marker.get("fingerprint") or {}).get("data"):
+        raise NNGuruError(f"--resume {str(resume)!r}: the data {describe_source(source)} changed since the run "
+                          "began (its fingerprint differs), so the resumed run could not match the original. "
+                          "Restore the original data, or start a new run.")
+    console = console or Console(quiet=cfg.get("verbose") == 0)
+    rd = rundir.take_over(final, part)
+    try:
+        nnguru.set_seed(int(cfg["seed"]))
+        ds = load(source, cfg)
+        console.print(f"Resuming the run into {final} (stages done: {', '.join(rd.stages) or 'none'}).",
+                      highlight=False)
+        first = run_stages(ds, cfg, console, model if not isinstance(model, str) else None,
+                           lambda: rd.path, lambda: rd)
+        return _finish(first, ds, cfg, console, rd)
+    finally:
+        rd.release()
+
+
+def describe_source(source: Any) -> str:
+    return repr(str(source)) if isinstance(source, (str, Path)) else f"(the {type(source).__name__} passed)"
 
 
 # ---- the stages --------------------------------------------------------------------------------
@@ -144,7 +256,7 @@ def build(task: Task, p: Prepared, run_dir: Path, console, user_model=None):
     """The model (see :func:`make_model`) and its summary."""
     model = make_model(task, p, user_model)
     summary = model.summary(print_fn=None)
-    (run_dir / "model_summary.txt").write_text(summary)
+    write_text(run_dir / "model_summary.txt", summary)
     console.rule("[bold]3. Model[/]")
     console.print(summary, highlight=False)
     return model
@@ -183,8 +295,9 @@ def auto_epochs(n_train: int) -> int:
 
 
 def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
-    """Train with early stopping that keeps the best weights."""
-    from nnguru.callbacks import EarlyStopping
+    """Train with early stopping that keeps the best weights, backing up the whole training state
+    in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every`` steps) for --resume."""
+    from nnguru.callbacks import BackupAndRestore, EarlyStopping
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
@@ -197,10 +310,12 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     cfg["epochs"], cfg["patience"] = epochs, patience  # config.yaml holds resolved values: rerunnable
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
                  + (f", early stopping (patience {patience})" if early else ""))
+    backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
+                              delete_checkpoint=False)  # removed when the run commits
     t0 = time.perf_counter()
     history = model.fit(x_tr, p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, p.y["val"]) if len(x_va) else None,
-                        callbacks=[early] if early else [], class_weight=class_weight,
+                        callbacks=[early, backup] if early else [backup], class_weight=class_weight,
                         verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
     hist = history.history
@@ -345,8 +460,11 @@ def _device(spec: str):
 
 
 # ---- --auto-fix and the learning-rate finder ---------------------------------------------------
-def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console) -> Run:
-    """Apply the guru's remedies once, retrain, and keep the better run (by validation loss)."""
+def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
+    """Apply the guru's remedies once, retrain, and keep the better run (by validation loss).
+
+    The second run is written into ``run_dir/_auto_fix_tmp`` inside the same transaction; a resumed
+    run repeats the first run's stages (from its checkpoints while they exist) and then this."""
     from nnguru import guru, report
 
     fix = guru.remedies(first.diagnosis, first.config)
@@ -356,11 +474,18 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console) -> Run:
         return first
     console.rule("[bold]--auto-fix[/]: " + "; ".join(fix["description"]))
     second_dir = run_dir / "_auto_fix_tmp"
-    second = run(ds, {**cfg, **fix["changes"]}, second_dir, False, console)
+
+    def begin() -> Path:
+        second_dir.mkdir(exist_ok=True)
+        return second_dir
+
+    second = run_stages(ds, {**cfg, **fix["changes"]}, console, None, begin, lambda: rd)
     summary = {"applied": True, **fix, "before": _fix_summary(first), "after": _fix_summary(second)}
     # The fixed run replaces the first in the run directory; the first's numbers stay in auto_fix.json.
+    keep = {second_dir.name, rundir.MARKER, rundir.LOCK}
+    shutil.rmtree(second_dir / rundir.CHECKPOINTS, ignore_errors=True)
     for p in list(run_dir.iterdir()):
-        if p != second_dir:
+        if p.name not in keep:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     for p in second_dir.iterdir():
         p.rename(run_dir / p.name)

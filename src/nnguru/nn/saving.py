@@ -16,7 +16,7 @@ from safetensors.numpy import save_file as save_np
 from safetensors.torch import save_file
 
 from nnguru.errors import NNGuruError
-from nnguru.training.checkpoint import atomic_write, host_copy
+from nnguru.training.checkpoint import host_copy, write_dir
 
 FORMAT = "nnguru-model-1"
 MODEL_JSON, WEIGHTS = "model.json", "weights.safetensors"
@@ -31,7 +31,7 @@ def versions() -> dict[str, str]:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, default=str)))
+    path.write_text(json.dumps(obj, indent=2, default=str))
 
 
 def save_model(model, path: str | Path) -> Path:
@@ -62,12 +62,17 @@ def save_model(model, path: str | Path) -> Path:
         "classes": getattr(model.preprocessor, "classes", None),
         "versions": versions(),
     }
-    path.mkdir(parents=True, exist_ok=True)
     tensors = {k: host_copy(v) for k, v in model.state_dict().items()}
-    atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
-    if model.preprocessor is not None:
-        state = {k: np.ascontiguousarray(v) for k, v in model.preprocessor.state().items()}
-        atomic_write(path / PRE_ARRAYS, lambda tmp: save_np(state, tmp))
-        _write_json(path / PRE_JSON, model.preprocessor.to_config())
-    _write_json(path / MODEL_JSON, meta)
-    return path
+
+    def fill(folder: Path) -> None:
+        save_file(tensors, folder / WEIGHTS, metadata={"format": FORMAT})
+        if model.preprocessor is not None:
+            state = {k: np.ascontiguousarray(v) for k, v in model.preprocessor.state().items()}
+            save_np(state, folder / PRE_ARRAYS)
+            _write_json(folder / PRE_JSON, model.preprocessor.to_config())
+        _write_json(folder / MODEL_JSON, meta)
+
+    # All files go into a new hidden sibling that then replaces the folder whole, so a reader (or
+    # a save killed between files) sees the previous bundle or this one, never weights of one and
+    # preprocessing of the other.
+    return write_dir(path, fill)
