@@ -261,7 +261,6 @@ def cmd_predict(args) -> int:
 
 def cmd_report(args) -> int:
     from nnguru.report import write_report
-
     from nnguru.rundir import require_complete
 
     run_dir = require_complete(args.run_dir)

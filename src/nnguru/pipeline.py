@@ -31,10 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnguru import tasks
+from nnguru import rundir, tasks
 from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
-from nnguru import rundir
 from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
 from nnguru.tasks.base import Evaluation, Prepared, Task
 
