@@ -123,3 +123,17 @@ def test_bundle_resave_killed_between_files_loads_old_or_new(tmp_path, table):
     assert leftovers  # the killed writer's folder ...
     run.model.save(str(path))  # ... is removed by the next save
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_resume_refuses_changed_options_and_missing_runs(tmp_path, capsys):
+    out = tmp_path / "run"
+    rd = rundir.begin(rundir.check_run_dir(out, "run", False), False,
+                      options={"data": "builtin:iris", "epochs": 3, "seed": 0}, fingerprint={"data": "x"})
+    rd.release()  # as if killed
+    assert main(["train", "--resume", str(out), "--epochs", "9"]) == 2
+    assert "epochs (was 3, now 9)" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out)]) == 2  # builtin:iris's fingerprint is not "x"
+    assert "changed since the run began" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no interrupted nnguru run" in capsys.readouterr().err
+    assert main(["train"]) == 2
