@@ -5,8 +5,14 @@ from nnguru.training.callbacks import (  # noqa: F401
     CSVLogger,
     EarlyStopping,
     History,
+    LambdaCallback,
     LearningRateScheduler,
     ModelCheckpoint,
     ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
+
+from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
+
+__getattr__ = module_getattr("callbacks", __name__)

@@ -24,3 +24,7 @@ from nnguru.nn.layers import (  # noqa: F401
     SimpleRNN,
     register,
 )
+
+from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
+
+__getattr__ = module_getattr("layers", __name__)

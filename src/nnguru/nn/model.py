@@ -429,7 +429,8 @@ class Model(nn.Module):
         """A generator/iterator/iterable of ``(x, y[, w])`` batches as the loop's batch stream."""
         def convert(xb, yb, wb):
             x_arr = self._x_array(xb, f"x (a batch from {where})")
-            self._prepare(x_arr)
+            if not self.built:
+                self.build(x_arr.shape[1:])
             y_arr = self._y_array(yb)
             w_arr = None if wb is None else to_numpy(wb, "sample_weight").astype(np.float32)
             data = self._tensors(x_arr, y_arr, w_arr, "")
@@ -467,7 +468,8 @@ class Model(nn.Module):
                 raise NNGuruError("With a generator, yield (x, y, sample_weight) batches instead of passing "
                                   "class_weight or sample_weight.")
             train: loop.TensorData | BatchStream = self._stream(x, steps_per_epoch, "the training generator")
-            train.first()  # builds the model and the optimizer from the first batch
+            train.first()  # builds the model from the first batch
+            self._finish_compile()
         else:
             if x is None or y is None:
                 raise NNGuruError("fit(x, y) needs both inputs x and targets y (or x as a generator of "
@@ -546,6 +548,7 @@ class Model(nn.Module):
         if y is None and is_batch_source(x):
             data: loop.TensorData | BatchStream = self._stream(x, steps, "the evaluation generator")
             data.first()
+            self._finish_compile()
             logs = loop.evaluate(self, data)
         else:
             x_arr = self._x_array(x)

@@ -37,7 +37,8 @@ class Callback:
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
-    return getattr(type(cb), hook) is not getattr(Callback, hook)
+    fn = getattr(cb, hook)  # a method, or a function set on the instance (LambdaCallback)
+    return getattr(fn, "__func__", fn) is not getattr(Callback, hook)
 
 
 class CallbackList:
