@@ -1,5 +1,6 @@
 """Keras-style callbacks: ``from nnguru.callbacks import EarlyStopping, ModelCheckpoint, ...``."""
 
+from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
 from nnguru.training.callbacks import (  # noqa: F401
     Callback,
     CSVLogger,
@@ -12,7 +13,5 @@ from nnguru.training.callbacks import (  # noqa: F401
     TensorBoard,
     TerminateOnNaN,
 )
-
-from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
 
 __getattr__ = module_getattr("callbacks", __name__)

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 
 from nnguru.errors import NNGuruError, describe
 
-
 EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
 REDUCTIONS = ("sum_over_batch_size", "auto")  # Keras's default; the mean over the batch
 

@@ -98,7 +98,8 @@ class Sequential(Model):
         for i, layer in enumerate(self.layers):
             shape = getattr(layer, "output_shape", None)
             shape_text = f"(None, {', '.join(map(str, shape))})" if shape else "?"
-            name = getattr(layer, "layer_name", None) or getattr(layer, "name", None) or f"{type(layer).__name__.lower()}_{i}"
+            name = (getattr(layer, "layer_name", None) or getattr(layer, "name", None)
+                    or f"{type(layer).__name__.lower()}_{i}")
             rows.append((f"{name} ({type(layer).__name__})", shape_text,
                          sum(p.numel() for p in layer.parameters())))
         return rows

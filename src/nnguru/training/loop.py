@@ -12,9 +12,10 @@
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
 DataLoader, no collation, no worker processes. A batch stream (``training/batches.py``: Keras's
-generators and datasets) is the other kind of data: it hands over ready batches instead. Under ``torchrun`` every rank takes an equal
-shard of one shared permutation; logs are all-reduced, stops (a non-finite loss, a callback's
-``stop_training``) are agreed by all ranks, and only rank 0 prints or writes files.
+generators and datasets) is the other kind of data: it hands over ready batches instead.
+Under ``torchrun`` every rank takes an equal shard of one shared permutation; logs are
+all-reduced, stops (a non-finite loss, a callback's ``stop_training``) are agreed by all ranks,
+and only rank 0 prints or writes files.
 
 While the loop computes losses it runs inside ``model.loss_outputs()``: a final softmax/sigmoid
 that compile fused into the loss is skipped, so the loss and metrics read logits. Callbacks run
