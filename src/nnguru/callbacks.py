@@ -1,6 +1,6 @@
 """Keras-style callbacks: ``from nnguru.callbacks import EarlyStopping, ModelCheckpoint, ...``."""
 
-from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
+from nnguru.keras_names import module_getattr  # Keras names nnguru lacks say so
 from nnguru.training.callbacks import (  # noqa: F401
     Callback,
     CSVLogger,

@@ -1,6 +1,6 @@
 """Keras-style layers: ``from nnguru.layers import Dense, Flatten, Conv2D, ...``."""
 
-from nnguru.keras_names import module_getattr  # noqa: E402 - Keras names nnguru lacks say so
+from nnguru.keras_names import module_getattr  # Keras names nnguru lacks say so
 from nnguru.nn.layers import (  # noqa: F401
     GRU,
     LSTM,
