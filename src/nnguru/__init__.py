@@ -32,6 +32,19 @@ def set_seed(seed: int) -> None:
 set_random_seed = set_seed
 
 
+# Keras's namespaces, imported on first use: ``import nnguru as keras; keras.layers.Dense``.
+_SUBMODULES = ("layers", "callbacks", "datasets", "optim", "models", "losses", "metrics", "optimizers", "utils",
+               "preprocessing", "regularizers", "initializers")
+# Top-level Keras names nnguru lacks, with what to use instead.
+_UNSUPPORTED = {
+    "backend": "torch directly (nnguru runs on PyTorch); nnguru.utils.set_random_seed for seeds.",
+    "applications": "torchvision.models (pretrained networks) wrapped in nnguru.Model.",
+    "mixed_precision": "nothing: nnguru uses bf16 autocast on CUDA devices by itself.",
+    "ops": "torch operations.",
+    "saving": "model.save(path) and nnguru.load_model(path).",
+}
+
+
 def __getattr__(name: str):
     # Lazy imports keep `nnguru --help` fast and avoid importing torch until it is needed.
     if name in ("Sequential",):
@@ -42,6 +55,10 @@ def __getattr__(name: str):
         from nnguru.nn.model import Model
 
         return Model
+    if name == "Input":
+        from nnguru.layers import Input
+
+        return Input
     if name == "load_model":
         from nnguru.bundle import load_model
 
@@ -50,11 +67,16 @@ def __getattr__(name: str):
         from nnguru import api
 
         return getattr(api, name)
-    if name in ("layers", "callbacks", "datasets", "optim"):
+    if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"nnguru.{name}")
+    if name in _UNSUPPORTED:
+        from nnguru.keras_names import UnsupportedKerasName
+
+        raise UnsupportedKerasName(f"keras.{name} is a Keras namespace that nnguru does not support; use "
+                                   f"{_UNSUPPORTED[name]}")
     raise AttributeError(f"module 'nnguru' has no attribute {name!r}")
 
 
-__all__ = ["Model", "Run", "Sequential", "load_model", "load_run", "set_seed", "train"]
+__all__ = ["Input", "Model", "Run", "Sequential", "load_model", "load_run", "set_seed", "train"]

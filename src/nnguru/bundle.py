@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -142,19 +143,50 @@ def _build(meta: dict, specs: list, input_shape: list | None, where: str, probe:
     return model
 
 
+def _checkpoint_file(path: Path) -> tuple[dict, str, dict[str, tuple[int, ...]], Callable[[], dict]]:
+    """A single-file checkpoint written by ``ModelCheckpoint`` (any name: ``best_model.keras``,
+    ``model.h5``): its model.json-like record, and its ``model.*`` tensors."""
+    from safetensors import safe_open
+
+    where = str(path)
+    try:
+        with safe_open(path, framework="pt") as f:
+            record = json.loads((f.metadata() or {}).get("nnguru", "{}"))
+    except (SafetensorError, OSError, json.JSONDecodeError, ValueError) as exc:
+        raise NNGuruError(f"{where!r} is not an nnguru model or checkpoint ({exc}). nnguru reads only its own "
+                          "safe formats: a folder from model.save(...) or a file from ModelCheckpoint.") from None
+    meta = (record.get("extra") or {}).get("model") if isinstance(record, dict) else None
+    if not isinstance(meta, dict):
+        raise NNGuruError(f"{where!r} is a checkpoint without the model's architecture (weights only, or a raw "
+                          "torch module). Build the model in code and call model.load_weights(path).")
+    shapes = {k.removeprefix("model."): v for k, v in _weight_shapes(path).items() if k.startswith("model.")}
+
+    def tensors() -> dict[str, torch.Tensor]:
+        return {k.removeprefix("model."): v for k, v in load_file(path).items() if k.startswith("model.")}
+
+    return meta, where, shapes, tensors
+
+
 def load_model(path: str | Path, device: str | torch.device | None = None):
-    """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``).
+    """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``), or one
+    checkpointed by ``ModelCheckpoint`` (a single file, whatever its name).
 
     Every part of the bundle is checked before it is trusted: model.json field by field, the
     architecture's parameter shapes against the weight file's header (on torch's ``meta`` device,
     so a model.json asking for 10^12 units allocates nothing), then the weights' values (finite).
     """
-    folder = _bundle_dir(Path(path))
-    where = str(folder / MODEL_JSON)
-    try:
-        meta = json.loads((folder / MODEL_JSON).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise NNGuruError(f"{where!r} is corrupt ({exc}). Save the model again.") from None
+    if Path(path).is_file():
+        meta, where, stored, read_tensors = _checkpoint_file(Path(path))
+        folder, weights = None, Path(path)
+    else:
+        folder = _bundle_dir(Path(path))
+        where = str(folder / MODEL_JSON)
+        weights = folder / WEIGHTS
+        try:
+            meta = json.loads((folder / MODEL_JSON).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise NNGuruError(f"{where!r} is corrupt ({exc}). Save the model again.") from None
+        stored, read_tensors = None, None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise NNGuruError(
             f"{where!r} is not an nnguru model file (format "
@@ -164,7 +196,7 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
         raise NNGuruError(f"Unsupported model class {meta.get('class_name')!r} in {where!r} "
                           "(field 'class_name'; only 'Sequential' models are saved by nnguru).")
     specs, input_shape = _architecture(meta, where)
-    stored = _weight_shapes(folder / WEIGHTS)
+    stored = _weight_shapes(weights) if stored is None else stored
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated however large model.json says
             shaped = _build(meta, specs, input_shape, where, probe=True)
@@ -181,26 +213,26 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
     bad = [f"{k} {stored[k]} vs {expected[k]}" for k in expected if k in stored and stored[k] != expected[k]]
     if missing or extra or bad:
         raise NNGuruError(
-            f"The weights in {str(folder / WEIGHTS)!r} do not fit the saved architecture in {where!r} "
+            f"The weights in {str(weights)!r} do not fit the saved architecture in {where!r} "
             f"(missing {missing[:3]}, unexpected {extra[:3]}, wrong shape (stored vs model.json) {bad[:3]}). "
             "The bundle's files come from different models, or model.json was edited; save the model again."
         )
     try:
-        tensors = load_file(folder / WEIGHTS)
+        tensors = load_file(weights) if read_tensors is None else read_tensors()
     except (SafetensorError, OSError, ValueError) as exc:
         raise NNGuruError(
-            f"Could not read the weights {str(folder / WEIGHTS)!r} ({exc}). The file is missing, "
+            f"Could not read the weights {str(weights)!r} ({exc}). The file is missing, "
             "truncated or not a safetensors file; save the model again."
         ) from None
     nonfinite = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if nonfinite:
         raise NNGuruError(
-            f"The weights in {str(folder / WEIGHTS)!r} hold NaN or infinite values (in {nonfinite[:3]}); a "
+            f"The weights in {str(weights)!r} hold NaN or infinite values (in {nonfinite[:3]}); a "
             "model with them predicts NaN. Retrain (see the guru's advice on diverging loss) and save again."
         )
     model = _build(meta, specs, input_shape, where)
     model.load_state_dict(tensors)
-    if (folder / PRE_JSON).is_file():
+    if folder is not None and (folder / PRE_JSON).is_file():
         try:
             config = json.loads((folder / PRE_JSON).read_text())
             state = load_np(folder / PRE_ARRAYS) if (folder / PRE_ARRAYS).is_file() else {}
@@ -222,6 +254,11 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
     if activation is not None and not isinstance(activation, str):
         raise NNGuruError(f"{where}: field 'output_activation' must be a name or null; received "
                           f"{describe(activation)}. Save the model again.")
+    layer, final = model._final_activation()
+    if layer is not None and activation == final:
+        # Written before model(x) returned Keras's outputs: the head's own softmax/sigmoid, which
+        # predict used to put back on logits. Now the layer applies it, so predict must not.
+        activation = "linear"
     model.output_activation = activation
     if device is not None:
         model.to(device)

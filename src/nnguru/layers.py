@@ -1,5 +1,6 @@
 """Keras-style layers: ``from nnguru.layers import Dense, Flatten, Conv2D, ...``."""
 
+from nnguru.keras_names import module_getattr  # Keras names nnguru lacks say so
 from nnguru.nn.layers import (  # noqa: F401
     GRU,
     LSTM,
@@ -24,3 +25,5 @@ from nnguru.nn.layers import (  # noqa: F401
     SimpleRNN,
     register,
 )
+
+__getattr__ = module_getattr("layers", __name__)

@@ -34,8 +34,10 @@ def _derivative(name: str, out: torch.Tensor, grad: torch.Tensor) -> torch.Tenso
 
 def plan(model) -> list | None:
     """The ops of a Sequential ``model`` as ``("dense", layer, activation) | ("dropout", rate)``, or None."""
-    if type(model.loss) not in (SparseCategoricalCrossentropy, MeanSquaredError):
-        return None
+    if type(model.loss) not in (SparseCategoricalCrossentropy, MeanSquaredError) or \
+            (model.loss.classes and not model.loss.logits):
+        return None  # cross-entropy on probabilities (nothing fused): autograd's step
+    fused = getattr(model, "_fused_layer", None)  # its softmax is the loss's: the step works on logits
     ops: list = []
     for layer in model.layers:
         if isinstance(layer, (Input, Flatten)):
@@ -43,12 +45,12 @@ def plan(model) -> list | None:
         if isinstance(layer, Dense):
             if not all(p.requires_grad for p in layer.parameters()):
                 return None  # a frozen layer (trainable=False): autograd leaves it alone, this step would not
-            act = "linear" if layer.skip_activation else layer.activation_name
+            act = "linear" if layer is fused else layer.activation_name
             ops.append(("dense", layer, act))
         elif isinstance(layer, Dropout):
             ops.append(("dropout", layer.rate))
         elif isinstance(layer, Activation) and ops and ops[-1][0] == "dense" and ops[-1][2] == "linear":
-            ops[-1] = ("dense", ops[-1][1], "linear" if layer.skip_activation else layer.activation_name)
+            ops[-1] = ("dense", ops[-1][1], "linear" if layer is fused else layer.activation_name)
         else:
             return None
         if ops[-1][0] == "dense" and ops[-1][2] not in _ACTIVATIONS:

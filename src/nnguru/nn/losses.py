@@ -1,9 +1,14 @@
-"""Loss registry. Every loss works on the model's raw outputs (logits for classification).
+"""Loss registry, with Keras's classes, names and ``from_logits`` semantics.
 
-Keras models end in ``softmax``/``sigmoid``; computing the loss on probabilities is slow and
-numerically fragile, so ``Model.compile`` splits that activation off and the loss applies the
-fused form (``cross_entropy`` on logits, ``binary_cross_entropy_with_logits``). Each loss also
-validates and converts targets before training starts.
+A classification loss reads either probabilities (``from_logits=False``, Keras's default: the
+last layer is a softmax/sigmoid) or logits. Computing it on probabilities is slow and numerically
+fragile, so when the last layer's activation is the loss's own, ``Model.compile`` lets the loop
+skip that activation while it computes the loss (``Model.loss_outputs``) and the loss takes the
+fused form (``cross_entropy`` on logits, ``binary_cross_entropy_with_logits``); ``model(x)`` and
+``predict`` still return the probabilities. ``Loss.logits`` records which form compile chose.
+When nothing can be fused (a wrapped torch module), probabilities are clipped to
+``[EPSILON, 1 - EPSILON]`` as Keras does. Each loss also validates and converts targets before
+training starts.
 """
 
 from __future__ import annotations
@@ -16,13 +21,28 @@ import torch.nn.functional as F
 
 from nnguru.errors import NNGuruError, describe
 
+EPSILON = 1e-7  # Keras's backend epsilon: probabilities are clipped to [EPSILON, 1 - EPSILON]
+REDUCTIONS = ("sum_over_batch_size", "auto")  # Keras's default; the mean over the batch
+
 
 class Loss(abc.ABC):
     """``loss(outputs, y, w) -> scalar``: mean over the batch, optional per-sample weights ``w``."""
 
     name: str = "loss"
-    output_activation: str | None = None  # activation fused into the loss (split off the model)
+    output_activation: str | None = None  # the activation whose logits the loss can read instead
     classes: bool = False  # targets are classes (class indices or one-hot), outputs their scores
+    from_logits: bool = False  # what the user declared (Keras's argument)
+    logits: bool = False  # what the loss receives while training: set by Model.compile
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None) -> None:
+        if reduction not in REDUCTIONS:
+            raise NNGuruError(
+                f"{type(self).__name__}(reduction=...) supports {' or '.join(map(repr, REDUCTIONS))} (the mean "
+                f"over the batch, as Keras's default); received {describe(reduction)}. Reduce the "
+                "per-sample values yourself with a custom loss function for other reductions."
+            )
+        if name is not None:
+            self.name = str(name)
 
     @abc.abstractmethod
     def elementwise(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -39,7 +59,7 @@ class Loss(abc.ABC):
         """Check targets against the model's output width and convert them to a tensor."""
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return {"name": type(self).name}  # the registry's name, whatever the instance is called
 
 
 def _check_finite(y: np.ndarray, what: str = "y") -> None:
@@ -59,18 +79,38 @@ def _numeric(y: np.ndarray, loss: str) -> np.ndarray:
     return y
 
 
-class SparseCategoricalCrossentropy(Loss):
-    """Integer class labels ``0..K-1`` against K logits."""
+def _log_probabilities(p: torch.Tensor) -> torch.Tensor:
+    """Keras's cross-entropy on probabilities: rescale rows to sum 1, clip, log."""
+    return (p / p.sum(dim=-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON).log()
+
+
+class _Probabilistic(Loss):
+    """A loss on class probabilities or, with ``from_logits=True``, on logits."""
+
+    classes = True
+
+    def __init__(self, from_logits: bool = False, reduction: str = "sum_over_batch_size",
+                 name: str | None = None) -> None:
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = self.logits = bool(from_logits)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), **({"from_logits": True} if self.from_logits else {})}
+
+
+class SparseCategoricalCrossentropy(_Probabilistic):
+    """Integer class labels ``0..K-1`` against K probabilities (or logits)."""
 
     name = "sparse_categorical_crossentropy"
     output_activation = "softmax"
-    classes = True
 
     def elementwise(self, outputs, y):
-        return F.cross_entropy(outputs, y, reduction="none")
+        if self.logits:
+            return F.cross_entropy(outputs, y, reduction="none")
+        return F.nll_loss(_log_probabilities(outputs), y, reduction="none")
 
     def __call__(self, outputs, y, w=None):
-        if w is None:  # fast path: one fused kernel
+        if w is None and self.logits:  # fast path: one fused kernel
             return F.cross_entropy(outputs, y)
         return super().__call__(outputs, y, w)
 
@@ -100,15 +140,16 @@ class SparseCategoricalCrossentropy(Loss):
         return torch.as_tensor(y.astype(np.int64))
 
 
-class CategoricalCrossentropy(Loss):
-    """One-hot (or probability) targets of width K against K logits."""
+class CategoricalCrossentropy(_Probabilistic):
+    """One-hot (or probability) targets of width K against K probabilities (or logits)."""
 
     name = "categorical_crossentropy"
     output_activation = "softmax"
-    classes = True
 
     def elementwise(self, outputs, y):
-        return F.cross_entropy(outputs, y, reduction="none")
+        if self.logits:
+            return F.cross_entropy(outputs, y, reduction="none")
+        return -(y * _log_probabilities(outputs)).sum(dim=-1)
 
     def prepare_targets(self, y, n_outputs):
         y = _numeric(np.asarray(y), self.name)
@@ -123,18 +164,19 @@ class CategoricalCrossentropy(Loss):
         return torch.as_tensor(y.astype(np.float32))
 
 
-class BinaryCrossentropy(Loss):
-    """0/1 targets against one logit per output (binary or multi-label)."""
+class BinaryCrossentropy(_Probabilistic):
+    """0/1 targets against one probability (or logit) per output (binary or multi-label)."""
 
     name = "binary_crossentropy"
     output_activation = "sigmoid"
-    classes = True
 
     def elementwise(self, outputs, y):
-        return F.binary_cross_entropy_with_logits(outputs, y, reduction="none").mean(dim=-1)
+        if self.logits:
+            return F.binary_cross_entropy_with_logits(outputs, y, reduction="none").mean(dim=-1)
+        return F.binary_cross_entropy(outputs.clamp(EPSILON, 1 - EPSILON), y, reduction="none").mean(dim=-1)
 
     def __call__(self, outputs, y, w=None):
-        if w is None:
+        if w is None and self.logits:
             return F.binary_cross_entropy_with_logits(outputs, y)
         return super().__call__(outputs, y, w)
 
@@ -191,14 +233,44 @@ class MeanAbsoluteError(_Regression):
 class Huber(_Regression):
     name = "huber"
 
-    def __init__(self, delta: float = 1.0) -> None:
+    def __init__(self, delta: float = 1.0, reduction: str = "sum_over_batch_size", name: str | None = None) -> None:
+        super().__init__(reduction=reduction, name=name)
         self.delta = float(delta)
 
     def elementwise(self, outputs, y):
         return F.huber_loss(outputs, y, reduction="none", delta=self.delta).mean(dim=-1)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "delta": self.delta}
+        return {**super().get_config(), "delta": self.delta}
+
+
+class Custom(Loss):
+    """A Keras-style loss function ``fn(y_true, y_pred) -> per-sample (or scalar) loss``.
+
+    Targets are passed as float tensors of the outputs' shape (class labels as they are); the
+    outputs are what the model returns (nothing is fused), so the function sees what it would in Keras.
+    """
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+        self.name = getattr(fn, "__name__", type(fn).__name__)
+
+    def elementwise(self, outputs, y):
+        value = self.fn(y, outputs)
+        if not isinstance(value, torch.Tensor):
+            raise NNGuruError(f"The loss function {self.name!r} returned {describe(value)}; it must return a "
+                              "torch tensor computed from y_pred with torch operations (so it can be differentiated).")
+        return value.reshape(len(outputs), -1).mean(dim=1) if value.dim() else value.expand(len(outputs))
+
+    def prepare_targets(self, y, n_outputs):
+        y = _numeric(np.asarray(y), self.name)
+        _check_finite(y)
+        return torch.as_tensor(y.astype(np.float32) if y.dtype.kind == "f" or y.dtype == bool else y)
+
+    def get_config(self) -> dict:
+        raise NNGuruError(f"The custom loss function {self.name!r} cannot be stored in a model file; save the "
+                          "weights (model.save_weights) and compile again after loading.")
 
 
 LOSSES: dict[str, type[Loss]] = {
@@ -219,9 +291,17 @@ def register(name: str, cls: type[Loss]) -> None:
 
 
 def get(spec: str | Loss | dict) -> Loss:
-    """Resolve a loss name, config dict or instance."""
+    """Resolve a loss name, config dict, instance, Keras loss function (``nnguru.losses.mse``) or
+    your own function ``fn(y_true, y_pred)``."""
     if isinstance(spec, Loss):
         return spec
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec()  # loss=SparseCategoricalCrossentropy, the class itself (Keras accepts it too)
+    registered = getattr(spec, "nnguru_loss", None)  # nnguru.losses.sparse_categorical_crossentropy, ...
+    if isinstance(registered, str) and registered in LOSSES:
+        return LOSSES[registered]()
+    if callable(spec) and not isinstance(spec, (str, dict)):
+        return Custom(spec)
     if isinstance(spec, dict):
         options = dict(spec)
         name = str(options.pop("name", "")).lower()

@@ -34,6 +34,38 @@ def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str))
 
 
+def model_record(model) -> dict:
+    """model.json's content: architecture, compile settings, shapes, classes, versions.
+
+    ``ModelCheckpoint`` stores it in each checkpoint file too, so ``nnguru.load_model`` can rebuild
+    a model from a checkpoint alone. Raises NNGuruError for models holding raw torch modules.
+    """
+    architecture = model.get_config()  # raises a clear error for raw torch modules
+    compile_args = model._compile_args or {}
+    optimizer = compile_args.get("optimizer")
+    try:
+        loss = None if model.loss is None else model.loss.get_config()
+    except NNGuruError:  # a custom loss function: the model loads uncompiled
+        loss = None
+    return {
+        "format": FORMAT,
+        "class_name": type(model).__name__,
+        "architecture": architecture,
+        "compile": None if loss is None else {
+            "loss": loss,
+            # metric objects by their registry name (nnguru.metrics.AUC() -> "auc")
+            "metrics": [m if isinstance(m, str) else getattr(m, "default_name", str(m))
+                        for m in compile_args.get("metrics", [])],
+            "optimizer": optimizer if isinstance(optimizer, (str, dict)) else "adam",
+        },
+        "input_shape": list(model.input_shape) if model.input_shape else None,
+        "output_shape": list(model.output_shape) if model.output_shape else None,
+        "output_activation": model.output_activation,
+        "classes": getattr(model.preprocessor, "classes", None),
+        "versions": versions(),
+    }
+
+
 def save_model(model, path: str | Path) -> Path:
     """Write ``model`` (an ``nnguru.Sequential``, compiled or not) and its preprocessing to ``path``."""
     path = Path(path)
@@ -44,24 +76,7 @@ def save_model(model, path: str | Path) -> Path:
             f"Refusing to save a model into {str(path)!r}: the folder holds other files that are not an "
             "nnguru model. Pick a new or empty folder."
         )
-    architecture = model.get_config()  # raises a clear error for raw torch modules
-    compile_args = model._compile_args or {}
-    optimizer = compile_args.get("optimizer")
-    meta = {
-        "format": FORMAT,
-        "class_name": type(model).__name__,
-        "architecture": architecture,
-        "compile": None if model.loss is None else {
-            "loss": model.loss.get_config(),
-            "metrics": compile_args.get("metrics", []),
-            "optimizer": optimizer if isinstance(optimizer, (str, dict)) else "adam",
-        },
-        "input_shape": list(model.input_shape) if model.input_shape else None,
-        "output_shape": list(model.output_shape) if model.output_shape else None,
-        "output_activation": model.output_activation,
-        "classes": getattr(model.preprocessor, "classes", None),
-        "versions": versions(),
-    }
+    meta = model_record(model)
     tensors = {k: host_copy(v) for k, v in model.state_dict().items()}
 
     def fill(folder: Path) -> None:

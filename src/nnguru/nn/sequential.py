@@ -13,8 +13,8 @@ from torch import nn
 
 from nnguru.errors import NNGuruError, describe
 from nnguru.nn import fast_dense
-from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, call_layer, deserialize, serialize
-from nnguru.nn.model import Model
+from nnguru.nn.layers import Embedding, Input, Layer, call_layer, deserialize, serialize
+from nnguru.nn.model import Model, auto_name, final_activation
 
 
 class Sequential(Model):
@@ -36,6 +36,7 @@ class Sequential(Model):
                 f"Only instances of nnguru.layers.Layer or torch.nn.Module can be added to a "
                 f"Sequential model. Received: {describe(layer)}."
             )
+        auto_name(layer)  # Keras's default names: dense, dense_1, ... (model.get_layer("dense_1"))
         if self.built and isinstance(layer, Layer):
             layer.ensure_built(self.output_shape)
             self.output_shape = layer.output_shape
@@ -85,13 +86,8 @@ class Sequential(Model):
             return None
         return fast_dense.plan(self)
 
-    def _last_activation_layer(self):
-        for layer in reversed(self.layers):
-            if isinstance(layer, _Activated):
-                return layer
-            if not isinstance(layer, Dropout):  # Dropout is the identity at inference
-                return None
-        return None
+    def _final_activation(self):
+        return final_activation(list(self.layers))
 
     def _takes_integer_input(self) -> bool:
         first = next((layer for layer in self.layers if not isinstance(layer, Input)), None)
@@ -102,7 +98,8 @@ class Sequential(Model):
         for i, layer in enumerate(self.layers):
             shape = getattr(layer, "output_shape", None)
             shape_text = f"(None, {', '.join(map(str, shape))})" if shape else "?"
-            name = getattr(layer, "layer_name", None) or f"{type(layer).__name__.lower()}_{i}"
+            name = (getattr(layer, "layer_name", None) or getattr(layer, "name", None)
+                    or f"{type(layer).__name__.lower()}_{i}")
             rows.append((f"{name} ({type(layer).__name__})", shape_text,
                          sum(p.numel() for p in layer.parameters())))
         return rows

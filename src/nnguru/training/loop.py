@@ -1,7 +1,7 @@
 """The training loop: one file, read it top to bottom.
 
     train_step = choose_step(...)                          # once: which code trains a batch
-    for each epoch:
+    for each epoch:                                        # inside model.loss_outputs(): see below
         callbacks.on_epoch_begin
         for each batch (a slice of this epoch's permutation, this rank's shard):
             loss, outputs = train_step.run(x, y, w)        # model.train_step if overridden
@@ -12,9 +12,15 @@
         backup (BackupAndRestore): the whole state, also every N steps; a new fit resumes from it
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
-DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
-shard of one shared permutation; logs are all-reduced, stops (a non-finite loss, a callback's
-``stop_training``) are agreed by all ranks, and only rank 0 prints or writes files.
+DataLoader, no collation, no worker processes. A batch stream (``training/batches.py``: Keras's
+generators and datasets) is the other kind of data: it hands over ready batches instead.
+Under ``torchrun`` every rank takes an equal shard of one shared permutation; logs are
+all-reduced, stops (a non-finite loss, a callback's ``stop_training``) are agreed by all ranks,
+and only rank 0 prints or writes files.
+
+While the loop computes losses it runs inside ``model.loss_outputs()``: a final softmax/sigmoid
+that compile fused into the loss is skipped, so the loss and metrics read logits. Callbacks run
+outside it (``CallbackList``), so ``model.predict`` there returns what the last layer computes.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
+from nnguru.errors import NNGuruError
 from nnguru.optim.base import NonFiniteError
+from nnguru.training.batches import BatchStream
 from nnguru.training.callbacks import CallbackList, History
 from nnguru.training.checkpoint import restore_snapshot, training_snapshot
 from nnguru.training.denormals import flush_denormals
@@ -179,50 +188,98 @@ def _metric_logs(metrics, prefix: str = "") -> dict[str, float]:
     return logs
 
 
+def _loss_outputs(model):
+    """``model.loss_outputs()``: while the loop computes the loss, a softmax/sigmoid that compile
+    fused into the loss is skipped (plain torch modules have nothing to skip)."""
+    enter = getattr(model, "loss_outputs", None)
+    return enter() if enter is not None else contextlib.nullcontext()
+
+
+def _eval_batches(data, batch_size: int, steps: int | None = None):
+    if isinstance(data, TensorData):
+        n = len(data) if steps is None else min(len(data), steps * batch_size)
+        for start in range(0, n, batch_size):
+            yield (data.x[start:start + batch_size], data.y[start:start + batch_size],
+                   None if data.w is None else data.w[start:start + batch_size])
+    else:
+        yield from data.epoch(0)
+
+
 @torch.inference_mode()
-def evaluate(model, data: TensorData, batch_size: int = EVAL_BATCH, prefix: str = "") -> dict[str, float]:
-    """Loss and compiled metrics over ``data`` (in eval mode, large batches)."""
+def evaluate(model, data: TensorData | BatchStream, batch_size: int = EVAL_BATCH, prefix: str = "",
+             steps: int | None = None) -> dict[str, float]:
+    """Loss and compiled metrics over ``data`` (in eval mode, large batches; ``steps`` batches at most)."""
     was_training = model.training
     model.eval()
     for m in model.compiled_metrics:
         m.reset()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=data.x.device)
-    for start in range(0, len(data), batch_size):
-        xb, yb, wb = data.x[start:start + batch_size], data.y[start:start + batch_size], None
-        if data.w is not None:
-            wb = data.w[start:start + batch_size]
-        with model.autocast():
-            out = model(xb)
-        out = out.float()
-        loss_sum += model.loss(out, yb, wb).double() * len(xb)
-        for m in model.compiled_metrics:
-            m.update(out, yb)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=model.device)
+    seen = 0
+    with _loss_outputs(model):
+        for xb, yb, wb in _eval_batches(data, batch_size, steps):
+            with model.autocast():
+                out = model(xb)
+            out = out.float()
+            loss_sum += model.loss(out, yb, wb).double() * len(xb)
+            seen += len(xb)
+            for m in model.compiled_metrics:
+                m.update(out, yb)
     model.train(was_training)
-    logs = {prefix + "loss": float(loss_sum) / max(len(data), 1)}
+    logs = {prefix + "loss": float(loss_sum) / max(seen, 1)}
     logs.update(_metric_logs(model.compiled_metrics, prefix))
     return logs
 
 
-def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_size: int,
-        shuffle: bool = True, callbacks: list | None = None, verbose: int = 1,
-        initial_epoch: int = 0, seed: int | None = None) -> History:
-    """Train ``model`` (an ``nnguru.Model``, compiled) and return its ``History``."""
+def _epoch_batches(train, epoch: int, order_for, batch_size: int, steps: int | None, first: int = 0):
+    """This epoch's ``(step, (x, y, w))`` from step ``first`` on (a resumed epoch skips the steps done):
+    index gathers from a permutation, or a stream's batches."""
+    if isinstance(train, TensorData):
+        order = order_for()
+        for step in range(first, steps):
+            yield step, train.batch(order[step * batch_size:(step + 1) * batch_size])
+    else:
+        for step, batch in enumerate(train.epoch(epoch)):
+            if steps is not None and step >= steps:
+                return
+            if step >= first:
+                yield step, batch
+
+
+def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | None, *, epochs: int,
+        batch_size: int, shuffle: bool = True, callbacks: list | None = None, verbose: int = 1,
+        initial_epoch: int = 0, seed: int | None = None, steps_per_epoch: int | None = None,
+        validation_steps: int | None = None) -> History:
+    """Train ``model`` (an ``nnguru.Model``, compiled) and return its ``History``.
+
+    ``steps_per_epoch`` caps the batches of an epoch; a stream without it runs until exhausted.
+    """
     rank, world = rank_and_world()
-    n = len(train) // world  # every rank runs the same number of steps
-    batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
-    steps = math.ceil(n / batch_size)
-    train_step = choose_step(model, model.optimizer, model.loss, train.x, train.w, world)
+    if isinstance(train, TensorData):
+        n = len(train) // world  # every rank runs the same number of steps
+        batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
+        steps: int | None = math.ceil(n / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, steps_per_epoch)
+        x0, w0 = train.x, train.w
+    else:
+        if world > 1:
+            raise NNGuruError("Training on a generator or iterator is not supported under torchrun (each rank "
+                              "would need its own shard); pass arrays, or run it in one process.")
+        n, steps = None, train.steps
+        x0, _, w0 = train.first()
+        batch_size = len(x0)
+    train_step = choose_step(model, model.optimizer, model.loss, x0, w0, world)
     history = History()
-    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world,
-              "train_step": train_step.name}
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size,
+              "samples": None if n is None else n * world, "train_step": train_step.name}
     cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
-    display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps)
+    display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
     model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
-    device = train.x.device
-    threads = step_threads(model, train.x, batch_size)
+    device = x0.device
+    threads = step_threads(model, x0, batch_size)
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
@@ -237,7 +294,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
         for b in backups:
             b.save(state)
 
-    with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0):
+    with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0), \
+            _loss_outputs(model):
         cbs.on_train_begin()
         for b in backups:  # an interrupted fit's backup: continue exactly where it stopped
             resumed = resumed or b.load()
@@ -256,17 +314,18 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             tally = Tally(model.compiled_metrics, device)
             if mid_epoch:
                 tally.load_state_dict(resumed["tally"])
-            if shuffle:
-                gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
-                order = torch.randperm(len(train), generator=gen).to(device)
-            else:
-                order = torch.arange(len(train), device=device)
-            order = order[rank * n:(rank + 1) * n]
-            finite, reason = True, None
 
-            for step in range(int(resumed["step"]) if mid_epoch else 0, steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb, wb = train.batch(idx)
+            def order_for(epoch=epoch):
+                if shuffle:
+                    gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
+                    order = torch.randperm(len(train), generator=gen).to(device)
+                else:
+                    order = torch.arange(len(train), device=device)
+                return order[rank * n:(rank + 1) * n]
+
+            first = int(resumed["step"]) if mid_epoch else 0
+            finite, reason, step = True, None, first - 1
+            for step, (xb, yb, wb) in _epoch_batches(train, epoch, order_for, batch_size, steps, first):
                 if cbs.batch_begin:
                     cbs.on_train_batch_begin(step)
                 try:
@@ -289,8 +348,18 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                         break
                     if model.stop_training:
                         break
-                if step + 1 < steps and any(b.due(epoch, step, steps) for b in backups):
+                if (steps is None or step + 1 < steps) and any(b.due(epoch, step, steps or 0) for b in backups):
                     backup(epoch, step + 1, tally.state_dict())
+            if step < first and finite:  # a stream gave no batch: Keras's "your input ran out of data"
+                model.stop_reason = (f"the training data ran out in epoch {epoch + 1}: the generator yielded no "
+                                     "batches. Pass steps_per_epoch (batches per epoch) or a source that "
+                                     "can be iterated again each epoch.")
+                warnings.warn(f"Training stopped: {model.stop_reason}", stacklevel=3)
+                if display.bar is not None:
+                    display.bar.stop()
+                    display.bar = None
+                break
+            display.steps = steps or step + 1
 
             tally.fold()
             _all_reduce_sum(tally.loss_sum)
@@ -307,8 +376,9 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             else:
                 logs.update(_metric_logs(model.compiled_metrics))
                 good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if val is not None and len(val):
-                    logs.update(evaluate(model, val, prefix="val_"))
+                if val is not None and (not isinstance(val, TensorData) or len(val)):
+                    eval_batch = EVAL_BATCH if validation_steps is None else batch_size
+                    logs.update(evaluate(model, val, eval_batch, prefix="val_", steps=validation_steps))
             logs["lr"] = float(model.optimizer.param_groups[0]["lr"])
             logs["seconds"] = time.perf_counter() - t0
             display.epoch_end(epoch, logs)

@@ -2,11 +2,14 @@
 
 Callbacks talk to the loop only through Keras's hooks, the ``logs`` dict and
 ``model.stop_training``. Under DistributedDataParallel every rank calls the hooks; callbacks that
-write files or print set ``main_process_only`` so only rank 0 runs them.
+write files or print set ``main_process_only`` so only rank 0 runs them. Hooks run outside the
+loop's ``model.loss_outputs()``: a callback's ``model.predict`` or ``model(x)`` sees the full
+outputs (probabilities from a softmax layer), as in Keras.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 
@@ -49,13 +52,15 @@ class Callback:
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
-    return getattr(type(cb), hook) is not getattr(Callback, hook) and hook not in getattr(cb, "ignored_hooks", ())
+    fn = getattr(cb, hook)  # a method, or a function set on the instance (LambdaCallback)
+    return getattr(fn, "__func__", fn) is not getattr(Callback, hook) and hook not in getattr(cb, "ignored_hooks", ())
 
 
 class CallbackList:
     """Calls each hook on every callback, in order; batch hooks only where someone listens."""
 
     def __init__(self, callbacks: list[Callback], model: Any, params: dict, is_main: bool = True) -> None:
+        self.model = model
         self.callbacks = [cb for cb in callbacks if is_main or not cb.main_process_only]
         for cb in self.callbacks:
             cb.set_model(model)
@@ -63,6 +68,10 @@ class CallbackList:
         # Per-batch logs cost a host sync; build them only when a callback reads them.
         self.batch_begin = [cb for cb in self.callbacks if _overrides(cb, "on_train_batch_begin")]
         self.batch_end = [cb for cb in self.callbacks if _overrides(cb, "on_train_batch_end")]
+
+    def _full_outputs(self):
+        full = getattr(self.model, "full_outputs", None)  # plain torch modules have no fused activation
+        return full() if full is not None else contextlib.nullcontext()
 
     def __iter__(self):
         return iter(self.callbacks)
@@ -87,25 +96,31 @@ class CallbackList:
                 cb.load_state_dict(state[key])
 
     def on_train_begin(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_begin(logs)
+        with self._full_outputs():
+            for cb in self.callbacks:
+                cb.on_train_begin(logs)
 
     def on_train_end(self, logs=None):
-        for cb in self.callbacks:
-            cb.on_train_end(logs)
+        with self._full_outputs():
+            for cb in self.callbacks:
+                cb.on_train_end(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_begin(epoch, logs)
+        with self._full_outputs():
+            for cb in self.callbacks:
+                cb.on_epoch_begin(epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, logs)
+        with self._full_outputs():
+            for cb in self.callbacks:
+                cb.on_epoch_end(epoch, logs)
 
     def on_train_batch_begin(self, batch, logs=None):
-        for cb in self.batch_begin:
-            cb.on_train_batch_begin(batch, logs)
+        with self._full_outputs():
+            for cb in self.batch_begin:
+                cb.on_train_batch_begin(batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        for cb in self.batch_end:
-            cb.on_train_batch_end(batch, logs)
+        with self._full_outputs():
+            for cb in self.batch_end:
+                cb.on_train_batch_end(batch, logs)

@@ -10,6 +10,18 @@ from nnguru.training.callbacks.base import Callback
 from nnguru.training.checkpoint import save_checkpoint
 
 
+def _architecture(model) -> dict:
+    """``{"model": model.json's record}`` so ``nnguru.load_model(checkpoint)`` can rebuild the
+    model (any file name, e.g. Keras's ``best_model.keras``); empty for raw torch modules."""
+    from nnguru.errors import NNGuruError
+    from nnguru.nn.saving import model_record
+
+    try:
+        return {"model": model_record(model)}
+    except (NNGuruError, AttributeError):
+        return {}
+
+
 class ModelCheckpoint(Callback):
     """``filepath`` may hold Keras-style fields: ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``.
 
@@ -69,7 +81,8 @@ class ModelCheckpoint(Callback):
             ) from None
         optimizer = None if self.save_weights_only else self.model.optimizer
         save_checkpoint(path, self.model, optimizer, epoch=epoch + 1 if epoch_done else epoch,
-                        extra={"logs": logs, "shuffle_seed": getattr(self.model, "shuffle_seed", None)})
+                        extra={"logs": logs, "shuffle_seed": getattr(self.model, "shuffle_seed", None),
+                               **_architecture(self.model)})
         self.last_saved = path
         if self.verbose:
             print(f"ModelCheckpoint: epoch {epoch + 1}: saved {path}")
