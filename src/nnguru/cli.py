@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -108,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    g = p.add_argument_group("several processes or machines (torchrun, DistributedDataParallel)")
+    g.add_argument("--devices", type=int, metavar="N",
+                   help="processes per machine: N CPU processes (gloo) or N GPUs (nccl); --batch-size stays "
+                   "the global batch. Starts torchrun; 1 (the default) is a normal run")
+    g.add_argument("--nnodes", type=int, default=1, metavar="M",
+                   help="machines taking part; run the same command on each (needs --rdzv-endpoint)")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="rendezvous address every machine reaches")
+    g.add_argument("--node-rank", type=int, metavar="K",
+                   help="this machine's number 0..M-1 (a fixed numbering; without it torchrun numbers them)")
+    g.add_argument("--torchrun-args", metavar="ARGS", type=shlex.split, default=[],
+                   help="more torchrun options, quoted: e.g. \"--max-restarts 2 --rdzv-conf timeout=900\"")
     p.add_argument("--config", help="YAML file of options (flags win)")
     p.add_argument("--out", help="run directory (default: runs/<data name>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -207,6 +219,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
 
 def cmd_train(args) -> int:
     from nnguru import api
+    from nnguru.training import distributed
 
     options = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k, None) is not None}
     options.update({k: v for k, v in _source_kwargs(args).items() if v is not None})
@@ -215,9 +228,37 @@ def cmd_train(args) -> int:
         target = int(target)
     if args.quiet:
         options["verbose"] = 0
-    api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
-              console=_console(args), **options)
+    launch = distributed.from_env()
+    if launch is not None or (args.devices or 1) > 1 or args.nnodes > 1:
+        _check_processes(args, launch, options)
+        if launch is None:  # start torchrun, which runs this same command in every process
+            return distributed.launch(args.argv, args.devices or 1, nnodes=args.nnodes, node_rank=args.node_rank,
+                                      rdzv_endpoint=args.rdzv_endpoint, torchrun_args=args.torchrun_args,
+                                      debug=args.debug)
+    with distributed.session():
+        api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
+                  console=_console(args), **options)
     return 0
+
+
+def _check_processes(args, launch, options: dict) -> None:
+    """The options and the process count, checked before torchrun starts anything (one message)."""
+    from nnguru.config import resolve_config
+    from nnguru.training import distributed
+
+    counts = (("--devices", args.devices, 1), ("--nnodes", args.nnodes, 1), ("--node-rank", args.node_rank, 0))
+    for flag, value, low in counts:
+        if value is not None and value < low:
+            raise NNGuruError(f"{flag} must be a whole number >= {low}; received {value}. E.g. --devices 2.")
+    if args.node_rank is not None and args.node_rank >= args.nnodes:
+        raise NNGuruError(f"--node-rank must be below --nnodes ({args.nnodes}); received {args.node_rank}. "
+                          "Number the machines 0 to nnodes-1.")
+    if launch is not None and args.devices is not None and args.devices != launch.local_world_size:
+        raise NNGuruError(
+            f"--devices {args.devices} disagrees with torchrun's {launch.local_world_size} processes on this "
+            "machine (--nproc-per-node). Leave --devices out under torchrun, or make them equal.")
+    cfg = resolve_config(args.config, data=args.data, **options)
+    distributed.check_devices(cfg["device"], launch.local_world_size if launch else args.devices or 1)
 
 
 def cmd_evaluate(args) -> int:
@@ -276,27 +317,39 @@ COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evalu
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nnguru.training import distributed
+
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # --devices N runs this same command line in every process
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
-    except NNGuruError as exc:
-        if args.debug:
-            raise
-        print(f"nnguru {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        code = COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("nnguru: interrupted.", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug in nnguru, not the user's fault
-        if args.debug:
+        code = 130
+    except Exception as exc:
+        code = distributed.exit_code(exc)
+        if args.debug and not isinstance(exc, distributed.PeerFailed):
             raise
-        print(f"nnguru {args.command}: internal error: {type(exc).__name__}: {exc}\nThis is a bug in "
-              "nnguru; rerun with --debug for the traceback and report it.", file=sys.stderr)
-        return 1
+        if distributed.reports(exc):  # under torchrun: one message, not one per process
+            launch = distributed.from_env()
+            print(_error_message(args.command, exc, launch.rank if launch else 0), file=sys.stderr)
+    if distributed.from_env() is not None:
+        distributed.leave(code)
+    return code
+
+
+def _error_message(command: str, exc: Exception, rank: int = 0) -> str:
+    where = f"nnguru {command}" + (f" (rank {rank})" if rank else "")
+    if isinstance(exc, NNGuruError):
+        return f"{where}: error: {exc}"
+    # a bug in nnguru, not the user's fault
+    return (f"{where}: internal error: {type(exc).__name__}: {exc}\nThis is a bug in nnguru; rerun with --debug "
+            "for the traceback and report it.")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, make_run_dir, write_config, write_history, write_json
 from nnguru.tasks.base import Evaluation, Prepared, Task
+from nnguru.training import distributed
 
 
 @dataclass
@@ -94,14 +95,15 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
     import nnguru
 
-    cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
-                         target=target, task=task, **options)
-    if isinstance(model, str):
-        cfg["model"] = model
-    check_names(cfg)
-    console = console or Console(quiet=cfg["verbose"] == 0)
-    nnguru.set_seed(int(cfg["seed"]))
-    ds = load(data if data is not None else cfg["data"], cfg)
+    with distributed.together():  # under torchrun: bad input stops every rank, with one message
+        cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
+                             target=target, task=task, **options)
+        if isinstance(model, str):
+            cfg["model"] = model
+        check_names(cfg)
+        nnguru.set_seed(int(cfg["seed"]))
+        ds = load(data if data is not None else cfg["data"], cfg)
+    console = distributed.quiet(console or Console(quiet=cfg["verbose"] == 0))
     first = run(ds, cfg, out, overwrite, console, model)
     if not cfg["auto_fix"]:
         return first
@@ -109,13 +111,19 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
-    """All stages on loaded data ``ds``; the run directory is made once the data is accepted."""
-    run_dir = check_run_dir(out, _safe_name(ds.name), overwrite)
-    task = choose_task(ds, cfg, console)
-    p = task.prepare(ds, console)  # bad data stops here, before anything is written
-    make_run_dir(run_dir, overwrite)
-    write_prepared(task, p, run_dir)
-    model = build(task, p, run_dir, console, user_model)
+    """All stages on loaded data ``ds``; the run directory is made once the data is accepted.
+
+    Under torchrun every rank runs every stage (their collectives must match), but only rank 0
+    writes the run directory and prints: the others write to a scratch folder of their own.
+    """
+    out, console = distributed.output(out), distributed.quiet(console)
+    with distributed.together():  # a rank's bad data or unwritable folder stops every rank
+        run_dir = check_run_dir(out, _safe_name(ds.name), overwrite)
+        task = choose_task(ds, cfg, console)
+        p = task.prepare(ds, console)  # bad data stops here, before anything is written
+        make_run_dir(run_dir, overwrite)
+        write_prepared(task, p, run_dir)
+        model = build(task, p, run_dir, console, user_model)
     fitted = fit(task, model, p, run_dir, console)
     ev = evaluate(task, model, p, fitted, run_dir, console)
     findings = diagnose(task, model, p, fitted, ev, run_dir, console)

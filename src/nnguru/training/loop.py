@@ -3,7 +3,7 @@
     train_step = choose_step(...)                          # once: which code trains a batch
     for each epoch:
         callbacks.on_epoch_begin
-        for each batch (a slice of this epoch's permutation, this rank's shard):
+        for each batch (a slice of this epoch's permutation; under torchrun, this rank's part of it):
             loss, outputs = train_step.run(x, y, w)        # model.train_step if overridden
             tally.add(loss, outputs, y)                    # queued; folded every 50 steps (one sync)
         guard: a non-finite loss restores the last good weights and stops, saying why
@@ -11,9 +11,12 @@
         callbacks.on_epoch_end(logs)                       # History, EarlyStopping, ...
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
-DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
-shard of one shared permutation; logs are all-reduced, stops (a non-finite loss, a callback's
-``stop_training``) are agreed by all ranks, and only rank 0 prints or writes files.
+DataLoader, no collation, no worker processes. Under ``torchrun`` ``batch_size`` is the global
+batch: every step takes the same slice of one shared permutation as a single process would, each
+rank trains on its part of it (weighted so that DDP's gradient average is the mean over the whole
+batch), so N processes train the model one process would. Logs are all-reduced, stops (a
+non-finite loss, a callback's ``stop_training``) are agreed by all ranks, and only rank 0 prints
+or writes files.
 """
 
 from __future__ import annotations
@@ -129,6 +132,35 @@ def _any_rank(*flags: bool, device: torch.device) -> list[bool]:
     return [v > 0 for v in _all_reduce_sum(torch.tensor(flags, dtype=torch.float32, device=device)).tolist()]
 
 
+def rank_part(order: torch.Tensor, start: int, stop: int, rank: int, world: int) -> tuple[torch.Tensor, float]:
+    """This rank's part of the global batch ``order[start:stop]`` and the weight of its loss.
+
+    DDP averages the ranks' gradients with equal weights, and each rank's loss is a mean over its
+    part; weighting it by ``part * world / batch`` makes that average the mean over the whole
+    batch when the parts differ in size (the last batch of an epoch). A rank left without a
+    sample repeats one at weight 0: it must still join the gradient all-reduce.
+    """
+    if world == 1:
+        return order[start:stop], 1.0
+    size = stop - start
+    lo, hi = start + rank * size // world, start + (rank + 1) * size // world
+    if hi == lo:
+        return order[start:start + 1], 0.0
+    return order[lo:hi], (hi - lo) * world / size
+
+
+@contextlib.contextmanager
+def rank_rng(seed: int, rank: int, world: int, device: torch.device):
+    """Each rank draws its own dropout masks: the same seed on every rank would give each rank's
+    k-th sample the same mask. The global RNG is put back afterwards, equal on all ranks again."""
+    if world == 1:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 1 + rank)
+        yield
+
+
 def step_threads(model, x: torch.Tensor, batch_size: int) -> int:
     """Intra-op threads for the training steps: 1 for tiny steps on a CPU, else torch's setting."""
     threads = torch.get_num_threads()
@@ -194,12 +226,12 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
         initial_epoch: int = 0, seed: int | None = None) -> History:
     """Train ``model`` (an ``nnguru.Model``, compiled) and return its ``History``."""
     rank, world = rank_and_world()
-    n = len(train) // world  # every rank runs the same number of steps
+    n = len(train)  # batch_size is the global batch: ranks split each batch, not the data set
     batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
     steps = math.ceil(n / batch_size)
     train_step = choose_step(model, model.optimizer, model.loss, train.x, train.w, world)
     history = History()
-    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world,
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n,
               "train_step": train_step.name}
     cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps)
@@ -213,7 +245,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
 
-    with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0):
+    with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0), \
+            rank_rng(base_seed, rank, world, device):
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
@@ -226,12 +259,13 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                 order = torch.randperm(len(train), generator=gen).to(device)
             else:
                 order = torch.arange(len(train), device=device)
-            order = order[rank * n:(rank + 1) * n]
             finite, reason = True, None
 
             for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
+                idx, weight = rank_part(order, step * batch_size, min((step + 1) * batch_size, n), rank, world)
                 xb, yb, wb = train.batch(idx)
+                if weight != 1.0:
+                    wb = (torch.ones(len(yb), device=device) if wb is None else wb) * weight
                 if cbs.batch_begin:
                     cbs.on_train_batch_begin(step)
                 try:
@@ -239,7 +273,10 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                 except NonFiniteError as err:  # Hessian-free, L-BFGS, ...: stopped before any change
                     finite, reason = False, str(err)
                     break
-                tally.add(loss, out, yb)
+                if weight not in (0.0, 1.0):
+                    loss = loss / weight  # this part's mean again, for the logs
+                if weight > 0.0:  # 0: a stand-in sample that only kept this rank in the all-reduce
+                    tally.add(loss, out, yb)
                 if cbs.batch_end:
                     cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(yb)})
                 if display.bar is not None:
@@ -256,8 +293,9 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
                         break
 
             tally.fold()
-            _all_reduce_sum(tally.loss_sum)
-            logs = {"loss": float(tally.loss_sum) / max(tally.seen * world, 1)}
+            loss_sum, seen = _all_reduce_sum(torch.stack([
+                tally.loss_sum, torch.tensor(float(tally.seen), dtype=torch.float64, device=device)])).tolist()
+            logs = {"loss": loss_sum / max(seen, 1)}
             if not finite or not math.isfinite(logs["loss"]):
                 # Diverged: put back the weights of the last finite epoch and say why.
                 model.load_state_dict(good_state)
