@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -229,7 +230,7 @@ def cmd_train(args) -> int:
     if args.quiet:
         options["verbose"] = 0
     launch = distributed.from_env()
-    if launch is not None or (args.devices or 1) > 1 or args.nnodes > 1:
+    if launch is not None or args.devices not in (None, 1) or args.nnodes != 1:
         _check_processes(args, launch, options)
         if launch is None:  # start torchrun, which runs this same command in every process
             return distributed.launch(args.argv, args.devices or 1, nnodes=args.nnodes, node_rank=args.node_rank,
@@ -317,8 +318,6 @@ COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evalu
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nnguru.training import distributed
-
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -332,13 +331,17 @@ def main(argv: list[str] | None = None) -> int:
         print("nnguru: interrupted.", file=sys.stderr)
         code = 130
     except Exception as exc:
+        from nnguru.training import distributed
+
         code = distributed.exit_code(exc)
         if args.debug and not isinstance(exc, distributed.PeerFailed):
             raise
         if distributed.reports(exc):  # under torchrun: one message, not one per process
             launch = distributed.from_env()
             print(_error_message(args.command, exc, launch.rank if launch else 0), file=sys.stderr)
-    if distributed.from_env() is not None:
+    if "RANK" in os.environ:  # a torchrun worker
+        from nnguru.training import distributed
+
         distributed.leave(code)
     return code
 
