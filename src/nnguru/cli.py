@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -110,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    g = p.add_argument_group("several processes or machines (torchrun, DistributedDataParallel)")
+    g.add_argument("--devices", type=int, metavar="N",
+                   help="processes per machine: N CPU processes (gloo) or N GPUs (nccl); --batch-size stays "
+                   "the global batch. Starts torchrun; 1 (the default) is a normal run")
+    g.add_argument("--nnodes", type=int, default=1, metavar="M",
+                   help="machines taking part; run the same command on each (needs --rdzv-endpoint)")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="rendezvous address every machine reaches")
+    g.add_argument("--node-rank", type=int, metavar="K",
+                   help="this machine's number 0..M-1 (a fixed numbering; without it torchrun numbers them)")
+    g.add_argument("--torchrun-args", metavar="ARGS", type=shlex.split, default=[],
+                   help="more torchrun options, quoted: e.g. \"--max-restarts 2 --rdzv-conf timeout=900\"")
     p.add_argument("--config", help="YAML file of options (flags win)")
     p.add_argument("--out", help="run directory (default: runs/<data name>)")
     p.add_argument("--overwrite", action="store_true",
@@ -214,6 +227,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
 
 def cmd_train(args) -> int:
     from nnguru import api
+    from nnguru.training import distributed
 
     options = {k: getattr(args, k) for k in TRAIN_KEYS if getattr(args, k, None) is not None}
     options.update({k: v for k, v in _source_kwargs(args).items() if v is not None})
@@ -225,14 +239,42 @@ def cmd_train(args) -> int:
     if args.data is None and args.resume is None:
         raise NNGuruError("nnguru train needs DATA (a file, a folder or builtin:NAME), or --resume RUN_DIR to "
                           "continue an interrupted run.")
+    launch = distributed.from_env()
+    if launch is not None or args.devices not in (None, 1) or args.nnodes != 1:
+        _check_processes(args, launch, options)
+        if launch is None:  # start torchrun, which runs this same command in every process
+            return distributed.launch(args.argv, args.devices or 1, nnodes=args.nnodes, node_rank=args.node_rank,
+                                      rdzv_endpoint=args.rdzv_endpoint, torchrun_args=args.torchrun_args,
+                                      debug=args.debug)
     from nnguru.rundir import RunComplete
 
     try:
-        api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
-                  console=_console(args), resume=args.resume, **options)
+        with distributed.session():
+            api.train(args.data, target=target, out=args.out, config=args.config, overwrite=args.overwrite,
+                      console=_console(args), resume=args.resume, **options)
     except RunComplete as done:
         print(f"nnguru train: {done}")
     return 0
+
+
+def _check_processes(args, launch, options: dict) -> None:
+    """The options and the process count, checked before torchrun starts anything (one message)."""
+    from nnguru.config import resolve_config
+    from nnguru.training import distributed
+
+    counts = (("--devices", args.devices, 1), ("--nnodes", args.nnodes, 1), ("--node-rank", args.node_rank, 0))
+    for flag, value, low in counts:
+        if value is not None and value < low:
+            raise NNGuruError(f"{flag} must be a whole number >= {low}; received {value}. E.g. --devices 2.")
+    if args.node_rank is not None and args.node_rank >= args.nnodes:
+        raise NNGuruError(f"--node-rank must be below --nnodes ({args.nnodes}); received {args.node_rank}. "
+                          "Number the machines 0 to nnodes-1.")
+    if launch is not None and args.devices is not None and args.devices != launch.local_world_size:
+        raise NNGuruError(
+            f"--devices {args.devices} disagrees with torchrun's {launch.local_world_size} processes on this "
+            "machine (--nproc-per-node). Leave --devices out under torchrun, or make them equal.")
+    cfg = resolve_config(args.config, data=args.data, **options)
+    distributed.check_devices(cfg["device"], launch.local_world_size if launch else args.devices or 1)
 
 
 def cmd_evaluate(args) -> int:
@@ -293,26 +335,40 @@ COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evalu
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # --devices N runs this same command line in every process
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return COMMANDS[args.command](args)
-    except NNGuruError as exc:
-        if args.debug:
-            raise
-        print(f"nnguru {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        code = COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("nnguru: interrupted.", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug in nnguru, not the user's fault
-        if args.debug:
+        code = 130
+    except Exception as exc:
+        from nnguru.training import distributed
+
+        code = distributed.exit_code(exc)
+        if args.debug and not isinstance(exc, distributed.PeerFailed):
             raise
-        print(f"nnguru {args.command}: internal error: {type(exc).__name__}: {exc}\nThis is a bug in "
-              "nnguru; rerun with --debug for the traceback and report it.", file=sys.stderr)
-        return 1
+        if distributed.reports(exc):  # under torchrun: one message, not one per process
+            launch = distributed.from_env()
+            print(_error_message(args.command, exc, launch.rank if launch else 0), file=sys.stderr)
+    if "RANK" in os.environ:  # a torchrun worker
+        from nnguru.training import distributed
+
+        distributed.leave(code)
+    return code
+
+
+def _error_message(command: str, exc: Exception, rank: int = 0) -> str:
+    where = f"nnguru {command}" + (f" (rank {rank})" if rank else "")
+    if isinstance(exc, NNGuruError):
+        return f"{where}: error: {exc}"
+    # a bug in nnguru, not the user's fault
+    return (f"{where}: internal error: {type(exc).__name__}: {exc}\nThis is a bug in nnguru; rerun with --debug "
+            "for the traceback and report it.")
 
 
 if __name__ == "__main__":

@@ -267,8 +267,6 @@ def _device(value: Any) -> str:
     """A device name, and one this machine has: a run must not fail (or fall back) after the data is read."""
     if not isinstance(value, str):
         value = str(value) if type(value).__name__ == "device" else value  # a torch.device from Python
-    if not isinstance(value, str) or not DEVICE_PATTERN.fullmatch(value):
-        raise _Invalid("'auto', 'cpu', 'cuda', 'cuda:N' (N a GPU index) or 'mps'")
     if value in ("auto", "cpu"):
         return value
     import torch
@@ -280,11 +278,15 @@ def _device(value: Any) -> str:
     if mps is not None and mps.is_available():
         available.append("mps")
     if value not in available:
+        known = isinstance(value, str) and DEVICE_PATTERN.fullmatch(value)
         found = f"{n_cuda} CUDA GPU(s)" if n_cuda else "no CUDA GPU"
+        what = ("is not available on this machine" if known else
+                "is not a device name ('cpu', 'cuda', 'cuda:N' with N a GPU index, 'mps' or 'auto')")
+        shown = repr(value) if isinstance(value, str) else describe(value)
         raise _Invalid("a device this machine has", (
-            f"device (--device) {value!r} is not available on this machine: PyTorch {torch.__version__} sees "
-            f"{found}. Devices here: {', '.join(repr(d) for d in available)}. Use one of them, or auto to use a "
-            "GPU when there is one."))
+            f"device (--device) {shown} {what}: PyTorch {torch.__version__} sees {found}. Devices "
+            f"here: {', '.join(repr(d) for d in available)}. Use one of them, or auto to use a GPU when there "
+            "is one."))
     return value
 
 

@@ -36,6 +36,7 @@ from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
 from nnguru.tasks.base import Evaluation, Prepared, Task
+from nnguru.training import distributed
 
 
 @dataclass
@@ -102,16 +103,17 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
     if resume is not None:
         return _resume(resume, data, target, task, out, config, model, console, options)
-    cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
-                         target=target, task=task, **options)
-    if isinstance(model, str):
-        cfg["model"] = model
-    check_names(cfg)
-    console = console or Console(quiet=cfg["verbose"] == 0)
-    nnguru.set_seed(int(cfg["seed"]))
-    source = data if data is not None else cfg["data"]
-    ds = load(source, cfg)
-    final = check_run_dir(out, _safe_name(ds.name), overwrite)
+    with distributed.together():  # under torchrun: bad input stops every rank, with one message
+        cfg = resolve_config(config, data=data if isinstance(data, (str, Path)) else None,
+                             target=target, task=task, **options)
+        if isinstance(model, str):
+            cfg["model"] = model
+        check_names(cfg)
+        nnguru.set_seed(int(cfg["seed"]))
+        source = data if data is not None else cfg["data"]
+        ds = load(source, cfg)
+        final = check_run_dir(distributed.output(out), _safe_name(ds.name), overwrite)
+    console = distributed.quiet(console or Console(quiet=cfg["verbose"] == 0))
     fingerprint = {"data": rundir.fingerprint_data(source)}
     holder: list = []
 
@@ -126,8 +128,14 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
-    """All stages on loaded data ``ds`` into a new run directory (a transaction, see ``rundir``)."""
-    final = check_run_dir(out, _safe_name(ds.name), overwrite)
+    """All stages on loaded data ``ds`` into a new run directory (a transaction, see ``rundir``).
+
+    Under torchrun every rank runs every stage (their collectives must match), but only rank 0
+    writes the run directory and prints: the others write to a scratch folder of their own.
+    """
+    console = distributed.quiet(console)
+    with distributed.together():  # a rank's unwritable folder stops every rank
+        final = check_run_dir(distributed.output(out), _safe_name(ds.name), overwrite)
     holder: list = []
 
     def begin() -> Path:
@@ -141,13 +149,14 @@ def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_mo
 def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
     """All stages on loaded data ``ds``; ``begin()`` makes the folder once the data is accepted;
     ``rd()`` is the run's :class:`rundir.RunDir`, which records each stage."""
-    task = choose_task(ds, cfg, console)
-    p = task.prepare(ds, console)  # bad data stops here, before anything is written
-    run_dir = begin()
-    write_prepared(task, p, run_dir)
-    rd().stage_done("prepare", run_dir)
-    model = build(task, p, run_dir, console, user_model)
-    rd().stage_done("build", run_dir)
+    with distributed.together():  # a rank's bad data stops every rank, with one message
+        task = choose_task(ds, cfg, console)
+        p = task.prepare(ds, console)  # bad data stops here, before anything is written
+        run_dir = begin()
+        write_prepared(task, p, run_dir)
+        rd().stage_done("prepare", run_dir)
+        model = build(task, p, run_dir, console, user_model)
+        rd().stage_done("build", run_dir)
     fitted = fit(task, model, p, run_dir, console)
     rd().stage_done("fit", run_dir)
     ev = evaluate(task, model, p, fitted, run_dir, console)
@@ -183,6 +192,9 @@ def _resume(resume, data, target, task, out, config, model, console, options: di
 
     import nnguru
 
+    if distributed.world_size() > 1:
+        raise NNGuruError(f"--resume {str(resume)!r} runs in one process: the interrupted run's backup holds "
+                          "rank 0's state only. Resume without --devices/torchrun.")
     final, part = rundir.find_resumable(resume)
     marker = rundir.read_marker(part) or {}
     stored = dict(marker.get("options") or {})

@@ -1,4 +1,4 @@
-"""torchrun: ranks shard the data, gradients are averaged, every rank ends with the same weights."""
+"""torchrun: ranks split every batch, gradients are averaged, every rank ends with the same weights."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def run_two_ranks(*args: str) -> str:
 def test_two_cpu_ranks_stay_in_sync():
     line = run_two_ranks()
     assert "same_weights=True" in line
-    assert "steps=8" in line  # 256 samples / 2 ranks / batch 16
+    assert "steps=16" in line  # 256 samples / global batch 16 (each rank takes 8 of every batch)
     assert "epochs=3" in line
 
 

@@ -3,7 +3,7 @@
     train_step = choose_step(...)                          # once: which code trains a batch
     for each epoch:                                        # inside model.loss_outputs(): see below
         callbacks.on_epoch_begin
-        for each batch (a slice of this epoch's permutation, this rank's shard):
+        for each batch (a slice of this epoch's permutation; under torchrun, this rank's part of it):
             loss, outputs = train_step.run(x, y, w)        # model.train_step if overridden
             tally.add(loss, outputs, y)                    # queued; folded every 50 steps (one sync)
         guard: a non-finite loss restores the last good weights and stops, saying why
@@ -14,9 +14,11 @@
 Data already lives on the training device as tensors, so a batch is an index gather: no
 DataLoader, no collation, no worker processes. A batch stream (``training/batches.py``: Keras's
 generators and datasets) is the other kind of data: it hands over ready batches instead.
-Under ``torchrun`` every rank takes an equal shard of one shared permutation; logs are
-all-reduced, stops (a non-finite loss, a callback's ``stop_training``) are agreed by all ranks,
-and only rank 0 prints or writes files.
+Under ``torchrun`` ``batch_size`` is the global batch: every step takes the same slice of one
+shared permutation as a single process would, each rank trains on its part of it (weighted so
+that DDP's gradient average is the mean over the whole batch), so N processes train the model one
+process would. Logs are all-reduced, stops (a non-finite loss, a callback's ``stop_training``)
+are agreed by all ranks, and only rank 0 prints or writes files.
 
 While the loop computes losses it runs inside ``model.loss_outputs()``: a final softmax/sigmoid
 that compile fused into the loss is skipped, so the loss and metrics read logits. Callbacks run
@@ -152,6 +154,35 @@ def _any_rank(*flags: bool, device: torch.device) -> list[bool]:
     return [v > 0 for v in _all_reduce_sum(torch.tensor(flags, dtype=torch.float32, device=device)).tolist()]
 
 
+def rank_part(order: torch.Tensor, start: int, stop: int, rank: int, world: int) -> tuple[torch.Tensor, float]:
+    """This rank's part of the global batch ``order[start:stop]`` and the weight of its loss.
+
+    DDP averages the ranks' gradients with equal weights, and each rank's loss is a mean over its
+    part; weighting it by ``part * world / batch`` makes that average the mean over the whole
+    batch when the parts differ in size (the last batch of an epoch). A rank left without a
+    sample repeats one at weight 0: it must still join the gradient all-reduce.
+    """
+    if world == 1:
+        return order[start:stop], 1.0
+    size = stop - start
+    lo, hi = start + rank * size // world, start + (rank + 1) * size // world
+    if hi == lo:
+        return order[start:start + 1], 0.0
+    return order[lo:hi], (hi - lo) * world / size
+
+
+@contextlib.contextmanager
+def rank_rng(seed: int, rank: int, world: int, device: torch.device):
+    """Each rank draws its own dropout masks: the same seed on every rank would give each rank's
+    k-th sample the same mask. The global RNG is put back afterwards, equal on all ranks again."""
+    if world == 1:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 1 + rank)
+        yield
+
+
 def step_threads(model, x: torch.Tensor, batch_size: int) -> int:
     """Intra-op threads for the training steps: 1 for tiny steps on a CPU, else torch's setting."""
     threads = torch.get_num_threads()
@@ -231,18 +262,24 @@ def evaluate(model, data: TensorData | BatchStream, batch_size: int = EVAL_BATCH
 
 
 def _epoch_batches(train, epoch: int, order_for, batch_size: int, steps: int | None, first: int = 0):
-    """This epoch's ``(step, (x, y, w))`` from step ``first`` on (a resumed epoch skips the steps done):
-    index gathers from a permutation, or a stream's batches."""
+    """This epoch's ``(step, (x, y, w), weight)`` from step ``first`` on (a resumed epoch skips the
+    steps done): index gathers from a permutation (under torchrun, this rank's part of each global
+    batch, whose loss weight is ``weight``: see :func:`rank_part`), or a stream's batches."""
     if isinstance(train, TensorData):
-        order = order_for()
+        order, n = order_for(), len(train)
+        rank, world = rank_and_world()
         for step in range(first, steps):
-            yield step, train.batch(order[step * batch_size:(step + 1) * batch_size])
+            idx, weight = rank_part(order, step * batch_size, min((step + 1) * batch_size, n), rank, world)
+            xb, yb, wb = train.batch(idx)
+            if weight != 1.0:
+                wb = (torch.ones(len(yb), device=xb.device) if wb is None else wb) * weight
+            yield step, (xb, yb, wb), weight
     else:
         for step, batch in enumerate(train.epoch(epoch)):
             if steps is not None and step >= steps:
                 return
             if step >= first:
-                yield step, batch
+                yield step, batch, 1.0
 
 
 def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | None, *, epochs: int,
@@ -255,7 +292,7 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
     """
     rank, world = rank_and_world()
     if isinstance(train, TensorData):
-        n = len(train) // world  # every rank runs the same number of steps
+        n = len(train)  # batch_size is the global batch: ranks split each batch, not the data set
         batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
         steps: int | None = math.ceil(n / batch_size)
         if steps_per_epoch is not None:
@@ -270,8 +307,8 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
         batch_size = len(x0)
     train_step = choose_step(model, model.optimizer, model.loss, x0, w0, world)
     history = History()
-    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size,
-              "samples": None if n is None else n * world, "train_step": train_step.name}
+    params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n,
+              "train_step": train_step.name}
     cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
@@ -295,7 +332,7 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
             b.save(state)
 
     with intra_op_threads(threads), flush_denormals(threads if device.type == "cpu" else 0), \
-            _loss_outputs(model):
+            _loss_outputs(model), rank_rng(base_seed, rank, world, device):
         cbs.on_train_begin()
         for b in backups:  # an interrupted fit's backup: continue exactly where it stopped
             resumed = resumed or b.load()
@@ -318,14 +355,12 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
             def order_for(epoch=epoch):
                 if shuffle:
                     gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
-                    order = torch.randperm(len(train), generator=gen).to(device)
-                else:
-                    order = torch.arange(len(train), device=device)
-                return order[rank * n:(rank + 1) * n]
+                    return torch.randperm(len(train), generator=gen).to(device)
+                return torch.arange(len(train), device=device)
 
             first = int(resumed["step"]) if mid_epoch else 0
             finite, reason, step = True, None, first - 1
-            for step, (xb, yb, wb) in _epoch_batches(train, epoch, order_for, batch_size, steps, first):
+            for step, (xb, yb, wb), weight in _epoch_batches(train, epoch, order_for, batch_size, steps, first):
                 if cbs.batch_begin:
                     cbs.on_train_batch_begin(step)
                 try:
@@ -333,7 +368,10 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
                 except NonFiniteError as err:  # Hessian-free, L-BFGS, ...: stopped before any change
                     finite, reason = False, str(err)
                     break
-                tally.add(loss, out, yb)
+                if weight not in (0.0, 1.0):
+                    loss = loss / weight  # this part's mean again, for the logs
+                if weight > 0.0:  # 0: a stand-in sample that only kept this rank in the all-reduce
+                    tally.add(loss, out, yb)
                 if cbs.batch_end:
                     cbs.on_train_batch_end(step, {"loss": float(loss), "size": len(yb)})
                 if display.bar is not None:
@@ -362,8 +400,9 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
             display.steps = steps or step + 1
 
             tally.fold()
-            _all_reduce_sum(tally.loss_sum)
-            logs = {"loss": float(tally.loss_sum) / max(tally.seen * world, 1)}
+            loss_sum, seen = _all_reduce_sum(torch.stack([
+                tally.loss_sum, torch.tensor(float(tally.seen), dtype=torch.float64, device=device)])).tolist()
+            logs = {"loss": loss_sum / max(seen, 1)}
             if not finite or not math.isfinite(logs["loss"]):
                 # Diverged: put back the weights of the last finite epoch and say why.
                 model.load_state_dict(good_state)
