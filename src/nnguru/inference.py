@@ -48,6 +48,7 @@ def load_new_data(spec: Any, cfg: dict, with_target: bool, **source_options):
     from nnguru.data import sources
 
     options = {k: cfg.get(k) for k in SOURCE_OPTIONS}
+    options["allow_outside_paths"] = None  # trust in training data does not extend to new data: ask again
     target = cfg.get("target") if with_target else None
     if options["column_types"]:
         # training's overrides, less those new data may rightly lack: the target, ignored columns
