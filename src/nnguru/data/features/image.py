@@ -8,7 +8,10 @@ declaring 100000x100000 pixels (a decompression bomb) is refused instead of fill
 from __future__ import annotations
 
 import struct
+import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +52,7 @@ def probe_image(path: str | Path) -> ImageProbe:
     if Path(path).stat().st_size == 0:
         return ImageProbe(False, "empty file (0 bytes)")
     try:
-        with open_regular(path, "Image file") as file, Image.open(file) as image:
+        with _opened(path) as image:
             too_large = _too_large(image.size)
             if too_large:
                 return ImageProbe(False, too_large)
@@ -65,6 +68,18 @@ def probe_image(path: str | Path) -> ImageProbe:
         return ImageProbe(False, f"damaged image ({_first_line(exc)})")
 
 
+@contextmanager
+def _opened(path: str | Path) -> Iterator[Image.Image]:
+    """The image at ``path``, header read, pixels not yet decoded; a regular file only. Pillow's
+    bomb warning is silenced because the size is checked (:func:`_too_large`) before decoding."""
+    with open_regular(path, "Image file") as file:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(file)
+        with image:
+            yield image
+
+
 def _too_large(size: tuple[int, int] | None) -> str | None:
     """The reason an image's declared size (None: unknown, over the limit) is refused, or None."""
     if size is not None and size[0] * size[1] <= MAX_PIXELS:
@@ -77,7 +92,7 @@ def _too_large(size: tuple[int, int] | None) -> str | None:
 def load_image(path: str | Path, size: tuple[int, int], mode: str) -> np.ndarray:
     """uint8 (height, width, channels) in ``mode`` ("L"/"RGB"), resized to ``size`` (w, h)."""
     try:
-        with open_regular(path, "Image file") as file, Image.open(file) as image:
+        with _opened(path) as image:
             too_large = _too_large(image.size)
             if too_large:
                 raise NNGuruError(f"Image file {str(path)!r} {too_large}. Replace or remove the file.")
@@ -112,7 +127,7 @@ class ImageFeaturizer:
         sizes, modes = Counter(), Counter()
         for path in paths:
             try:
-                with open_regular(path, "Image file") as file, Image.open(file) as image:
+                with _opened(path) as image:
                     if _too_large(image.size):
                         continue
                     sizes[(image.size[1], image.size[0])] += 1
