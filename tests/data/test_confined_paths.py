@@ -153,3 +153,76 @@ def test_open_regular_refuses_fifos_and_devices_without_blocking(tmp_path):
     (tmp_path / "f").write_bytes(b"x")
     with paths.open_regular(tmp_path / "f") as f:
         assert f.read() == b"x"
+
+
+# ---- the CLI: train refuses, predict marks the bad rows and predicts the rest ------------------------
+
+
+def _image_table(root: Path, n: int = 16) -> Path:
+    """root/train.csv naming n tiny images (dark = a, light = b) in root/img/."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        Image.fromarray((rng.random((8, 8)) * 60 + 150 * (i % 2)).astype("uint8")).save(root / "img" / f"{i}.png")
+        rows.append(f"img/{i}.png,{'ab'[i % 2]}")
+    path = root / "train.csv"
+    path.write_text("file,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def image_run(tmp_path_factory) -> Path:
+    from nnguru.cli import main
+
+    root = tmp_path_factory.mktemp("image_run")
+    table = _image_table(root / "data")
+    assert main(["train", str(table), "--target", "label", "--epochs", "2", "--out", str(root / "run"),
+                 "--quiet"]) == 0
+    return root / "run"
+
+
+def test_cli_train_refuses_paths_out_of_the_folder_in_one_message(tmp_path, capsys):
+    from nnguru.cli import main
+
+    table = _image_table(tmp_path / "data")
+    (tmp_path / "outside.png").write_bytes((tmp_path / "data" / "img" / "0.png").read_bytes())
+    os.mkfifo(tmp_path / "data" / "img" / "fifo.png")
+    os.symlink(tmp_path / "outside.png", tmp_path / "data" / "img" / "out.png")
+    with open(table, "a") as f:
+        f.write("../outside.png,a\n/etc/passwd,b\nimg/fifo.png,a\nimg/out.png,b\n")
+    code = _no_hang(lambda: main(["train", str(table), "--target", "label", "--out", str(tmp_path / "run")]))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "internal error" not in err
+    assert err.count("nnguru train: error:") == 1
+    for row, value in [(17, "../outside.png"), (18, "/etc/passwd"), (19, "img/fifo.png"), (20, "img/out.png")]:
+        assert f"row {row} {value!r}" in err
+    assert "not found" not in err and "exist" not in err  # nothing said about the outside files
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_predict_marks_unreadable_rows_and_predicts_the_rest(image_run, tmp_path, capsys):
+    import pandas as pd
+
+    from nnguru.cli import main
+
+    table = _image_table(tmp_path / "new", n=6)
+    (tmp_path / "new" / "img" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    os.mkfifo(tmp_path / "new" / "img" / "fifo.png")
+    with open(table, "a") as f:
+        f.write("img/broken.png,a\nimg/fifo.png,b\n../../etc/passwd.png,a\nimg/5.png,b\n")
+    out = tmp_path / "preds.csv"
+    code = _no_hang(lambda: main(["predict", str(image_run), str(table), "--out", str(out)]))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "3 of 10 rows could not be read" in captured.err and "'error' column" in captured.err
+    preds = pd.read_csv(out, keep_default_na=False)
+    assert len(preds) == 10 and "error" in preds.columns and "prediction" in preds.columns
+    bad = preds["error"] != ""
+    assert bad.tolist() == [False] * 6 + [True] * 3 + [False]
+    assert "damaged" in preds["error"][6] or "not an image" in preds["error"][6]
+    assert "FIFO" in preds["error"][7] and "outside the data folder" in preds["error"][8]
+    assert (preds["prediction"][bad] == "").all() and preds["prediction"][~bad].isin(["a", "b"]).all()

@@ -164,7 +164,7 @@ class Task(ABC):
 
         ds, errors = None, {}
         if isinstance(data, (str, Path)):
-            ds = load_new_data(data, self.cfg, with_target=False, path_errors="mark", **source_options)
+            ds = load_new_data(data, self.cfg, with_target=False, model=model, path_errors="mark", **source_options)
             data, errors = ds.X, unreadable_rows(ds)
         frame = pd.DataFrame()
         if ds is not None and isinstance(ds.X, pd.DataFrame) and "path" in ds.X.columns:
