@@ -178,7 +178,8 @@ class Task(ABC):
                                   f"be read (e.g. {first}). Check the paths and the files.")
             data = data.iloc[good].reset_index(drop=True)
         for column, values in self.prediction_columns(model, model.predict(data)).items():
-            frame[column] = pd.Series(np.asarray(values), index=good).reindex(range(n_rows)).to_numpy()
+            values = np.asarray(values, dtype=object if errors else None)  # int labels stay ints beside gaps
+            frame[column] = pd.Series(values, index=good).reindex(range(n_rows)).to_numpy()
         if ds is not None and ds.info.get("path_column"):
             frame[PREDICT_ERROR_COLUMN] = [errors.get(i, "") for i in range(n_rows)]
             if errors:
