@@ -107,7 +107,7 @@ WHOLE = {"epochs": 1, "batch_size": 1, "patience": 1, "seed": 0, "horizon": 1, "
          "test_steps": 1}
 REAL = {"lr": (0, None, False), "hidden_scale": (0, None, False), "dropout": (0, 1, True),
         "val_frac": (0, 1, True), "test_frac": (0, 1, True)}
-BOOLS = ("early_stopping", "auto_fix", "tensorboard", "drop_outliers")
+BOOLS = ("early_stopping", "auto_fix", "tensorboard", "drop_outliers", "allow_outside_paths")
 CHOICES = {"missing": ("fill", "drop"), "placeholder_zeros": ("flag", "missing"), "transform": ("none", "log")}
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True, allow_infinity=True),

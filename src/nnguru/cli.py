@@ -33,6 +33,9 @@ def _source_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--column-type", dest="column_types", action="append", metavar="COL=TYPE", type=_column_type,
                    help="override an inferred column type (numeric, categorical, text, datetime, path, "
                    "identifier, ignore: nnguru.data.columns.USER_TYPES); repeatable")
+    g.add_argument("--allow-outside-paths", action="store_const", const=True, default=None,
+                   help="read files a path column or folder names outside the data's folder "
+                   "(symlinks out, ../, absolute paths); only for data you trust")
 
 
 def _column_type(text: str) -> tuple[str, str]:
@@ -181,7 +184,7 @@ def _console(args):
 
 def _source_kwargs(args) -> dict:
     return {"sep": args.sep, "header": args.header, "columns": args.columns,
-            "label_from_name": args.label_from_name,
+            "label_from_name": args.label_from_name, "allow_outside_paths": args.allow_outside_paths,
             "column_types": dict(args.column_types) if args.column_types else None}
 
 
@@ -296,6 +299,8 @@ def cmd_predict(args) -> int:
     _refuse_existing(args.out, args.overwrite)
     frame = api.predict(args.run_dir, args.data, horizon=args.horizon, **_source_kwargs(args))
     frame.to_csv(args.out, index=False)
+    for warning in frame.attrs.get("warnings", []):
+        print(f"nnguru predict: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(f"{len(frame)} predictions written to {args.out}")
     return 0

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "header": None,  # None: detected
     "columns": None,
     "label_from_name": None,
+    "allow_outside_paths": False,  # files named by the data are read only from inside its folder
     "positive": None,  # binary: the positive class (default: the minority class)
     "threshold": None,  # None (0.5) | "auto" (best F1 on validation) | a float
     # forecasting (task forecast); None: chosen from the data
@@ -58,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "verbose": "auto",
     "checkpoint_every": None,  # None: a checkpoint at each epoch's end; N: also every N steps
 }
-SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types")
+SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
 
 def resolve_config(config: dict | str | Path | None = None, **overrides: Any) -> dict[str, Any]:
@@ -318,6 +319,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "header": (_bool, "true or false"),
     "columns": (_columns, "e.g. --columns a,b,c"),
     "label_from_name": (_regex, "e.g. '^(\\d+)_'"),
+    "allow_outside_paths": (_bool, "true or false"),
     "positive": (lambda value: value, ""),  # any label of the data
     "threshold": (_threshold, "e.g. 0.3, or auto to choose it on validation"),
     "time": (_text, "the name of the time column"),

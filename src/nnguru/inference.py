@@ -44,17 +44,25 @@ def run_task(cfg: dict):
     return tasks.get(cfg["task"])(cfg)
 
 
-def load_new_data(spec: Any, cfg: dict, with_target: bool, **source_options):
-    """New data read with the run's source options (less what new rows may rightly lack)."""
+def load_new_data(spec: Any, cfg: dict, with_target: bool, model: Any = None, **source_options):
+    """New data read with the run's source options (less what new rows may rightly lack).
+
+    The columns ``model`` reads as files are read as paths whatever they look like, so they are
+    confined to the data's folder like training's (see :mod:`nnguru.data.paths`)."""
     from nnguru.data import sources
 
     options = {k: cfg.get(k) for k in SOURCE_OPTIONS}
+    options["allow_outside_paths"] = None  # trust in training data does not extend to new data: ask again
     target = cfg.get("target") if with_target else None
     if options["column_types"]:
         # training's overrides, less those new data may rightly lack: the target, ignored columns
         options["column_types"] = {c: t for c, t in options["column_types"].items()
                                    if c != cfg.get("target") and t != "ignore"}
     options.update({k: v for k, v in source_options.items() if v is not None})
+    trained = getattr(getattr(model, "preprocessor", None), "column_types", None) or {}
+    files = {c: t for c, t in trained.items() if t == "path"}
+    if files:
+        options["column_types"] = {**(options["column_types"] or {}), **files}
     return sources.load(str(spec), target=target, **options)
 
 
@@ -68,7 +76,7 @@ def evaluate_run(run_dir: str | Path, data: Any, **source_options) -> dict:
     """``nnguru evaluate RUN_DIR DATA``: the test metrics of a saved run on new labeled data."""
     model, cfg = load_run(run_dir)
     task = run_task(cfg)
-    ds = load_new_data(data, cfg, with_target=True, **source_options)
+    ds = load_new_data(data, cfg, with_target=True, model=model, **source_options)
     if ds.y is None:
         raise NNGuruError(
             f"{str(data)!r} has no target column {cfg.get('target')!r}; evaluate needs labeled data "

@@ -212,13 +212,23 @@ def test_flat_folder_without_labels_is_unlabelled(files):
 
 
 def test_table_with_relative_image_paths(files):
-    files.png("imgs/a.png")
-    files.png("imgs/b.png")
-    path = files.text("data/list.csv", "file,label\n../imgs/a.png,x\n../imgs/b.png,y\n")
+    files.png("data/imgs/a.png")
+    files.png("data/imgs/b.png")
+    path = files.text("data/list.csv", "file,label\nimgs/a.png,x\n./imgs/b.png,y\n")
     ds = load(path, target="label")
     assert ds.kind == "image" and ds.info["path_column"] == "file"
     assert all(p.endswith(("imgs/a.png", "imgs/b.png")) for p in ds.X["file"])
     assert (files.root / "data" / ds.X["file"][0]).resolve().is_file()
+
+
+def test_table_with_paths_outside_its_folder_needs_the_flag(files):
+    files.png("imgs/a.png")
+    files.png("imgs/b.png")
+    path = files.text("data/list.csv", "file,label\n../imgs/a.png,x\n../imgs/b.png,y\n")
+    with pytest.raises(NNGuruError, match="outside the data folder"):
+        load(path, target="label")
+    ds = load(path, target="label", allow_outside_paths=True)
+    assert all(Path(p).resolve().is_file() for p in ds.X["file"])
 
 
 def _write_idx(path, array: np.ndarray, code: int) -> None:

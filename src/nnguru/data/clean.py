@@ -104,7 +104,7 @@ def _clean_table(ds: Dataset, report: dict, missing: str, drop_outliers: bool, z
     report["columns"] = [_clean_column(frame, name, types[name]) for name in frame.columns]
     types = {e["name"]: e["type"] for e in report["columns"]}  # "empty"/"constant" found here
     y = _clean_target(ds, report, keep, task)
-    _check_files(frame, types, report, keep, ds.kind)
+    _check_files(frame, types, report, keep, ds.kind, ds.info.get("skipped_files", ()))
     used = [c for c, t in types.items() if t not in col.UNUSED_TYPES]
     if missing == "drop":
         _drop_missing(frame, used, report, keep)
@@ -284,10 +284,14 @@ def _class_balance(y: np.ndarray, warnings: list[str]) -> dict:
 # ------------------------------------------------------------------------------------ files
 
 
-def _check_files(frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, kind: str) -> None:
-    """Drop rows whose image/audio file is missing or unreadable; summarize sizes and rates."""
+def _check_files(frame: pd.DataFrame, types: dict, report: dict, keep: np.ndarray, kind: str,
+                 skipped: tuple | list = ()) -> None:
+    """Drop rows whose image/audio file is missing or unreadable; summarize sizes and rates.
+
+    ``skipped``: files the source left out (FIFOs, symlinks out of the folder), listed first.
+    """
     path_columns = [c for c, t in types.items() if t == "path"]
-    report["corrupt_files"] = []
+    report["corrupt_files"] = list(skipped)
     if not path_columns:
         return
     column = path_columns[0]

@@ -24,13 +24,21 @@ registered first, and the first that recognizes ``spec`` reads it. The built-in 
 A source registered later is tried before the built-in ones, so it may also claim files that
 the ``table`` reader would otherwise take. Empty files and missing paths are refused before any
 source is asked (a source with its own scheme, like ``builtin:``, never names a real path).
+
+Files named by the data (a table's path column, the files of a folder) are confined to the data's
+folder and must be regular files (:mod:`nnguru.data.paths`): a table naming others is refused with
+one message listing the rows (or, with ``path_errors="mark"``, for ``predict``, those rows are
+marked in ``info["path_errors"]``); a folder's FIFOs and symlinks out are skipped and listed in
+``info["skipped_files"]``. ``allow_outside_paths=True`` lifts the folder confinement only.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from nnguru.data import columns as col
+from nnguru.data import paths as confined
 from nnguru.data.types import Dataset
 from nnguru.errors import NNGuruError
 
@@ -48,6 +57,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 _FSDD_NAME = re.compile(r"^\d+_[A-Za-z]+_(\d+)\.wav$")
 FSDD_TEST_REPETITIONS = 5
 BUILTIN_PREFIX = "builtin:"  # scikit-learn's bundled sets: builtin:digits, builtin:iris, ...
+MAX_REFUSALS_LISTED = 20  # refused paths named in the error message; the count is always complete
+PATH_ERRORS = ("raise", "mark")  # refused paths: one error for the table, or marked rows (predict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class SourceOptions:
     columns: list[str] | None = None
     label_from_name: str | None = None
     column_types: dict[str, str] | None = None
+    allow_outside_paths: bool = False  # read files outside the data's folder (trusted data only)
+    path_errors: str = "raise"  # refused paths in a table: "raise" (train) or "mark" the rows (predict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ def load(
     columns: list[str] | None = None,
     label_from_name: str | None = None,
     column_types: dict[str, str] | None = None,
+    allow_outside_paths: bool | None = None,
+    path_errors: str = "raise",
 ) -> Dataset:
     """Read ``spec`` into a :class:`Dataset` without changing any value.
 
@@ -105,14 +120,25 @@ def load(
     Official test sets are kept as ``split_hint`` ("train"/"test" per row): MNIST's t10k files,
     Keras-style ``x_test`` arrays in an .npz, and FSDD's repetitions 0-4 when every file of a
     folder is named ``digit_speaker_repetition.wav``.
+
+    Files the data names are read only from inside its folder, and only if they are regular
+    files, unless ``allow_outside_paths`` (see the module docstring and :mod:`nnguru.data.paths`).
     """
     text = str(spec)
-    options = SourceOptions(target, sep, header, columns, label_from_name, column_types)
+    if path_errors not in PATH_ERRORS:
+        raise NNGuruError(f"path_errors must be one of {PATH_ERRORS}; received {path_errors!r}.")
+    options = SourceOptions(target, sep, header, columns, label_from_name, column_types,
+                            bool(allow_outside_paths), path_errors)
     path = Path(text).expanduser()
     if path.is_file() and path.stat().st_size == 0:
         raise NNGuruError(
             f"DATA {str(path)!r} is an empty file (0 bytes). Pass a file with a header line and at least one data row."
         )
+    kind = None if path.is_file() or path.is_dir() or not os.path.lexists(path) else \
+        confined.regular_file_problem(path)
+    if kind is not None:
+        raise NNGuruError(f"DATA {str(path)!r} is {kind.removeprefix('not a regular file ')}, not a file or folder: "
+                          "nnguru reads only regular files. Pass the table file or data folder itself.")
     for source in SOURCES.values():
         if source.detect(text):
             return source.load(text, options)
@@ -175,7 +201,10 @@ def table_dataset(frame: pd.DataFrame, info: dict, path: Path, options: SourceOp
     path_columns = [c for c, t in types.items() if t.type == "path"]
     kind = "table"
     if path_columns:
-        frame = _resolve_paths(frame, path_columns, path.parent)
+        frame, refused = _resolve_paths(frame, path_columns, path.parent, options.allow_outside_paths)
+        if refused and options.path_errors == "raise":
+            raise NNGuruError(_refused_message(path, refused))
+        info["path_errors"] = {row: f"{value!r}: {reason}" for row, _, value, reason in refused}
         kind = col.path_kind(frame[path_columns[0]]) or "table"
         info["path_column"] = path_columns[0]
         if y is None and label_from_name:
@@ -248,26 +277,44 @@ def _has_parquet_magic(path: Path) -> bool:
         return f.read(4) == b"PAR1"
 
 
-def _resolve_paths(frame: pd.DataFrame, path_columns: list[str], base: Path) -> pd.DataFrame:
-    """Relative file paths are read relative to the table's folder, else the working folder."""
+def _resolve_paths(
+    frame: pd.DataFrame, path_columns: list[str], base: Path, allow_outside: bool = False
+) -> tuple[pd.DataFrame, list[tuple[int, str, str, str]]]:
+    """Relative file paths are read relative to the table's folder; each path is confined to it.
+
+    Returns the frame with resolved paths and the refused ones as ``(row, column, value, reason)``
+    (row counted from 0 over the data rows); a refused cell keeps the value as written.
+    """
     frame = frame.copy()
+    refused = []
     for name in path_columns:
         values = frame[name].astype(object)
         present = ~col.missing_mask(frame[name])
-        values[present] = [_resolve_one(str(v).strip(), base) for v in values[present]]
+        resolved = []
+        for row, value in zip(np.flatnonzero(np.asarray(present)), values[present], strict=True):
+            path, reason = confined.confine(str(value).strip(), base, allow_outside)
+            resolved.append(path if reason is None else str(value))
+            if reason is not None:
+                refused.append((int(row), name, str(value), reason))
+        values[present] = resolved
         values[~present] = np.nan
         frame[name] = values
-    return frame
+    return frame, refused
 
 
-def _resolve_one(value: str, base: Path) -> str:
-    candidate = Path(value).expanduser()
-    if candidate.is_absolute():
-        return str(candidate)
-    beside_table = base / candidate
-    if beside_table.exists() or not candidate.exists():
-        return str(beside_table)
-    return str(candidate.resolve())
+def _refused_message(path: Path, refused: list[tuple[int, str, str, str]]) -> str:
+    """One message for every refused path of a table: the rows, the values and why."""
+    listed = "; ".join(f"row {row + 1} {value!r}: {reason}" for row, _, value, reason in refused[:MAX_REFUSALS_LISTED])
+    more = f"; and {len(refused) - MAX_REFUSALS_LISTED} more" if len(refused) > MAX_REFUSALS_LISTED else ""
+    columns = ", ".join(repr(c) for c in dict.fromkeys(c for _, c, _, _ in refused))
+    outside = any(reason in (confined.OUTSIDE, confined.SYMLINK_OUT) for *_, reason in refused)
+    fix = (f"Move the files into that folder and write their paths relative to it, or pass {confined.ALLOW_HINT}."
+           if outside else "Replace those entries with the paths of the files themselves.")
+    return (
+        f"DATA {str(path)!r}: {len(refused)} file path(s) in column {columns} will not be opened "
+        f"(rows counted from 1 after the header): {listed}{more}. Files are read only from inside the "
+        f"table's folder {str(path.parent.resolve())!r} (symlinks resolved), and only regular files. {fix}"
+    )
 
 
 # -------------------------------------------------------------------------------- delimited text
@@ -539,11 +586,11 @@ def _column_names(header: list[str] | None, width: int, columns: list[str] | Non
 def _load_media_folder(spec: str, options: SourceOptions) -> Dataset:
     """Images or recordings in class subfolders, or a flat folder labelled by file name."""
     path, label_from_name = Path(spec).expanduser(), options.label_from_name
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
+    files, skipped = _walk(path, options.allow_outside_paths)
     kinds = {p: col.media_kind(p.name) for p in files}
     media = [p for p in files if kinds[p] is not None]
     if not media:
-        raise NNGuruError(_no_media_message(path, files))
+        raise NNGuruError(_no_media_message(path, files, skipped))
     kind = max(("image", "audio"), key=lambda k: sum(kinds[p] == k for p in media))
     used = [p for p in media if kinds[p] == kind]
     info: dict = {
@@ -552,6 +599,7 @@ def _load_media_folder(spec: str, options: SourceOptions) -> Dataset:
         "files": len(used),
         "ignored_files": [str(p.relative_to(path)) for p in files if kinds[p] != kind][:50],
         "ignored_file_count": sum(kinds[p] != kind for p in files),
+        "skipped_files": skipped,
     }
     if label_from_name:
         y, unmatched = _labels_from_names([str(p) for p in used], label_from_name)
@@ -627,11 +675,56 @@ def _fsdd_split_hint(files: list[Path]) -> np.ndarray | None:
     return np.where(reps < FSDD_TEST_REPETITIONS, "test", "train").astype(object)
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _walk(root: Path, allow_outside: bool = False) -> tuple[list[Path], list[dict[str, str]]]:
+    """The regular files under ``root`` (hidden names left out), sorted, and the entries skipped.
+
+    Skipped and listed: FIFOs, devices and sockets (reading one could block forever), symlinks
+    resolving outside ``root`` (not followed unless ``allow_outside``; the reason is the same
+    whether or not the target exists) and broken symlinks. A folder reached twice (a symlink
+    loop) is walked once.
+    """
+    real_root = os.path.realpath(root)
+    files, skipped, seen, stack = [], [], {real_root}, [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append({"file": str(Path(folder).relative_to(root)),
+                            "reason": f"folder cannot be listed ({exc.strerror or exc})"})
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            name = str(Path(entry.path).relative_to(root))
+            target = os.path.realpath(entry.path) if entry.is_symlink() else None
+            if target is not None and not allow_outside and not confined.within(target, real_root):
+                skipped.append({"file": name, "reason": f"{confined.SYMLINK_OUT} (not followed)"})
+                continue
+            try:
+                mode = entry.stat().st_mode  # follows a symlink (confined above)
+            except OSError:
+                skipped.append({"file": name, "reason": "broken symlink" if target else "cannot be read"})
+                continue
+            if stat.S_ISDIR(mode):
+                real = target or os.path.realpath(entry.path)
+                if real not in seen:
+                    seen.add(real)
+                    stack.append(Path(entry.path))
+            elif stat.S_ISREG(mode):
+                files.append(Path(entry.path))
+            else:
+                skipped.append({"file": name, "reason": f"not a regular file ({confined.file_kind(mode)})"})
+    return sorted(files), skipped
 
 
-def _no_media_message(path: Path, files: list[Path]) -> str:
+def _no_media_message(path: Path, files: list[Path], skipped: list[dict[str, str]] = ()) -> str:
+    if skipped and not files:
+        listed = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:MAX_REFUSALS_LISTED])
+        return (
+            f"DATA folder {str(path)!r} holds no regular files nnguru may read; skipped: {listed}. "
+            f"Put the images or recordings themselves in the folder (or pass {confined.ALLOW_HINT})."
+        )
     if not files:
         return (
             f"DATA folder {str(path)!r} is empty. Put one subfolder per class with images "

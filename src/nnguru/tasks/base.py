@@ -28,6 +28,9 @@ import pandas as pd
 
 from nnguru.errors import NNGuruError
 
+# ``nnguru predict`` on files: the column naming why a row's file could not be read ("" when it was)
+PREDICT_ERROR_COLUMN = "error"
+
 
 @dataclass
 class Prepared:
@@ -157,15 +160,33 @@ class Task(ABC):
         if horizon is not None:
             raise NNGuruError(f"--horizon applies to forecasting runs; this run's task is {self.name}. "
                               "Leave --horizon out.")
-        ds = None
+        from nnguru.data.paths import unreadable_rows
+
+        ds, errors = None, {}
         if isinstance(data, (str, Path)):
-            ds = load_new_data(data, self.cfg, with_target=False, **source_options)
-            data = ds.X
+            ds = load_new_data(data, self.cfg, with_target=False, model=model, path_errors="mark", **source_options)
+            data, errors = ds.X, unreadable_rows(ds)
         frame = pd.DataFrame()
         if ds is not None and isinstance(ds.X, pd.DataFrame) and "path" in ds.X.columns:
             frame["path"] = ds.X["path"].to_numpy()
+        n_rows = len(data)
+        good = np.setdiff1d(np.arange(n_rows), list(errors))
+        if errors:  # one unreadable file costs its row, not the whole prediction
+            if not len(good):
+                first = next(iter(errors.values()))
+                raise NNGuruError(f"None of the {len(data)} rows of {ds.info.get('path')!r} has a file that can "
+                                  f"be read (e.g. {first}). Check the paths and the files.")
+            data = data.iloc[good].reset_index(drop=True)
         for column, values in self.prediction_columns(model, model.predict(data)).items():
-            frame[column] = values
+            values = np.asarray(values, dtype=object if errors else None)  # int labels stay ints beside gaps
+            frame[column] = pd.Series(values, index=good).reindex(range(n_rows)).to_numpy()
+        if ds is not None and ds.info.get("path_column"):
+            frame[PREDICT_ERROR_COLUMN] = [errors.get(i, "") for i in range(n_rows)]
+            if errors:
+                frame.attrs["warnings"] = [
+                    f"{len(errors)} of {n_rows} rows could not be read and were not predicted; the "
+                    f"{PREDICT_ERROR_COLUMN!r} column says why (e.g. row {next(iter(errors)) + 1}: "
+                    f"{next(iter(errors.values()))})."]
         return frame
 
     def prediction_columns(self, model, output: np.ndarray) -> dict[str, np.ndarray]:

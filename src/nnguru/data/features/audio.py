@@ -2,6 +2,11 @@
 
 The spectrogram is computed with numpy alone (framing, Hann window, rFFT, a triangular mel
 filterbank, decibels) so no audio library beyond a WAV reader is needed.
+
+A recording's header is checked before its samples are used: a sample rate outside
+:data:`MIN_RATE`-:data:`MAX_RATE` (0 divides by zero, 2e9 asks for hundreds of GiB when resampled),
+more than :data:`MAX_CHANNELS` channels or more than :data:`MAX_FILE_SECONDS` of sound make the file
+unusable (skipped and listed by the cleaner), and files are opened only if they are regular files.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import soundfile
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
+from nnguru.data.paths import open_regular, regular_file_problem
 from nnguru.errors import NNGuruError
 
 MAX_SECONDS = 10.0  # longest clip length chosen from the data: bounds memory per recording
@@ -28,6 +34,21 @@ HOP_SECONDS = 0.020
 N_MELS = 32
 TOP_DB = 80.0  # quieter than this below the clip's peak is treated as silence
 _CHUNK = 256  # recordings per spectrogram batch: bounds the temporary frame array
+# Plausible recordings: telephone speech is 8 kHz, studio audio at most 384 kHz; a rate outside
+# 1 kHz-384 kHz is a damaged or hostile header.
+MIN_RATE = 1_000
+MAX_RATE = 384_000
+MAX_CHANNELS = 64  # more is a damaged header: the samples are averaged to mono anyway
+# Longest file read (clips use at most MAX_SECONDS of it): 10 minutes at 384 kHz stereo is ~1.8 GB.
+MAX_FILE_SECONDS = 600.0
+
+
+class ImplausibleAudio(NNGuruError):
+    """A recording whose header values are implausible; ``reason`` is the short form for reports."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -43,16 +64,23 @@ class AudioProbe:
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Mono float32 samples in [-1, 1] and the rate; an NNGuruError naming the file otherwise."""
-    file = Path(path)
-    if not file.is_file():
-        raise NNGuruError(
-            f"Audio file {str(path)!r} does not exist. Check the path (relative paths are read "
-            "relative to the table's folder)."
-        )
-    try:
-        samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
-    except Exception:  # libsndfile rejects the file: scipy knows a few more WAV variants
-        samples, rate = _read_with_scipy(file)
+    with open_regular(path, "Audio file") as file:
+        try:
+            header = soundfile.info(file)
+        except Exception:  # libsndfile rejects the file: scipy knows a few more WAV variants
+            header = None
+        samples = None
+        if header is not None:
+            _check_header(path, int(header.samplerate), int(header.channels), int(header.frames))
+            try:
+                file.seek(0)
+                samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
+            except Exception:  # a header libsndfile accepts over samples it cannot decode
+                samples = None
+        if samples is None:
+            file.seek(0)
+            samples, rate = _read_with_scipy(file, str(path))
+    _check_header(path, int(rate), samples.shape[1], samples.shape[0])
     if samples.shape[0] == 0:
         raise NNGuruError(f"Audio file {str(path)!r} holds no samples (empty recording).")
     mono = samples.mean(axis=1, dtype=np.float32)
@@ -61,15 +89,32 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return mono, int(rate)
 
 
-def _read_with_scipy(file: Path) -> tuple[np.ndarray, int]:
+def _check_header(path: str | Path, rate: int, channels: int, frames: int) -> None:
+    """Refuse implausible header values before they size an allocation or divide by zero."""
+    problem = None
+    if not MIN_RATE <= rate <= MAX_RATE:
+        problem = f"declares a sample rate of {rate} Hz, outside {MIN_RATE}-{MAX_RATE} Hz"
+    elif not 1 <= channels <= MAX_CHANNELS:
+        problem = f"declares {channels} channels, outside 1-{MAX_CHANNELS}"
+    elif frames > MAX_FILE_SECONDS * rate:
+        problem = f"lasts {frames / rate:.0f} s, over the {MAX_FILE_SECONDS:.0f} s limit"
+    if problem:
+        raise ImplausibleAudio(problem, f"Audio file {str(path)!r} {problem}: the header is damaged or the "
+                               "file is not a single recording. Replace or remove it (cut long recordings "
+                               "into clips).")
+
+
+def _read_with_scipy(file, name: str) -> tuple[np.ndarray, int]:
     """scipy reads some WAV variants libsndfile rejects; both failing means the file is bad."""
     try:
-        rate, data = wavfile.read(file)
+        rate, data = wavfile.read(file, mmap=False)
     except Exception as exc:  # a damaged file can make a decoder raise almost anything
         raise NNGuruError(
-            f"Audio file {str(file)!r} could not be read ({exc}); it is truncated or not a WAV/"
+            f"Audio file {name!r} could not be read ({exc}); it is truncated or not a WAV/"
             "FLAC/OGG recording. Replace or remove it; `nnguru inspect` lists every bad file."
         ) from None
+    if data.ndim > 2:
+        raise NNGuruError(f"Audio file {name!r} could not be read (samples of shape {data.shape}).")
     data = np.asarray(data)
     if data.dtype.kind in "iu":
         info = np.iinfo(data.dtype)
@@ -80,17 +125,20 @@ def _read_with_scipy(file: Path) -> tuple[np.ndarray, int]:
 
 def probe_audio(path: str | Path) -> AudioProbe:
     """Read the whole recording, so truncated or empty files are caught."""
-    file = Path(path)
-    if not file.is_file():
-        return AudioProbe(False, "file not found")
-    if file.stat().st_size == 0:
+    problem = regular_file_problem(path)
+    if problem is not None:
+        return AudioProbe(False, problem)
+    if Path(path).stat().st_size == 0:
         return AudioProbe(False, "empty file (0 bytes)")
     try:
-        channels = soundfile.info(file).channels
+        with open_regular(path, "Audio file") as file:
+            channels = soundfile.info(file).channels
     except Exception:  # the full read below decides whether the file is usable
         channels = None
     try:
-        samples, rate = read_audio(file)
+        samples, rate = read_audio(path)
+    except ImplausibleAudio as exc:
+        return AudioProbe(False, exc.reason)
     except NNGuruError as exc:
         return AudioProbe(False, _reason(str(exc)))
     return AudioProbe(True, sample_rate=rate, frames=len(samples), channels=channels)
@@ -250,5 +298,6 @@ def _reason(message: str) -> str:
     ):
         if key in message:
             return reason
+
     inner = message.split("could not be read (", 1)[-1].split(");", 1)[0]
     return f"unreadable audio ({inner})"

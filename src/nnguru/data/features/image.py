@@ -1,20 +1,32 @@
-"""Images from file paths: one color mode, one size, pixels scaled to 0-1, channels last."""
+"""Images from file paths: one color mode, one size, pixels scaled to 0-1, channels last.
+
+Every file is opened through :func:`nnguru.data.paths.open_regular` (no FIFOs or devices) and its
+declared size is checked against :data:`MAX_PIXELS` before any pixel is decoded, so a tiny file
+declaring 100000x100000 pixels (a decompression bomb) is refused instead of filling the memory.
+"""
 
 from __future__ import annotations
 
 import struct
+import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from nnguru.data.paths import open_regular, regular_file_problem
 from nnguru.errors import NNGuruError
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 # Largest side of the size chosen from the data: keeps 10,000 RGB images under ~2 GB as float32.
 MAX_SIDE = 128
+# Pillow's own decompression-bomb threshold (~89.5 megapixels, ~0.25 GB as RGB), enforced before
+# decoding: Pillow itself only warns below twice that and decodes anyway.
+MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 # What Pillow raises for damaged files (struct/index errors come from malformed headers).
 _READ_ERRORS = (
     OSError, SyntaxError, ValueError, IndexError, struct.error, Image.DecompressionBombError,
@@ -32,35 +44,64 @@ class ImageProbe:
 
 
 def probe_image(path: str | Path) -> ImageProbe:
-    """Decode the whole file (``load``), so truncated files are caught, not only bad headers."""
-    file = Path(path)
-    if not file.is_file():
-        return ImageProbe(False, "file not found")
-    if file.stat().st_size == 0:
+    """Decode the whole file (``load``), so truncated files are caught, not only bad headers;
+    a size over :data:`MAX_PIXELS` is refused from the header, before decoding."""
+    problem = regular_file_problem(path)
+    if problem is not None:
+        return ImageProbe(False, problem)
+    if Path(path).stat().st_size == 0:
         return ImageProbe(False, "empty file (0 bytes)")
     try:
-        with Image.open(file) as image:
+        with _opened(path) as image:
+            too_large = _too_large(image.size)
+            if too_large:
+                return ImageProbe(False, too_large)
             image.load()
             return ImageProbe(True, size=image.size, mode=image.mode)
+    except NNGuruError as exc:
+        return ImageProbe(False, _first_line(exc))
+    except Image.DecompressionBombError:  # Pillow's own refusal, from the header, over twice its limit
+        return ImageProbe(False, _too_large(None))
     except UnidentifiedImageError:
         return ImageProbe(False, "not an image Pillow can read (wrong format or damaged header)")
     except Exception as exc:  # a damaged file can make a decoder raise almost anything
         return ImageProbe(False, f"damaged image ({_first_line(exc)})")
 
 
+@contextmanager
+def _opened(path: str | Path) -> Iterator[Image.Image]:
+    """The image at ``path``, header read, pixels not yet decoded; a regular file only. Pillow's
+    bomb warning is silenced because the size is checked (:func:`_too_large`) before decoding."""
+    with open_regular(path, "Image file") as file:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(file)
+        with image:
+            yield image
+
+
+def _too_large(size: tuple[int, int] | None) -> str | None:
+    """The reason an image's declared size (None: unknown, over the limit) is refused, or None."""
+    if size is not None and size[0] * size[1] <= MAX_PIXELS:
+        return None
+    declared = "more pixels than" if size is None else f"{size[0]}x{size[1]} pixels, over"
+    return (f"declares {declared} the {MAX_PIXELS:,}-pixel limit (a decompression bomb or a "
+            "damaged header); not decoded")
+
+
 def load_image(path: str | Path, size: tuple[int, int], mode: str) -> np.ndarray:
     """uint8 (height, width, channels) in ``mode`` ("L"/"RGB"), resized to ``size`` (w, h)."""
     try:
-        with Image.open(path) as image:
+        with _opened(path) as image:
+            too_large = _too_large(image.size)
+            if too_large:
+                raise NNGuruError(f"Image file {str(path)!r} {too_large}. Replace or remove the file.")
             image = image.convert(mode)
             if image.size != tuple(size):
                 image = image.resize(tuple(size), Image.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
-    except FileNotFoundError:
-        raise NNGuruError(
-            f"Image file {str(path)!r} does not exist. Check the path (relative paths are read "
-            "relative to the table's folder)."
-        ) from None
+    except NNGuruError:
+        raise
     except _READ_ERRORS as exc:
         raise NNGuruError(
             f"Image file {str(path)!r} could not be read ({_first_line(exc)}). Replace or remove "
@@ -86,10 +127,12 @@ class ImageFeaturizer:
         sizes, modes = Counter(), Counter()
         for path in paths:
             try:
-                with Image.open(path) as image:
+                with _opened(path) as image:
+                    if _too_large(image.size):
+                        continue
                     sizes[(image.size[1], image.size[0])] += 1
                     modes[image.mode] += 1
-            except (FileNotFoundError, *_READ_ERRORS):
+            except (NNGuruError, *_READ_ERRORS):
                 continue  # reported as corrupt by the cleaner; transform names it if it is used
         if not sizes:
             raise NNGuruError(
