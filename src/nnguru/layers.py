@@ -24,3 +24,21 @@ from nnguru.nn.layers import (  # noqa: F401
     SimpleRNN,
     register,
 )
+from nnguru.nn.merging import (  # noqa: F401
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)

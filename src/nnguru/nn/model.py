@@ -65,7 +65,26 @@ def check_finite(arr: np.ndarray, name: str) -> None:
 
 
 class Model(nn.Module):
-    """A trainable model. Subclass it and define ``forward``, or wrap any ``nn.Module``."""
+    """A trainable model. Subclass it and define ``forward``, wrap any ``nn.Module``, or build a
+    graph of layers: ``Model(inputs, outputs)`` (Keras's functional API, ``nn/functional.py``)."""
+
+    def __new__(cls, *args, **kwargs):
+        # Keras's dispatch: Model(inputs, outputs) on symbolic tensors is a functional model.
+        if cls is Model:
+            from nnguru.nn import functional
+
+            if functional.is_graph_call(args, kwargs):
+                return super().__new__(functional.Functional)
+        return super().__new__(cls)
+
+    def __call__(self, *args, **kwargs):
+        if args and not isinstance(args[0], torch.Tensor):  # a symbolic input: the model is a layer
+            from nnguru.nn.functional import call_on_non_tensor
+
+            out = call_on_non_tensor(self, args, kwargs)
+            if out is not NotImplemented:
+                return out
+        return super().__call__(*args, **kwargs)
 
     def __init__(self, module: nn.Module | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -188,8 +207,12 @@ class Model(nn.Module):
                 self.optimizer = None
         if self.optimizer is None and trainable:
             self.optimizer = optim.get(args["optimizer"], self, **args["optimizer_options"])
+        self.compiled_metrics = self._make_metrics(args["metrics"])
+
+    def _make_metrics(self, names: list) -> list[metrics_mod.Metric]:
+        """The compiled metrics (a multi-output model makes one set per output)."""
         n_out = self.output_shape[-1] if self.output_shape else 1
-        self.compiled_metrics = [metrics_mod.get(m, self.loss, n_out) for m in args["metrics"]]
+        return [metrics_mod.get(m, self.loss, n_out) for m in names]
 
     def _require_compiled(self, what: str) -> None:
         if self._compile_args is None:

@@ -35,7 +35,8 @@ def _write_json(path: Path, obj: dict) -> None:
 
 
 def save_model(model, path: str | Path) -> Path:
-    """Write ``model`` (an ``nnguru.Sequential``, compiled or not) and its preprocessing to ``path``."""
+    """Write ``model`` (an ``nnguru.Sequential`` or functional model, compiled or not) and its
+    preprocessing to ``path``."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NNGuruError(f"Cannot save a model to {str(path)!r}: it is an existing file. Pick a folder name.")
@@ -55,6 +56,7 @@ def save_model(model, path: str | Path) -> Path:
             "loss": model.loss.get_config(),
             "metrics": compile_args.get("metrics", []),
             "optimizer": optimizer if isinstance(optimizer, (str, dict)) else "adam",
+            **({"loss_weights": compile_args["loss_weights"]} if compile_args.get("loss_weights") is not None else {}),
         },
         "input_shape": list(model.input_shape) if model.input_shape else None,
         "output_shape": list(model.output_shape) if model.output_shape else None,
