@@ -188,6 +188,8 @@ def _infer_shape(layer: nn.Module, inputs: Sequence[KerasTensor], listed: bool) 
     first, second = fill(PLACEHOLDERS[0]), fill(PLACEHOLDERS[1])
     arg = first if listed else first[0]
     meta = _on_meta()
+    if isinstance(layer, _Merge):  # no weights; shapes with None are merged as they are
+        return tuple(layer.ensure_built(shapes))
     if isinstance(layer, Layer):
         was_built, before = layer.built, layer.input_shape
         out1 = tuple(layer.ensure_built(arg))
@@ -892,6 +894,11 @@ class _GraphReader:
                 layer.layer_name = name
             else:
                 layer.name = name
+            if isinstance(layer, Input):
+                try:
+                    _input_tensor(layer)
+                except NNGuruError as exc:
+                    raise NNGuruError(f"{self.where}: field '{f}.config' is invalid: {exc}") from None
             layers[name] = layer
             calls[name] = 1 if isinstance(layer, Input) else len(spec["inbound_nodes"])
         # Every reference must point at a layer and node that exist, before anything is called.

@@ -63,13 +63,15 @@ class Layer(nn.Module):
     def __call__(self, *args, **kwargs):
         # Functional API: a symbolic input (``Input``, a layer's symbolic output, or a list of
         # them) records a graph node instead of computing; a NumPy array becomes a tensor.
-        # Real tensors pay one isinstance check.
+        # Real tensors pay one isinstance check (and build the layer on its first call).
         if args and not isinstance(args[0], torch.Tensor):
             from nnguru.nn.functional import call_on_non_tensor
 
             out = call_on_non_tensor(self, args, kwargs)
             if out is not NotImplemented:
                 return out
+        elif not self.built:  # Keras builds a layer on its first call
+            self.ensure_built(tuple(args[0].shape[1:]))
         return super().__call__(*args, **kwargs)
 
     def build(self, input_shape: Shape) -> None:
