@@ -70,7 +70,7 @@ class Layer(nn.Module):
             out = call_on_non_tensor(self, args, kwargs)
             if out is not NotImplemented:
                 return out
-        elif not self.built:  # Keras builds a layer on its first call
+        elif args and not self.built:  # Keras builds a layer on its first call
             self.ensure_built(tuple(args[0].shape[1:]))
         return super().__call__(*args, **kwargs)
 
