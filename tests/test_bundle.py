@@ -141,7 +141,8 @@ def test_nan_weights_are_refused(tmp_path):
     (lambda m: m["architecture"]["layers"][0]["config"].__setitem__("bogus", 1), "architecture.layers[0]"),
     (lambda m: m["architecture"]["layers"][0].__setitem__("config", [1]), "architecture.layers[0]"),
     (lambda m: m.__setitem__("input_shape", ["x"]), "input_shape"),
-    (lambda m: m.__setitem__("class_name", "Functional"), "class_name"),
+    (lambda m: m.__setitem__("class_name", "MyModel"), "class_name"),
+    (lambda m: m.__setitem__("class_name", "Functional"), "architecture.layers[0].name"),  # no graph fields
     (lambda m: m["compile"].pop("loss"), "compile"),
     (lambda m: m.__setitem__("compile", {"optimizer": "adam", "loss": "nope", "metrics": []}), "compile"),
     (lambda m: m.__setitem__("output_activation", 3), "output_activation"),

@@ -109,6 +109,8 @@ def _architecture(meta: dict, where: str) -> tuple[list, list | None]:
             raise NNGuruError(f"{where} is malformed: field 'architecture.layers[{i}]' must be "
                               f"{{class_name: str, config: mapping}}; received {describe(spec)}. Save the model again.")
     shape = meta.get("input_shape") or arch.get("input_shape")
+    if meta.get("class_name") == "Functional":  # the Inputs' shapes (None allowed) are checked by the graph reader
+        return arch["layers"], None
     if shape is not None and (not isinstance(shape, list)
                               or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
         raise NNGuruError(f"{where} is malformed: field 'input_shape' must be a list of positive ints; "
@@ -116,16 +118,33 @@ def _architecture(meta: dict, where: str) -> tuple[list, list | None]:
     return arch["layers"], shape
 
 
-def _build(meta: dict, specs: list, input_shape: list | None, where: str, probe: bool = False) -> Sequential:
-    """The Sequential model.json describes; refusals name the layer's field in ``where``.
+def _build(meta: dict, specs: list, input_shape: list | None, where: str, probe: bool = False):
+    """The model model.json describes (``MODEL_BUILDERS`` by its class_name); refusals name the field.
 
     ``probe``: a shapes-only build on the meta device, where a layer's own errors other than
     bad arguments propagate (a user-registered layer may not support meta tensors).
     """
-    from nnguru.nn.layers import deserialize
-
     caught = (NNGuruError, TypeError, KeyError) if probe else (NNGuruError, TypeError, ValueError, KeyError,
                                                                RuntimeError)
+    return MODEL_BUILDERS[meta["class_name"]](meta, specs, input_shape, where, caught)
+
+
+def _build_functional(meta: dict, specs: list, input_shape, where: str, caught: tuple):
+    """A functional model: its graph reader checks every field (layers, references, cycles)."""
+    from nnguru.nn.functional import Functional
+
+    try:
+        return Functional.from_config(meta["architecture"], where)
+    except NNGuruError:
+        raise
+    except caught as exc:
+        raise NNGuruError(f"{where}: the graph in field 'architecture' cannot be built: {exc}. "
+                          "Save the model again.") from None
+
+
+def _build_sequential(meta: dict, specs: list, input_shape: list | None, where: str, caught: tuple) -> Sequential:
+    from nnguru.nn.layers import deserialize
+
     layers = []
     for i, spec in enumerate(specs):
         try:
@@ -167,6 +186,9 @@ def _checkpoint_file(path: Path) -> tuple[dict, str, dict[str, tuple[int, ...]],
     return meta, where, shapes, tensors
 
 
+MODEL_BUILDERS = {"Sequential": _build_sequential, "Functional": _build_functional}
+
+
 def load_model(path: str | Path, device: str | torch.device | None = None):
     """Rebuild a model saved by :func:`save_model` (or a run directory's ``model/``), or one
     checkpointed by ``ModelCheckpoint`` (a single file, whatever its name).
@@ -192,9 +214,9 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
             f"{where!r} is not an nnguru model file (format "
             f"{meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})."
         )
-    if meta.get("class_name") != "Sequential":
+    if meta.get("class_name") not in MODEL_BUILDERS:
         raise NNGuruError(f"Unsupported model class {meta.get('class_name')!r} in {where!r} "
-                          "(field 'class_name'; only 'Sequential' models are saved by nnguru).")
+                          f"(field 'class_name'; nnguru saves {' and '.join(MODEL_BUILDERS)} models).")
     specs, input_shape = _architecture(meta, where)
     stored = _weight_shapes(weights) if stored is None else stored
     try:
@@ -246,7 +268,8 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
     if meta.get("compile"):
         c = meta["compile"]
         try:
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"])
+            extra = {"loss_weights": c["loss_weights"]} if c.get("loss_weights") is not None else {}
+            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"], **extra)
         except (NNGuruError, KeyError, TypeError, ValueError) as exc:
             raise NNGuruError(f"{where}: field 'compile' is malformed ({type(exc).__name__}: {exc}); it needs "
                               "optimizer, loss and metrics. Save the model again.") from None

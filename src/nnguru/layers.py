@@ -25,5 +25,23 @@ from nnguru.nn.layers import (  # noqa: F401
     SimpleRNN,
     register,
 )
+from nnguru.nn.merging import (  # noqa: F401
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 
 __getattr__ = module_getattr("layers", __name__)

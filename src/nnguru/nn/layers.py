@@ -60,6 +60,20 @@ class Layer(nn.Module):
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
 
+    def __call__(self, *args, **kwargs):
+        # Functional API: a symbolic input (``Input``, a layer's symbolic output, or a list of
+        # them) records a graph node instead of computing; a NumPy array becomes a tensor.
+        # Real tensors pay one isinstance check (and build the layer on its first call).
+        if args and not isinstance(args[0], torch.Tensor):
+            from nnguru.nn.functional import call_on_non_tensor
+
+            out = call_on_non_tensor(self, args, kwargs)
+            if out is not NotImplemented:
+                return out
+        elif args and not self.built:  # Keras builds a layer on its first call
+            self.ensure_built(tuple(args[0].shape[1:]))
+        return super().__call__(*args, **kwargs)
+
     def build(self, input_shape: Shape) -> None:
         """Create parameters for inputs of ``input_shape`` (no batch axis)."""
 
@@ -132,16 +146,31 @@ class _Activated(Layer):
 
 @register
 class Input(Layer):
-    """Declares the input shape (``Input(shape=(28, 28))``); no computation."""
+    """Declares the input shape (``Input(shape=(28, 28))``); no computation.
 
-    def __init__(self, shape: Sequence[int], name: str | None = None, **kwargs) -> None:
+    One name for Keras's two uses: the first layer of a ``Sequential``, and the symbolic input of
+    a functional graph (``x = Input(shape=(None,), dtype="int32"); y = Embedding(100, 8)(x)``, see
+    ``nnguru.nn.functional``), where None marks a length that only the data knows.
+    """
+
+    def __init__(self, shape: Sequence[int], dtype: str | None = None, name: str | None = None,
+                 **kwargs) -> None:
         super().__init__(input_shape=shape, name=name)
+        self.dtype = None if dtype is None else str(getattr(dtype, "name", dtype)).replace("torch.", "")
+
+    @property
+    def shape(self) -> tuple:
+        """Keras's symbolic shape: the batch axis first, as None."""
+        return (None, *self.declared_input_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
     def get_config(self) -> dict:
-        return {"shape": list(self.declared_input_shape), "name": self.layer_name}
+        config = {"shape": list(self.declared_input_shape), "name": self.layer_name}
+        if self.dtype is not None:
+            config["dtype"] = self.dtype
+        return config
 
 
 # Keras's names; a zero kernel makes a layer start as "no change" (e.g. a correction to a forecast).

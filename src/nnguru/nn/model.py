@@ -152,7 +152,17 @@ def read_model_tensors(filepath: str | Path) -> dict[str, torch.Tensor]:
 
 
 class Model(nn.Module):
-    """A trainable model. Subclass it and define ``forward``, or wrap any ``nn.Module``."""
+    """A trainable model. Subclass it and define ``forward``, wrap any ``nn.Module``, or build a
+    graph of layers: ``Model(inputs, outputs)`` (Keras's functional API, ``nn/functional.py``)."""
+
+    def __new__(cls, *args, **kwargs):
+        # Keras's dispatch: Model(inputs, outputs) on symbolic tensors is a functional model.
+        if cls is Model:
+            from nnguru.nn import functional
+
+            if functional.is_graph_call(args, kwargs):
+                return super().__new__(functional.Functional)
+        return super().__new__(cls)
 
     def __init__(self, module: nn.Module | None = None, name: str | None = None) -> None:
         super().__init__()
@@ -339,10 +349,14 @@ class Model(nn.Module):
                 self.optimizer = None
         if self.optimizer is None and trainable:
             self.optimizer = optim.get(args["optimizer"], self, **args["optimizer_options"])
-        n_out = self.output_shape[-1] if self.output_shape else 1
-        self.compiled_metrics = [metrics_mod.get(m, self.loss, n_out) for m in args["metrics"]]
+        self.compiled_metrics = self._make_metrics(args["metrics"])
         if self._schedule is not None and self.optimizer is not None:
             self._schedule.attach(self.optimizer)
+
+    def _make_metrics(self, names: list) -> list[metrics_mod.Metric]:
+        """The compiled metrics (a multi-output model makes one set per output)."""
+        n_out = self.output_shape[-1] if self.output_shape else 1
+        return [metrics_mod.get(m, self.loss, n_out) for m in names]
 
     def _require_compiled(self, what: str) -> None:
         if self._compile_args is None:
@@ -610,15 +624,25 @@ class Model(nn.Module):
         """``predict`` on one batch (Keras's name)."""
         return self.predict(x)
 
-    def __call__(self, x: Any, *args, **kwargs):
-        """``model(x)`` as in Keras: NumPy arrays and lists become tensors on the model's device."""
-        if not isinstance(x, torch.Tensor) and not (isinstance(x, (tuple, list)) and x
-                                                    and isinstance(x[0], torch.Tensor)):
-            arr = self._x_array(x)
-            if not self.built:
-                self.build(arr.shape[1:])
-            x = torch.as_tensor(arr, device=self.device)
-        return super().__call__(x, *args, **kwargs)
+    def __call__(self, *args, **kwargs):
+        """``model(x)`` as in Keras. On a symbolic tensor (the functional API) the model is a layer of
+        the graph. NumPy arrays and lists become tensors on the model's device, and the result comes
+        back detached (Keras's ``model(x).numpy()`` works): an input that is no tensor cannot be part
+        of a torch autograd graph, so nothing is lost."""
+        if args and not isinstance(args[0], torch.Tensor):
+            from nnguru.nn.functional import call_on_non_tensor
+
+            out = call_on_non_tensor(self, args, kwargs)
+            if out is not NotImplemented:
+                return out
+            x = args[0]
+            if not (isinstance(x, (tuple, list)) and x and isinstance(x[0], torch.Tensor)):
+                arr = self._x_array(x)
+                if not self.built:
+                    self.build(arr.shape[1:])
+                with torch.no_grad():
+                    return super().__call__(torch.as_tensor(arr, device=self.device), *args[1:], **kwargs)
+        return super().__call__(*args, **kwargs)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
                 steps: int | None = None, callbacks: list | None = None) -> np.ndarray:

@@ -34,6 +34,16 @@ def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, default=str))
 
 
+def _metric_names(metrics):
+    """Compile's metrics as JSON: names stay, metric objects become their registry name
+    (``nnguru.metrics.AUC()`` -> ``"auc"``); lists and per-output dicts keep their shape."""
+    if isinstance(metrics, dict):
+        return {k: _metric_names(v) for k, v in metrics.items()}
+    if isinstance(metrics, (list, tuple)):
+        return [_metric_names(m) for m in metrics]
+    return metrics if isinstance(metrics, str) or metrics is None else getattr(metrics, "default_name", str(metrics))
+
+
 def model_record(model) -> dict:
     """model.json's content: architecture, compile settings, shapes, classes, versions.
 
@@ -54,9 +64,9 @@ def model_record(model) -> dict:
         "compile": None if loss is None else {
             "loss": loss,
             # metric objects by their registry name (nnguru.metrics.AUC() -> "auc")
-            "metrics": [m if isinstance(m, str) else getattr(m, "default_name", str(m))
-                        for m in compile_args.get("metrics", [])],
+            "metrics": _metric_names(compile_args.get("metrics", [])),
             "optimizer": optimizer if isinstance(optimizer, (str, dict)) else "adam",
+            **({"loss_weights": compile_args["loss_weights"]} if compile_args.get("loss_weights") is not None else {}),
         },
         "input_shape": list(model.input_shape) if model.input_shape else None,
         "output_shape": list(model.output_shape) if model.output_shape else None,
@@ -67,7 +77,8 @@ def model_record(model) -> dict:
 
 
 def save_model(model, path: str | Path) -> Path:
-    """Write ``model`` (an ``nnguru.Sequential``, compiled or not) and its preprocessing to ``path``."""
+    """Write ``model`` (an ``nnguru.Sequential`` or functional model, compiled or not) and its
+    preprocessing to ``path``."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NNGuruError(f"Cannot save a model to {str(path)!r}: it is an existing file. Pick a folder name.")
