@@ -259,8 +259,7 @@ def get(identifier: str | dict | Initializer | None, arg: str = "initializer") -
 def serialize(init: Initializer) -> str | dict:
     """The JSON form: the snake_case name when the config is empty, else ``{"class_name", "config"}``."""
     config = init.get_config()
-    if not config:
-        name = next((k for k, v in NAMES.items() if v is type(init)), None)  # the first: Keras 3's
-        if name is not None:
-            return name
+    name = next((k for k, v in NAMES.items() if v is type(init)), None)  # the first: Keras 3's
+    if name is not None and config == type(init)().get_config():  # the class's defaults, no seed
+        return name
     return {"class_name": type(init).__name__, "config": config}

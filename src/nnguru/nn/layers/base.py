@@ -186,9 +186,9 @@ class Layer(nn.Module):
             if key in self._keras_layout:
                 t = t.permute(*_inverse(self._keras_layout[key]))
             if tuple(t.shape) != tuple(old.shape):
-                raise NNGuruError(f"{type(self).__name__}.set_weights: {key} needs shape "
-                                  f"{tuple(self.keras_view(key).shape) if key in self._keras_layout else tuple(old.shape)}"
-                                  f"; received {tuple(torch.as_tensor(w).shape)}.")
+                want = self.keras_view(key) if key in self._keras_layout else old
+                raise NNGuruError(f"{type(self).__name__}.set_weights: {key} needs shape {tuple(want.shape)}; "
+                                  f"received {tuple(torch.as_tensor(w).shape)}.")
             new[key] = t.contiguous()
         self.load_state_dict(new)
 
