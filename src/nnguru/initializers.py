@@ -42,8 +42,25 @@ class Initializer:
         """A seeded generator makes the same weights every call, as a seeded Keras initializer does."""
         return None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
 
+    elementwise = True  # independent draws per value: any layout gives the same distribution
+
     def __call__(self, shape: Shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         raise NotImplementedError
+
+    def sample(self, shape: Shape, fan: tuple[int, int]) -> torch.Tensor:
+        """Values of ``shape`` scaled for the fans ``fan`` (only VarianceScaling reads them)."""
+        return self(shape)
+
+    def draw(self, shape: Shape, layout: Sequence[int] | None = None) -> torch.Tensor:
+        """The weight for Keras's ``shape`` in torch's layout (``layout``: Keras's axes in torch's
+        order). Element-wise draws are made in torch's layout directly, with Keras's fans, so a
+        seeded run draws the values torch's own init drew before (e.g. Glorot for Dense)."""
+        shape = tuple(shape)
+        if layout is None:
+            return self(shape)
+        if self.elementwise:
+            return self.sample(tuple(shape[i] for i in layout), fans(shape))
+        return self(shape).permute(*layout).contiguous()
 
     def get_config(self) -> dict:
         return {"seed": self.seed} if self.seed is not None else {}
@@ -154,7 +171,10 @@ class VarianceScaling(Initializer):
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def __call__(self, shape: Shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        fan_in, fan_out = fans(shape)
+        return self.sample(shape, fans(shape), dtype)
+
+    def sample(self, shape: Shape, fan: tuple[int, int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        fan_in, fan_out = fan
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         variance = self.scale / max(1.0, n)
         gen = self.generator()
@@ -197,6 +217,8 @@ class Orthogonal(Initializer):
         super().__init__(seed)
         self.gain = float(gain)
 
+    elementwise = False
+
     def __call__(self, shape: Shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         if len(shape) < 2:
             raise NNGuruError(f"Orthogonal initializer needs a shape of rank 2 or more; received {tuple(shape)}.")
@@ -210,6 +232,8 @@ class Orthogonal(Initializer):
 
 class Identity(Initializer):
     """``gain`` times the identity matrix (2-D shapes only)."""
+
+    elementwise = False
 
     def __init__(self, gain: float = 1.0) -> None:
         super().__init__()

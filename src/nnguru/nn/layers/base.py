@@ -141,9 +141,8 @@ class Layer(nn.Module):
                    layout: tuple[int, ...] | None = None) -> nn.Parameter:
         """A parameter drawn by ``initializer`` in Keras's ``shape``, stored permuted by ``layout``
         into torch's order (e.g. ``(1, 0)``: a Dense kernel (in, out) becomes torch's (out, in))."""
-        value = initializers.get(initializer)(tuple(shape))
+        value = initializers.get(initializer).draw(tuple(shape), layout)
         if layout is not None:
-            value = value.permute(*layout).contiguous()
             self._keras_layout[name] = _inverse(layout)
         param = Weight(value)
         setattr(self, name, param)

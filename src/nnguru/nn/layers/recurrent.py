@@ -104,8 +104,8 @@ class _Recurrent(Layer):
         self.rnn = self.torch_cls(input_shape[-1], self.units, batch_first=True, **options)
         n = self.gates * self.units
         with torch.no_grad():  # Keras's initial weights, drawn in Keras's (in, gates * units) layout
-            self.rnn.weight_ih_l0.copy_(self.kernel_initializer((input_shape[-1], n)).T)
-            self.rnn.weight_hh_l0.copy_(self.recurrent_initializer((self.units, n)).T)
+            self.rnn.weight_ih_l0.copy_(self.kernel_initializer.draw((input_shape[-1], n), (1, 0)))
+            self.rnn.weight_hh_l0.copy_(self.recurrent_initializer.draw((self.units, n), (1, 0)))
             self.rnn.bias_ih_l0.copy_(self.bias_initializer((n,)))
             if self.lstm:  # unit_forget_bias; torch's gate order is (i, f, g, o), as Keras's
                 self.rnn.bias_ih_l0[self.units:2 * self.units] += 1.0
