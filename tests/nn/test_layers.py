@@ -143,5 +143,5 @@ def test_dense_kernel_initializer_zeros_and_unknown_names():
     layer.build((4,))
     assert float(layer.weight.detach().abs().sum()) == 0.0
     assert Dense.from_config(layer.get_config()).kernel_initializer == "zeros"
-    with pytest.raises(NNGuruError, match="Unknown kernel_initializer 'ones'.*glorot_uniform"):
-        Dense(3, kernel_initializer="ones")
+    with pytest.raises(NNGuruError, match="Unknown kernel_initializer 'onez'.*glorot_uniform"):
+        Dense(3, kernel_initializer="onez")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nnguru.nn.layers import Activation, Dense, Dropout, Flatten, Input
+from nnguru.nn.layers import Activation, Dense, Dropout, Flatten, Input, Layer
 from nnguru.nn.losses import MeanSquaredError, SparseCategoricalCrossentropy
 
 _ACTIVATIONS = ("relu", "linear", "tanh", "sigmoid")
@@ -42,6 +42,8 @@ def plan(model) -> list | None:
     for layer in model.layers:
         if isinstance(layer, (Input, Flatten)):
             continue
+        if isinstance(layer, Layer) and layer.penalty() is not None:
+            return None  # a regularizer's penalty: the hand-derived gradients leave it out
         if isinstance(layer, Dense):
             if not all(p.requires_grad for p in layer.parameters()):
                 return None  # a frozen layer (trainable=False): autograd leaves it alone, this step would not

@@ -367,16 +367,20 @@ class Model(nn.Module):
         """Model-ready float32 inputs; raw rows/files/arrays go through the attached preprocessor."""
         if self.preprocessor is not None:
             x = self.preprocessor.transform(x)
+        encoder = self._host_encoder()
+        if encoder is not None:  # e.g. TextVectorization: strings -> ids, before any tensor exists
+            x = encoder.encode_host(x)
         arr = to_numpy(x, name)
         if arr.ndim == 0:
             raise NNGuruError(f"Input {name} must have a batch axis; received a scalar {describe(x)}.")
-        integer_input = arr.dtype.kind in "iub" and self._takes_integer_input()
+        integer_input = arr.dtype.kind in "iub" and (encoder is not None or self._takes_integer_input())
         if arr.ndim == 1 and not integer_input and (not self.built or self.input_shape == (1,)):
             arr = arr[:, None]  # Keras: (N,) is N samples of one feature
         if not integer_input and arr.dtype != np.float32:
             arr = arr.astype(np.float32)
         check_finite(arr, name)
-        if self.built and tuple(arr.shape[1:]) != self.input_shape:
+        # an encoder's output length may follow the data (ids padded to the longest text)
+        if self.built and encoder is None and tuple(arr.shape[1:]) != self.input_shape:
             raise NNGuruError(
                 f"Input {name} has shape {arr.shape}, but the model expects (N, "
                 f"{', '.join(map(str, self.input_shape))}) (samples first). Reshape the data "
@@ -393,6 +397,11 @@ class Model(nn.Module):
 
     def _takes_integer_input(self) -> bool:
         return False
+
+    def _host_encoder(self):
+        """A first layer with ``encode_host(x) -> ndarray`` that turns raw inputs (strings) into
+        arrays on the host, or None; Sequential looks at its first layer."""
+        return None
 
     def _tensors(self, x: np.ndarray, y: np.ndarray | None, w: np.ndarray | None, name: str) -> loop.TensorData:
         if y is not None and len(y) != len(x):

@@ -93,6 +93,10 @@ class Sequential(Model):
         first = next((layer for layer in self.layers if not isinstance(layer, Input)), None)
         return isinstance(first, Embedding)
 
+    def _host_encoder(self):
+        first = next((layer for layer in self.layers if not isinstance(layer, Input)), None)
+        return first if hasattr(first, "encode_host") else None
+
     def summary_rows(self):
         rows = []
         for i, layer in enumerate(self.layers):

@@ -14,6 +14,9 @@ The first that applies wins; ``step.name`` says which (e.g. ``"fast-dense+fused-
   ``nn/fast_dense.py`` (for these tiny models autograd's bookkeeping costs as much as the maths).
 - ``autograd``: everything else.
 
+Layers' regularization penalties (``kernel_regularizer=l2(...)``) join the loss in every step but
+``custom`` (:func:`with_penalties`), so the reported training loss includes them, as in Keras.
+
 The last three end with the optimizer's update: Adam's fused kernel called directly
 (``+fused-adam``, ``training/fused_step.py``) where it applies, else ``+optimizer.step``. Every
 choice computes what :func:`plain_train_step` (``Model.train_step``'s default) computes, up to
@@ -35,6 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from nnguru.errors import NNGuruError
 from nnguru.nn import fast_dense
+from nnguru.nn.layers import has_regularizers, regularization_loss
 from nnguru.optim.base import LossFn
 from nnguru.training.fused_step import AdamKernel
 
@@ -57,10 +61,23 @@ def plain_train_step(model: Any, x: Tensor, y: Tensor, w: Tensor | None) -> tupl
     The default is the plain update: autograd's backward and ``optimizer.step()``, or a
     ModelOptimizer's ``step_batch``. It is the reference every step :func:`choose_step` picks equals.
     """
-    opt = model.optimizer
+    opt, loss = model.optimizer, with_penalties(model, model.loss)
     if not isinstance(opt, torch.optim.Optimizer):
-        return opt.step_batch(model, model.loss, x, y, w)
-    return _autograd(model, model.loss, opt, opt.step, model.autocast)(x, y, w)
+        return opt.step_batch(model, loss, x, y, w)
+    return _autograd(model, loss, opt, opt.step, model.autocast)(x, y, w)
+
+
+def with_penalties(model: nn.Module, loss: LossFn) -> LossFn:
+    """``loss`` plus the layers' regularization penalties (``kernel_regularizer=`` ...), computed
+    after each forward pass, as Keras adds ``model.losses``; ``loss`` itself when there are none."""
+    if not has_regularizers(model):
+        return loss
+
+    def penalized(outputs: Tensor, y: Tensor, w: Tensor | None) -> Tensor:
+        value, penalty = loss(outputs, y, w), regularization_loss(model)
+        return value if penalty is None else value + penalty.float()
+
+    return penalized
 
 
 def choose_step(model: nn.Module, optimizer: Any, loss: LossFn, x: Tensor, w: Tensor | None = None,
@@ -79,6 +96,7 @@ def choose_step(model: nn.Module, optimizer: Any, loss: LossFn, x: Tensor, w: Te
                 "DistributedDataParallel's gradient averaging. Train it without torchrun, or drop the override."
             )
         return Step("custom", own)
+    loss = with_penalties(model, loss)  # a new function when penalties apply: fast-dense then never matches
     if not isinstance(optimizer, torch.optim.Optimizer):
         if world > 1:
             raise NNGuruError(
