@@ -14,7 +14,7 @@ One call::
 
 from __future__ import annotations
 
-import random
+import random as _random
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,7 @@ def set_seed(seed: int) -> None:
     import numpy as np
     import torch
 
-    random.seed(seed)
+    _random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
@@ -34,7 +34,7 @@ set_random_seed = set_seed
 
 # Keras's namespaces, imported on first use: ``import nnguru as keras; keras.layers.Dense``.
 _SUBMODULES = ("layers", "callbacks", "datasets", "optim", "models", "losses", "metrics", "optimizers", "utils",
-               "preprocessing", "regularizers", "initializers")
+               "preprocessing", "regularizers", "initializers", "random")
 # Top-level Keras names nnguru lacks, with what to use instead.
 _UNSUPPORTED = {
     "backend": "torch directly (nnguru runs on PyTorch); nnguru.utils.set_random_seed for seeds.",
@@ -67,6 +67,10 @@ def __getattr__(name: str):
         from nnguru import api
 
         return getattr(api, name)
+    if name == "keras":  # TensorFlow's spelling: ``import nnguru as tf; tf.keras.layers.Dense``
+        import sys
+
+        return sys.modules[__name__]
     if name in _SUBMODULES:
         import importlib
 

@@ -269,7 +269,12 @@ def load_model(path: str | Path, device: str | torch.device | None = None):
         c = meta["compile"]
         try:
             extra = {"loss_weights": c["loss_weights"]} if c.get("loss_weights") is not None else {}
-            model.compile(optimizer=c["optimizer"], loss=c["loss"], metrics=c["metrics"], **extra)
+            loss = c["loss"]
+            if isinstance(loss, dict) and isinstance(loss.get("name"), str):  # one loss's config, not one per output
+                from nnguru.nn import losses
+
+                loss = losses.get(loss)
+            model.compile(optimizer=c["optimizer"], loss=loss, metrics=c["metrics"], **extra)
         except (NNGuruError, KeyError, TypeError, ValueError) as exc:
             raise NNGuruError(f"{where}: field 'compile' is malformed ({type(exc).__name__}: {exc}); it needs "
                               "optimizer, loss and metrics. Save the model again.") from None

@@ -12,29 +12,18 @@ from collections.abc import Callable
 # Keras names per namespace that nnguru lacks -> the alternative ("" when there is none).
 UNSUPPORTED: dict[str, dict[str, str]] = {
     "layers": {
+        "RandomCrop": "RandomTranslation or RandomZoom, or crop the arrays before fit.",
+        "RandomBrightness": "RandomContrast, or adjust the arrays before fit.",
         "LayerNormalization": "BatchNormalization, or a torch.nn.LayerNorm inside a Sequential.",
         "MultiHeadAttention": "a torch.nn.MultiheadAttention module wrapped in nnguru.Model.",
-        "Bidirectional": "a torch.nn.LSTM(bidirectional=True) module inside a Sequential.",
         "TimeDistributed": "Dense, which already applies to the last axis of any input.",
-        "TextVectorization": "nnguru.train(...) on a text column (TF-IDF features), or tokenize yourself.",
         "StringLookup": "encode labels as integers (nnguru.train does this for you).",
-        "Normalization": "standardize the arrays first, or nnguru.train(...), which does it.",
-        "RandomFlip": "torchvision.transforms on the arrays before fit.",
-        "RandomRotation": "torchvision.transforms on the arrays before fit.",
-        "RandomZoom": "torchvision.transforms on the arrays before fit.",
         "Lambda": "a torch.nn.Module with your forward() inside a Sequential.",
-        "Concatenate": "torch.cat inside your own torch.nn.Module wrapped in nnguru.Model.",
-        "Add": "a torch.nn.Module doing the addition, wrapped in nnguru.Model.",
         "Conv3D": "torch.nn.Conv3d inside a Sequential (channels-first).",
-        "Conv2DTranspose": "torch.nn.ConvTranspose2d inside your own module (channels-first).",
-        "UpSampling2D": "torch.nn.Upsample inside your own module (channels-first).",
-        "ZeroPadding2D": "padding='same' on Conv2D.",
-        "Cropping2D": "",
     },
     "callbacks": {
         "ProgbarLogger": "fit(verbose=1) draws the progress bar.",
         "RemoteMonitor": "CSVLogger or TensorBoard.",
-        "BackupAndRestore": "ModelCheckpoint plus fit(resume_from=path).",
     },
     "utils": {
         "image_dataset_from_directory": "nnguru.train('folder/') on a folder of class subfolders.",

@@ -20,8 +20,12 @@ from nnguru.nn.metrics import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
+from nnguru.nn.metrics import BinaryCrossentropyMetric as BinaryCrossentropy
+from nnguru.nn.metrics import CategoricalCrossentropyMetric as CategoricalCrossentropy
+from nnguru.nn.metrics import SparseCategoricalCrossentropyMetric as SparseCategoricalCrossentropy
 
-__all__ = ["AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "F1Score", "MeanAbsoluteError",
+__all__ = ["AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalCrossentropy",
+           "SparseCategoricalCrossentropy", "CategoricalAccuracy", "F1Score", "MeanAbsoluteError",
            "MeanAbsolutePercentageError", "MeanSquaredError", "Metric", "Precision", "Recall",
            "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
            "TopKCategoricalAccuracy"]

@@ -329,7 +329,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                         callbacks=[early, backup] if early else [backup], class_weight=class_weight,
                         verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
-    hist = history.history
+    hist = history.logs  # with the learning rate and seconds of each epoch (history.csv, the guru)
     if hist.get("lr"):
         cfg["lr"] = hist["lr"][0]
     if model.stop_reason:

@@ -96,7 +96,7 @@ def test_a_schedule_sets_the_rate_every_step(binary):
     schedule = optimizers.schedules.ExponentialDecay(0.01, 4, 0.5)
     model.compile(optimizer=optimizers.Adam(schedule), loss="binary_crossentropy")
     history = model.fit(x, y, epochs=2, batch_size=40, verbose=0)  # 4 steps per epoch
-    assert history.history["lr"] == pytest.approx([schedule(3), schedule(7)])
+    assert history.logs["lr"] == pytest.approx([schedule(3), schedule(7)])
 
 
 def test_history_keys_are_keras_names(binary):
@@ -107,6 +107,10 @@ def test_history_keys_are_keras_names(binary):
     h = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
     assert list(h.history)[:5] == ["loss", "acc", "binary_accuracy", "auc", "precision"]
     assert "val_auc" in h.history
+    # nothing Keras does not log: the rate and the seconds of each epoch are in h.logs only
+    assert set(h.history) == {"loss", "acc", "binary_accuracy", "auc", "precision", "val_loss", "val_acc",
+                              "val_binary_accuracy", "val_auc", "val_precision"}
+    assert set(h.logs) == set(h.history) | {"lr", "seconds"}
     assert model.metrics_names == ["loss", "acc", "binary_accuracy", "auc", "precision"]
     assert model.history is h
     auc = model.evaluate(x, y, return_dict=True)["auc"]

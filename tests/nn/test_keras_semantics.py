@@ -108,14 +108,15 @@ def test_losses_on_probabilities_follow_keras_clipping(data):
     assert acc == pytest.approx(float((p.argmax(1).numpy() == y).mean()))
     # Keras's documented values: a zero probability costs -log(1e-7); BCE clips the same way
     sce = losses.SparseCategoricalCrossentropy()
-    assert float(sce(torch.tensor([[1.0, 0.0]]), torch.tensor([1]))) == pytest.approx(-np.log(1e-7), rel=1e-4)
+    assert float(sce(torch.tensor([1]), torch.tensor([[1.0, 0.0]])))  # Keras: (y_true, y_pred)
+    assert float(sce.compute(torch.tensor([[1.0, 0.0]]), torch.tensor([1]))) == pytest.approx(-np.log(1e-7), rel=1e-4)
     bce = losses.BinaryCrossentropy()
     probs, targets = torch.tensor([[0.9], [0.2], [1.0]]), torch.tensor([[1.0], [0.0], [0.0]])
     clipped_one = np.float32(1) - np.float32(1 - 1e-7)  # 1 - (1 - eps) in float32, as Keras computes it
     want = -np.mean([np.log(0.9), np.log(0.8), np.log(clipped_one)])
-    assert float(bce(probs, targets)) == pytest.approx(want, rel=1e-4)
+    assert float(bce(targets, probs)) == pytest.approx(want, rel=1e-4)
     cce = losses.CategoricalCrossentropy()
-    assert float(cce(torch.tensor([[0.2, 0.8]]), torch.tensor([[0.0, 1.0]]))) == pytest.approx(-np.log(0.8), rel=1e-5)
+    assert float(cce(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.2, 0.8]]))) == pytest.approx(-np.log(0.8), rel=1e-5)
 
 
 def test_binary_metrics_threshold_probabilities_at_half(data):

@@ -47,8 +47,9 @@ def test_history_keys_and_evaluate_shapes(blobs):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy", "precision", "recall", "f1"])
     h = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
-    for key in ["loss", "accuracy", "precision", "recall", "f1", "val_loss", "val_accuracy", "val_f1", "lr"]:
+    for key in ["loss", "accuracy", "precision", "recall", "f1", "val_loss", "val_accuracy", "val_f1"]:
         assert len(h.history[key]) == 3, key
+    assert len(h.logs["lr"]) == len(h.logs["seconds"]) == 3 and "lr" not in h.history  # nnguru's own keys
     assert h.epoch == [0, 1, 2]
     result = model.evaluate(x, y)
     assert isinstance(result, list) and len(result) == 5

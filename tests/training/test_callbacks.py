@@ -109,10 +109,10 @@ def test_reduce_lr_on_plateau_and_scheduler(blobs):
     m = small_model()
     h = m.fit(x, y, epochs=4, verbose=0, callbacks=[ReduceLROnPlateau(monitor="loss", patience=1,
                                                                        min_delta=10.0, factor=0.5)])
-    assert h.history["lr"] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])  # epoch 1 always improves
+    assert h.history["learning_rate"] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])  # epoch 1 always improves
     m2 = small_model()
     h2 = m2.fit(x, y, epochs=3, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: 0.1 / (e + 1))])
-    assert h2.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+    assert h2.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3])
 
 
 def test_nonfinite_loss_restores_last_good_weights_and_says_why(blobs):

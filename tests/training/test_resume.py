@@ -83,7 +83,7 @@ def test_interrupted_fit_resumes_exactly(tmp_path, kill_at):
     es = full_cbs[0]
     assert es.stopped_epoch is not None and es.stopped_epoch < 39  # early stopping did fire
     assert strip(res_h.history) == strip(full_h.history)  # bit-exact, lr (ReduceLROnPlateau) included
-    assert min(full_h.history["lr"]) < max(full_h.history["lr"])
+    assert min(full_h.logs["lr"]) < max(full_h.logs["lr"])
     assert res_cbs[0].stopped_epoch == es.stopped_epoch and res_cbs[0].best == es.best
     assert res_cbs[2].best == full_cbs[2].best
     for k, v in full_m.state_dict().items():

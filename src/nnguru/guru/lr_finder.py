@@ -86,6 +86,10 @@ def _make_optimizer(spec: Any, module: torch.nn.Module, params: list, lr: float)
 def _three_argument_loss(loss_fn: Callable[..., torch.Tensor]) -> LossFn:
     """``loss_fn`` itself when it takes ``(out, y, w)`` like nnguru's losses (so the step sees the
     model's compiled loss); plain two-argument torch losses get ``w`` dropped."""
+    from nnguru.nn.losses import Loss
+
+    if isinstance(loss_fn, Loss):  # choose_step calls its compute(out, y, w)
+        return loss_fn
     target = loss_fn.forward if isinstance(loss_fn, torch.nn.Module) else loss_fn
     try:
         params = inspect.signature(target).parameters.values()

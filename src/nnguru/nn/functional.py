@@ -34,7 +34,7 @@ from nnguru.nn import losses
 from nnguru.nn import metrics as metrics_mod
 from nnguru.nn.layers import Dropout, Embedding, Input, Layer, _Activated, call_layer, deserialize, serialize
 from nnguru.nn.merging import _Merge
-from nnguru.nn.model import Model, check_finite, to_numpy
+from nnguru.nn.model import Model, check_finite, to_numpy, weight_count
 
 # Variable (None) axes are built and checked with these stand-in lengths: two, so that output axes
 # that follow the input's length are told apart from fixed ones, and a layer whose weights or
@@ -144,7 +144,8 @@ def call_on_non_tensor(layer: nn.Module, args: tuple, kwargs: dict):
     first = args[0]
     if _contains_symbolic(first) and not isinstance(first, dict):
         return symbolic_call(layer, first, args[1:], kwargs)
-    if isinstance(first, np.ndarray) and not isinstance(layer, Model):  # a Model converts its own inputs
+    if isinstance(first, np.ndarray) and first.dtype.kind in "biuf" and not isinstance(layer, Model):
+        # numbers become a tensor (a Model converts its own inputs; strings go to the layer as they are)
         tensor = torch.as_tensor(first if first.dtype.kind in "iub" else first.astype(np.float32))
         return layer(tensor, *args[1:], **kwargs)
     return NotImplemented
@@ -303,7 +304,7 @@ class OutputPart:
         return t[:, 0].long() if self.y_int else t
 
     def __call__(self, outputs, y, w=None) -> torch.Tensor:
-        return self.loss(self.logits(outputs), self.targets(y), w)
+        return self.loss.compute(self.logits(outputs), self.targets(y), w)
 
 
 class OutputsLoss(losses.Loss):
@@ -317,7 +318,7 @@ class OutputsLoss(losses.Loss):
     def elementwise(self, outputs, y):
         return sum(p.weight * p.loss.elementwise(p.logits(outputs), p.targets(y)) for p in self.parts)
 
-    def __call__(self, outputs, y, w=None):
+    def compute(self, outputs, y, w=None):
         return sum(p.weight * p(outputs, y, w) for p in self.parts)
 
     def prepare_targets(self, y, n_outputs):
@@ -807,7 +808,7 @@ class Functional(Model):
             shapes = {n.output.dims for n in self._nodes_of(m)}
             shape = _shape_text([next(iter(shapes))], False) if len(shapes) == 1 else "multiple"
             kind = "InputLayer" if isinstance(m, Input) else type(m).__name__
-            rows.append((f"{_name_of(m)} ({kind})", shape, sum(p.numel() for p in m.parameters())))
+            rows.append((f"{_name_of(m)} ({kind})", shape, weight_count(m)))
         return rows
 
     # ---- serialization ---------------------------------------------------------------------

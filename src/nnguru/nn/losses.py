@@ -48,11 +48,34 @@ class Loss(abc.ABC):
     def elementwise(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-sample loss, shape (N,)."""
 
-    def __call__(self, outputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    def compute(self, outputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean loss of a batch: model ``outputs`` (what compile chose: see ``logits``), targets
+        ``y`` as ``prepare_targets`` made them, optional per-sample weights ``w``. The training loop,
+        the steps and the optimizers call this; ``loss(y_true, y_pred)`` is Keras's public form."""
         per_sample = self.elementwise(outputs, y)
+        if per_sample.dim() > 1:  # outputs with more axes (an autoencoder's images): Keras means over them
+            per_sample = per_sample.reshape(per_sample.shape[0], -1).mean(dim=1)
         if w is None:
             return per_sample.mean()
         return (per_sample * w).sum() / per_sample.shape[0]  # Keras's sum_over_batch_size
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> torch.Tensor:
+        """Keras's ``loss_fn(y_true, y_pred, sample_weight=None)``: targets first, then predictions
+        (arrays or tensors) read as the loss's ``from_logits`` declares; returns a scalar tensor."""
+        pred = y_pred if isinstance(y_pred, torch.Tensor) else torch.as_tensor(np.asarray(y_pred, dtype=np.float32))
+        pred = pred.float()
+        if pred.dim() == 1:
+            pred = pred[:, None]
+        true = y_true.detach().cpu().numpy() if isinstance(y_true, torch.Tensor) else np.asarray(y_true)
+        y = self.prepare_targets(true, pred.shape[-1]).to(pred.device)
+        w = None if sample_weight is None else torch.as_tensor(np.asarray(sample_weight, dtype=np.float32),
+                                                               device=pred.device).reshape(-1)
+        compiled = self.logits
+        self.logits = self.from_logits  # what the caller declared, whatever compile chose for training
+        try:
+            return self.compute(pred, y, w)
+        finally:
+            self.logits = compiled
 
     @abc.abstractmethod
     def prepare_targets(self, y: np.ndarray, n_outputs: int) -> torch.Tensor:
@@ -109,10 +132,10 @@ class SparseCategoricalCrossentropy(_Probabilistic):
             return F.cross_entropy(outputs, y, reduction="none")
         return F.nll_loss(_log_probabilities(outputs), y, reduction="none")
 
-    def __call__(self, outputs, y, w=None):
+    def compute(self, outputs, y, w=None):
         if w is None and self.logits:  # fast path: one fused kernel
             return F.cross_entropy(outputs, y)
-        return super().__call__(outputs, y, w)
+        return super().compute(outputs, y, w)
 
     def prepare_targets(self, y, n_outputs):
         y = _numeric(np.asarray(y), self.name)
@@ -175,16 +198,16 @@ class BinaryCrossentropy(_Probabilistic):
             return F.binary_cross_entropy_with_logits(outputs, y, reduction="none").mean(dim=-1)
         return F.binary_cross_entropy(outputs.clamp(EPSILON, 1 - EPSILON), y, reduction="none").mean(dim=-1)
 
-    def __call__(self, outputs, y, w=None):
+    def compute(self, outputs, y, w=None):
         if w is None and self.logits:
             return F.binary_cross_entropy_with_logits(outputs, y)
-        return super().__call__(outputs, y, w)
+        return super().compute(outputs, y, w)
 
     def prepare_targets(self, y, n_outputs):
         y = _numeric(np.asarray(y), self.name)
         if y.ndim == 1:
             y = y[:, None]
-        if y.shape[1] != n_outputs:
+        if y.shape[-1] != n_outputs:  # more axes are fine (per-pixel targets of an autoencoder)
             raise NNGuruError(
                 f"binary_crossentropy expects targets of shape (N, {n_outputs}) with values in [0, 1]; "
                 f"received shape {y.shape}. For K classes use sparse_categorical_crossentropy."
@@ -203,8 +226,9 @@ class _Regression(Loss):
         y = _numeric(np.asarray(y), self.name).astype(np.float32)
         if y.ndim == 1:
             y = y[:, None]
-        y = y.reshape(len(y), -1)
-        if y.shape[1] != n_outputs:
+        if y.ndim == 2 or y.shape[-1] != n_outputs:  # keep the axes of image-shaped targets
+            y = y.reshape(len(y), -1)
+        if y.shape[-1] != n_outputs:
             raise NNGuruError(
                 f"{self.name} expects targets with {n_outputs} value(s) per sample (the model's "
                 f"output width); received shape {y.shape}."
@@ -219,8 +243,8 @@ class MeanSquaredError(_Regression):
     def elementwise(self, outputs, y):
         return (outputs - y).square().mean(dim=-1)
 
-    def __call__(self, outputs, y, w=None):
-        return F.mse_loss(outputs, y) if w is None else super().__call__(outputs, y, w)
+    def compute(self, outputs, y, w=None):
+        return F.mse_loss(outputs, y) if w is None else super().compute(outputs, y, w)
 
 
 class MeanAbsoluteError(_Regression):

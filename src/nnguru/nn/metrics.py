@@ -18,7 +18,7 @@ import math
 import torch
 
 from nnguru.errors import NNGuruError, describe
-from nnguru.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, Loss
+from nnguru.nn.losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 
 
 def _reads_logits(loss: Loss | None) -> bool:
@@ -326,6 +326,43 @@ class MeanAbsolutePercentageError(Metric):
         return _sum_of_sample_means(100 * (y - outputs).abs() / y.abs().clamp_min(1e-7))
 
 
+class _Crossentropy(Metric):
+    """The mean of a cross-entropy loss as a metric (Keras's ``metrics.BinaryCrossentropy(...)``):
+    early stopping on ``val_binary_crossentropy`` while the model trains on another loss.
+
+    In ``fit`` it reads what the loop hands the metrics (logits when compile fused the final
+    softmax/sigmoid, see ``Loss.logits``); used on its own, what ``from_logits`` declares."""
+
+    needs_classes = True
+    loss_class: type[Loss]
+
+    def __init__(self, name: str | None = None, dtype=None, from_logits: bool = False) -> None:
+        super().__init__(name, dtype)
+        self.from_logits = bool(from_logits)
+
+    def batch_state(self, outputs, y):
+        inner = self.loss_class(from_logits=self.from_logits)
+        inner.logits = _reads_logits(self.loss) if self.loss is not None else self.from_logits
+        if isinstance(inner, SparseCategoricalCrossentropy) and y.dim() > 1:
+            y = y.reshape(len(y)).long()
+        return _sum_of_sample_means(inner.elementwise(outputs, y).reshape(len(y), -1))
+
+
+class BinaryCrossentropyMetric(_Crossentropy):
+    default_name = "binary_crossentropy"
+    loss_class = BinaryCrossentropy
+
+
+class CategoricalCrossentropyMetric(_Crossentropy):
+    default_name = "categorical_crossentropy"
+    loss_class = CategoricalCrossentropy
+
+
+class SparseCategoricalCrossentropyMetric(_Crossentropy):
+    default_name = "sparse_categorical_crossentropy"
+    loss_class = SparseCategoricalCrossentropy
+
+
 MAE, MSE, RMSE = MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError  # older nnguru names
 
 METRICS: dict[str, type[Metric]] = {
@@ -339,6 +376,8 @@ METRICS: dict[str, type[Metric]] = {
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
     "mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "binary_crossentropy": BinaryCrossentropyMetric, "categorical_crossentropy": CategoricalCrossentropyMetric,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropyMetric,
 }
 
 

@@ -40,7 +40,8 @@ UNSUPPORTED_MODEL_ATTRIBUTES = {
     "predict_generator": "pass the generator to predict(generator, steps=...).",
     "reset_metrics": "metrics are reset at the start of every epoch and evaluate call.",
     "make_train_function": "override model.train_step(x, y, w) instead (the one escape hatch).",
-    "compute_loss": "call model.loss(outputs, y, w) (outputs from model(x) inside model.loss_outputs()).",
+    "compute_loss": ("call model.loss(y_true, y_pred) as in Keras, or model.loss.compute(outputs, y, w) "
+                     "(outputs from model(x) inside model.loss_outputs())."),
     "quantize": "quantize the torch module with torch.ao.quantization.",
 }
 
@@ -81,6 +82,14 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         f"values (first rows: {rows[:5].tolist()}). Fill or drop them first (e.g. np.nan_to_num, "
         "or nnguru.train(...), which cleans tables and reports what it did)."
     )
+
+
+def weight_count(module: nn.Module) -> int:
+    """Parameters plus saved buffers (moving statistics, Normalization's mean and variance), as
+    Keras counts weights; constant buffers that are not saved (a zero bias) are not counted."""
+    buffers = sum(b.numel() for m in module.modules() for n, b in m._buffers.items()
+                  if b is not None and n not in m._non_persistent_buffers_set)
+    return sum(p.numel() for p in module.parameters()) + buffers
 
 
 _NAME_COUNTS: dict[str, int] = {}  # Keras's session-wide default names: dense, dense_1, dense_2, ...
@@ -411,6 +420,11 @@ class Model(nn.Module):
             )
         dev = self.device
         yt = self.loss.prepare_targets(y, self.output_shape[-1]) if y is not None else None
+        if yt is not None and yt.dim() > 2 and tuple(yt.shape[1:]) != tuple(self.output_shape):
+            raise NNGuruError(
+                f"Targets y{name} have shape {tuple(y.shape)}, but the model's outputs have shape "
+                f"(N, {', '.join(map(str, self.output_shape))}); give one target per output value."
+            )
         return loop.TensorData(
             torch.as_tensor(x).to(dev),
             yt.to(dev) if yt is not None else torch.zeros(len(x), device=dev),
@@ -711,8 +725,15 @@ class Model(nn.Module):
             return find_lr(self, self.loss, data.x, data.y, **kwargs)
 
     # ---- introspection and persistence -----------------------------------------------------
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """Keras's ``model.losses``: the layers' regularization penalties (``kernel_regularizer=``, ...)
+        on the current weights, one tensor per regularized layer; ``sum(model.losses)`` is what fit adds."""
+        return [p for m in self.modules() if isinstance(m, Layer) and (p := m.penalty()) is not None]
+
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """Keras's count: every weight, trainable or not (BatchNormalization's moving statistics too)."""
+        return weight_count(self)
 
     def get_weights(self) -> list[np.ndarray]:
         return [v.detach().cpu().numpy().copy() for v in self.state_dict().values()]
@@ -731,7 +752,7 @@ class Model(nn.Module):
     def summary_rows(self) -> list[tuple[str, str, int]]:
         """(layer, output shape, parameters) rows; a wrapped module lists its children."""
         children = self.module.named_children() if self.module is not None else self.named_children()
-        return [(f"{name} ({type(m).__name__})", "?", sum(p.numel() for p in m.parameters()))
+        return [(f"{name} ({type(m).__name__})", "?", weight_count(m))
                 for name, m in children]
 
     def summary(self, print_fn=print) -> str:
@@ -749,15 +770,13 @@ class Model(nn.Module):
         rows = self.summary_rows()
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         total = self.count_params()
-        buffers = sum(b.numel() for m in self.modules() for n, b in m._buffers.items()  # saved state only:
-                      if b is not None and n not in m._non_persistent_buffers_set)  # not constants
         w1 = max([len("Layer (type)"), *(len(r[0]) for r in rows)]) + 2
         w2 = max([len("Output Shape"), *(len(r[1]) for r in rows)]) + 2
         line = "─" * (w1 + w2 + 12)
         out = [f'Model: "{self.name}"', line, f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>10}", line]
         out += [f"{a:<{w1}}{b:<{w2}}{c:>10,}" for a, b, c in rows]
-        out += [line, f"Total params: {total + buffers:,}", f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {total - trainable + buffers:,}", line]
+        out += [line, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}", line]
         text = "\n".join(out)
         if print_fn is not None:
             print_fn(text)

@@ -14,7 +14,7 @@ from torch import nn
 from nnguru.errors import NNGuruError, describe
 from nnguru.nn import fast_dense
 from nnguru.nn.layers import Embedding, Input, Layer, call_layer, deserialize, serialize
-from nnguru.nn.model import Model, auto_name, final_activation
+from nnguru.nn.model import Model, auto_name, final_activation, weight_count
 
 
 class Sequential(Model):
@@ -105,7 +105,7 @@ class Sequential(Model):
             name = (getattr(layer, "layer_name", None) or getattr(layer, "name", None)
                     or f"{type(layer).__name__.lower()}_{i}")
             rows.append((f"{name} ({type(layer).__name__})", shape_text,
-                         sum(p.numel() for p in layer.parameters())))
+                         weight_count(layer)))
         return rows
 
     def get_config(self) -> dict:

@@ -251,7 +251,7 @@ def evaluate(model, data: TensorData | BatchStream, batch_size: int = EVAL_BATCH
             with model.autocast():
                 out = model(xb)
             out = out.float()
-            loss_sum += model.loss(out, yb, wb).double() * len(xb)
+            loss_sum += model.loss.compute(out, yb, wb).double() * len(xb)
             seen += len(xb)
             for m in model.compiled_metrics:
                 m.update(out, yb)
@@ -309,7 +309,8 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
     history = History()
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n,
               "train_step": train_step.name}
-    cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
+    # History last, as in Keras: it records what the other callbacks added (``learning_rate``).
+    cbs = CallbackList([*(callbacks or []), history], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.

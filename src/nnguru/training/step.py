@@ -39,6 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from nnguru.errors import NNGuruError
 from nnguru.nn import fast_dense
 from nnguru.nn.layers import has_regularizers, regularization_loss
+from nnguru.nn.losses import Loss
 from nnguru.optim.base import LossFn
 from nnguru.training.fused_step import AdamKernel
 
@@ -61,7 +62,7 @@ def plain_train_step(model: Any, x: Tensor, y: Tensor, w: Tensor | None) -> tupl
     The default is the plain update: autograd's backward and ``optimizer.step()``, or a
     ModelOptimizer's ``step_batch``. It is the reference every step :func:`choose_step` picks equals.
     """
-    opt, loss = model.optimizer, with_penalties(model, model.loss)
+    opt, loss = model.optimizer, with_penalties(model, model.loss.compute)
     if not isinstance(opt, torch.optim.Optimizer):
         return opt.step_batch(model, loss, x, y, w)
     return _autograd(model, loss, opt, opt.step, model.autocast)(x, y, w)
@@ -70,6 +71,8 @@ def plain_train_step(model: Any, x: Tensor, y: Tensor, w: Tensor | None) -> tupl
 def with_penalties(model: nn.Module, loss: LossFn) -> LossFn:
     """``loss`` plus the layers' regularization penalties (``kernel_regularizer=`` ...), computed
     after each forward pass, as Keras adds ``model.losses``; ``loss`` itself when there are none."""
+    if isinstance(loss, Loss):  # a loss object's own __call__ is Keras's (y_true, y_pred)
+        loss = loss.compute
     if not has_regularizers(model):
         return loss
 
@@ -96,7 +99,8 @@ def choose_step(model: nn.Module, optimizer: Any, loss: LossFn, x: Tensor, w: Te
                 "DistributedDataParallel's gradient averaging. Train it without torchrun, or drop the override."
             )
         return Step("custom", own)
-    loss = with_penalties(model, loss)  # a new function when penalties apply: fast-dense then never matches
+    compiled = loss is getattr(model, "loss", None) and not has_regularizers(model)  # fast-dense's own loss
+    loss = with_penalties(model, loss.compute if isinstance(loss, Loss) else loss)
     if not isinstance(optimizer, torch.optim.Optimizer):
         if world > 1:
             raise NNGuruError(
@@ -112,7 +116,7 @@ def choose_step(model: nn.Module, optimizer: Any, loss: LossFn, x: Tensor, w: Te
         ddp = DistributedDataParallel(model, device_ids=[x.device.index] if x.device.type == "cuda" else None)
         return Step("ddp" + suffix, _autograd(ddp, loss, optimizer, update, autocast))
     plan = getattr(model, "fast_dense_plan", None)  # only Sequential has one
-    if plan is not None and loss is model.loss and fast_dense.applicable(model, x, w):
+    if plan is not None and compiled and fast_dense.applicable(model, x, w):
         ops = plan()
         if ops is not None:
             return Step("fast-dense" + suffix, _dense(fast_dense.DenseStep(model, ops), update))

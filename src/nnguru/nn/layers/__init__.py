@@ -11,8 +11,10 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     conv           convolutions, pooling, upsampling, padding and cropping
     recurrent      LSTM, GRU, SimpleRNN, Bidirectional
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
+    augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
 
+from nnguru.nn.layers.augment import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from nnguru.nn.layers.base import (
     LAYERS,
     UNSUPPORTED,
@@ -79,6 +81,7 @@ from nnguru.nn.layers.recurrent import (
 )
 
 __all__ = [
+    "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
     "LAYERS", "UNSUPPORTED", "Shape", "Weight", "_Activated", "_Kernel", "_Recurrent", "_pair", "_same_padding",
     "call_layer", "deserialize", "fold_legacy_biases", "fold_second_bias", "has_regularizers", "register",
     "regularization_loss", "serialize", "Layer", "Input",

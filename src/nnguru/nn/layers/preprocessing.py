@@ -82,13 +82,14 @@ class Normalization(Layer):
 
     def adapt(self, data, batch_size: int | None = None, steps: int | None = None) -> Normalization:
         """Learn the mean and (biased) variance of ``data``: an array, or an iterable of batches."""
-        n, total, squares = 0, None, None
+        n, total, squares, sample_shape = 0, None, None, None
         for i, batch in enumerate(_batches(data)):
             if steps is not None and i >= steps:
                 break
             b = batch.astype(np.float64)
             if b.ndim == 1 and self.axis is not None:
                 b = b[:, None]
+            sample_shape = sample_shape or tuple(b.shape[1:])
             axes = tuple(range(b.ndim)) if self.axis is None else tuple(
                 a for a in range(b.ndim) if a != (self.axis % b.ndim))
             count = b.size // (1 if self.axis is None else b.shape[self.axis % b.ndim])
@@ -99,7 +100,9 @@ class Normalization(Layer):
         mean = total / n
         var = np.maximum(squares / n - mean ** 2, 0.0)
         self._adapted = (mean, var, float(n))
-        if self.built:
+        if not self.built and sample_shape:  # Keras builds the layer in adapt: layer.mean is readable now
+            self.ensure_built(sample_shape)
+        elif self.built:
             shape = tuple(self.mean.shape)
             if mean.size != int(np.prod(shape)):
                 raise NNGuruError(f"Normalization.adapt() data has {mean.size} features; the layer was built "
@@ -154,6 +157,8 @@ class TextVectorization(Layer):
                  idf_weights: Sequence[float] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         for arg, value, table in (("standardize", standardize, STANDARDIZE), ("split", split, SPLIT)):
+            if arg == "standardize" and callable(value):
+                continue  # Keras's custom standardization: fn(batch of strings) -> batch of strings
             if not (value is None or isinstance(value, str)) or value not in table:
                 raise NNGuruError(
                     f"TextVectorization({arg}={value!r}) is not supported: nnguru stores the layer as JSON, so "
@@ -189,7 +194,7 @@ class TextVectorization(Layer):
 
     def tokenize(self, text: str) -> list[str]:
         """Standardize, split, then add the n-grams (all 1-grams first, as Keras)."""
-        words = SPLIT[self.split](STANDARDIZE[self.standardize](text))
+        words = SPLIT[self.split](text if callable(self.standardize) else STANDARDIZE[self.standardize](text))
         if self.ngrams is None:
             return words
         return [" ".join(words[i:i + n]) for n in self.ngrams for i in range(len(words) - n + 1)]
@@ -208,6 +213,12 @@ class TextVectorization(Layer):
             if not isinstance(t, str):
                 raise NNGuruError(f"TextVectorization expects strings in {arg}; received {describe(t)}.")
             out.append(t)
+        if callable(self.standardize):  # one call per batch, as Keras calls it
+            done = np.asarray(self.standardize(np.asarray(out, dtype=object)), dtype=object).reshape(-1)
+            if len(done) != len(out) or not all(isinstance(t, str) for t in done):
+                raise NNGuruError(f"TextVectorization's standardize function must return one string per input "
+                                  f"string; it returned {describe(done)} for {len(out)} strings.")
+            out = list(done)
         return out
 
     def adapt(self, data, batch_size: int | None = None, steps: int | None = None) -> TextVectorization:
@@ -300,6 +311,13 @@ class TextVectorization(Layer):
         return torch.as_tensor(self.encode_host(x))
 
     def get_config(self) -> dict:
+        if callable(self.standardize):
+            raise NNGuruError(
+                f"TextVectorization(standardize={getattr(self.standardize, '__name__', self.standardize)!r}) "
+                "holds a Python function, which nnguru does not store (model files are JSON and safetensors: "
+                "loading never runs code). To save the model, standardize the texts before the model and use "
+                "standardize=None or one of 'lower', 'strip_punctuation', 'lower_and_strip_punctuation'; "
+                "or save the weights only (model.save_weights).")
         config = {**super().get_config(), "max_tokens": self.max_tokens, "standardize": self.standardize,
                   "split": self.split, "ngrams": list(self.ngrams) if self.ngrams else None,
                   "output_mode": self.output_mode, "output_sequence_length": self.output_sequence_length,

@@ -39,6 +39,8 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
 
     def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # Keras 3 logs the rate of the epoch that ended
+            logs["learning_rate"] = get_lr(self.model.optimizer)
         current = mon.read(logs or {}, self.monitor, "ReduceLROnPlateau")
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
@@ -69,3 +71,7 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         lr = float(self.schedule(epoch, get_lr(self.model.optimizer)))
         set_lr(self.model.optimizer, lr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # Keras 3 logs the rate of the epoch that ended
+            logs["learning_rate"] = get_lr(self.model.optimizer)
