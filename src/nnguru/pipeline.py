@@ -101,7 +101,7 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
     check_names(cfg)
     console = console or Console(quiet=cfg["verbose"] == 0)
     nnguru.set_seed(int(cfg["seed"]))
-    ds = load(data if data is not None else cfg["data"], cfg)
+    ds = load_or_stream(data if data is not None else cfg["data"], cfg, console)
     first = run(ds, cfg, out, overwrite, console, model)
     if not cfg["auto_fix"]:
         return first
@@ -110,9 +110,13 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
     """All stages on loaded data ``ds``; the run directory is made once the data is accepted."""
+    from nnguru.data.stream import TableStream
+
     run_dir = check_run_dir(out, _safe_name(ds.name), overwrite)
-    task = choose_task(ds, cfg, console)
-    p = task.prepare(ds, console)  # bad data stops here, before anything is written
+    streamed = isinstance(ds, TableStream)  # a table larger than memory, read in chunks
+    task = choose_task(ds.sample if streamed else ds, cfg, console)
+    # bad data stops here, before anything is written
+    p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
     make_run_dir(run_dir, overwrite)
     write_prepared(task, p, run_dir)
     model = build(task, p, run_dir, console, user_model)
@@ -193,13 +197,14 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     early = None
     if cfg["early_stopping"] and len(x_va):
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    class_weight = task.class_weight(p.y["train"], p.n_out)
+    class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
     cfg["epochs"], cfg["patience"] = epochs, patience  # config.yaml holds resolved values: rerunnable
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
                  + (f", early stopping (patience {patience})" if early else ""))
     t0 = time.perf_counter()
-    history = model.fit(x_tr, p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
-                        validation_data=(x_va, p.y["val"]) if len(x_va) else None,
+    streamed = "stream" in p.context  # streamed splits carry their targets
+    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
+                        validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=[early] if early else [], class_weight=class_weight,
                         verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
@@ -219,7 +224,7 @@ def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, cons
     """Score the test split, once, next to the task's baselines; write metrics.json and the plots."""
     from nnguru import report
 
-    ev = task.evaluate(model, p)
+    ev = task.evaluate_stream(model, p) if "stream" in p.context else task.evaluate(model, p)
     ev.metrics = {"task": task.name, **ev.metrics, "epochs_run": len(fitted.history.get("loss", [])),
                   "train_seconds": round(fitted.train_seconds, 3)}
     ev.metrics.setdefault("test", {})
@@ -274,6 +279,23 @@ def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findin
 # ---- helpers -----------------------------------------------------------------------------------
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def load_or_stream(data: Any, cfg: dict, console):
+    """A :class:`TableStream` for a table to stream (``stream``: true, or auto and a large file),
+    else the loaded Dataset. A large file whose task cannot stream (forecasting) is loaded."""
+    from nnguru.data import stream
+
+    if not stream.should_stream(data, cfg):
+        return load(data, cfg)
+    table = stream.open_table(data, cfg)
+    if cfg["stream"] is True:
+        return table
+    cls = tasks.get(tasks.check(cfg["task"])) if tasks.check(cfg["task"]) else tasks.infer(table.sample)[0]
+    if cls.streams:
+        console.print(f"[yellow]Note:[/] {table.name} is large: streamed in chunks (--no-stream loads it).")
+        return table
+    return load(data, cfg)
 
 
 def load(data: Any, cfg: dict):

@@ -271,10 +271,13 @@ class Model(nn.Module):
             validation_batch_size: int | None = None, resume_from: str | None = None) -> History:
         """Train for ``epochs``; returns ``History`` (``history.history[key]`` per epoch, Keras keys)."""
         self._require_compiled("fit")
-        if x is None or y is None:
-            raise NNGuruError("fit(x, y) needs both inputs x and targets y.")
         if not isinstance(epochs, int) or epochs < 1:
             raise NNGuruError(f"epochs must be a positive int; received {describe(epochs)}.")
+        if hasattr(x, "batches"):  # a table streamed in chunks (nnguru.data.stream.TableSplit)
+            return self._fit_stream(x, validation_data, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                                    callbacks=callbacks, shuffle=shuffle, class_weight=class_weight)
+        if x is None or y is None:
+            raise NNGuruError("fit(x, y) needs both inputs x and targets y.")
         x_arr = self._x_array(x)
         y_arr = self._y_array(y)
         if len(x_arr) == 0:
@@ -331,6 +334,31 @@ class Model(nn.Module):
     # one escape hatch) and fit calls yours; otherwise fit runs the step that training/step.py
     # chooses, which equals this default (the plain autograd update).
     train_step = plain_train_step
+
+    def _fit_stream(self, split, validation_data, *, batch_size, epochs, verbose, callbacks, shuffle,
+                    class_weight) -> History:
+        """``fit`` on a streamed split: each torchrun rank reads its shard of the chunks."""
+        from nnguru.training.progress import resolve_verbose
+
+        if not self.built:
+            self.build(split.input_shape)
+        self._finish_compile()
+        if getattr(self.optimizer, "full_batch", False):
+            raise NNGuruError(f"The optimizer {type(self.optimizer).__name__} takes the whole training split as "
+                              "one batch, which a streamed table cannot give. Use adam, sgd or another "
+                              "mini-batch optimizer with --stream.")
+        rank, world = loop.rank_and_world()
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        batch_size = int(batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH)
+        train = split.batches(batch_size, device=self.device, shuffle=shuffle, seed=seed,
+                              class_weight=class_weight, rank=rank, world=world)
+        val = None
+        if validation_data is not None and len(validation_data[0]):
+            val = validation_data[0].batches(loop.EVAL_BATCH, device=self.device, shuffle=False)
+        self.history = loop.fit(self, train, val, epochs=epochs, batch_size=batch_size,
+                                callbacks=list(callbacks or []), verbose=resolve_verbose(verbose))
+        self.history.model = self
+        return self.history
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None, return_dict: bool = False):

@@ -11,9 +11,12 @@
         callbacks.on_epoch_end(logs)                       # History, EarlyStopping, ...
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
-DataLoader, no collation, no worker processes. Under ``torchrun`` every rank takes an equal
-shard of one shared permutation; logs are all-reduced, stops (a non-finite loss, a callback's
-``stop_training``) are agreed by all ranks, and only rank 0 prints or writes files.
+DataLoader, no collation, no worker processes. Data larger than memory comes instead as a batch
+stream (``nnguru.data.stream.StreamBatches``: ``steps``, ``rows``, ``batch_size``, ``example``
+and ``epoch(e)`` yielding ``(x, y, w)`` device tensors, this rank's shard already).
+Under ``torchrun`` every rank takes an equal shard of one shared permutation; logs are
+all-reduced, stops (a non-finite loss, a callback's ``stop_training``) are agreed by all ranks,
+and only rank 0 prints or writes files.
 """
 
 from __future__ import annotations
@@ -165,39 +168,63 @@ def _metric_logs(metrics, prefix: str = "") -> dict[str, float]:
     return logs
 
 
+def _slices(data: TensorData, batch_size: int):
+    for start in range(0, len(data), batch_size):
+        end = start + batch_size
+        yield data.x[start:end], data.y[start:end], None if data.w is None else data.w[start:end]
+
+
 @torch.inference_mode()
-def evaluate(model, data: TensorData, batch_size: int = EVAL_BATCH, prefix: str = "") -> dict[str, float]:
-    """Loss and compiled metrics over ``data`` (in eval mode, large batches)."""
+def evaluate(model, data, batch_size: int = EVAL_BATCH, prefix: str = "") -> dict[str, float]:
+    """Loss and compiled metrics over ``data`` (TensorData or a batch stream; eval mode)."""
     was_training = model.training
     model.eval()
     for m in model.compiled_metrics:
         m.reset()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=data.x.device)
-    for start in range(0, len(data), batch_size):
-        xb, yb, wb = data.x[start:start + batch_size], data.y[start:start + batch_size], None
-        if data.w is not None:
-            wb = data.w[start:start + batch_size]
+    tensors = isinstance(data, TensorData)
+    device = data.x.device if tensors else data.example.device
+    loss_sum, seen = torch.zeros((), dtype=torch.float64, device=device), 0
+    for xb, yb, wb in (_slices(data, batch_size) if tensors else data.epoch(0)):
         with model.autocast():
             out = model(xb)
         out = out.float()
         loss_sum += model.loss(out, yb, wb).double() * len(xb)
+        seen += len(xb)
         for m in model.compiled_metrics:
             m.update(out, yb)
     model.train(was_training)
-    logs = {prefix + "loss": float(loss_sum) / max(len(data), 1)}
+    logs = {prefix + "loss": float(loss_sum) / max(seen, 1)}
     logs.update(_metric_logs(model.compiled_metrics, prefix))
     return logs
 
 
-def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_size: int,
+def _epoch_batches(train: TensorData, seed: int | None, rank: int, n: int, batch_size: int, steps: int):
+    """This rank's batches of one epoch: slices of a permutation shared by all ranks (seeded)."""
+    if seed is not None:
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        order = torch.randperm(len(train), generator=gen).to(train.x.device)
+    else:
+        order = torch.arange(len(train), device=train.x.device)
+    order = order[rank * n:(rank + 1) * n]
+    for step in range(steps):
+        yield train.batch(order[step * batch_size:(step + 1) * batch_size])
+
+
+def fit(model, train, val, *, epochs: int, batch_size: int,
         shuffle: bool = True, callbacks: list | None = None, verbose: int = 1,
         initial_epoch: int = 0, seed: int | None = None) -> History:
-    """Train ``model`` (an ``nnguru.Model``, compiled) and return its ``History``."""
+    """Train ``model`` (an ``nnguru.Model``, compiled) on TensorData or a batch stream."""
     rank, world = rank_and_world()
-    n = len(train) // world  # every rank runs the same number of steps
-    batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
-    steps = math.ceil(n / batch_size)
-    train_step = choose_step(model, model.optimizer, model.loss, train.x, train.w, world)
+    tensors = isinstance(train, TensorData)
+    if tensors:
+        n = len(train) // world  # every rank runs the same number of steps
+        batch_size = n if getattr(model.optimizer, "full_batch", False) else min(batch_size, n)
+        steps = math.ceil(n / batch_size)
+        x_example, w_example = train.x, train.w
+    else:  # a stream sets its own batches; the same number of steps on every rank
+        n, batch_size, steps = train.rows, train.batch_size, train.steps
+        x_example, w_example = train.example, train.example[:, 0] if train.weights is not None else None
+    train_step = choose_step(model, model.optimizer, model.loss, x_example, w_example, world)
     history = History()
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n * world,
               "train_step": train_step.name}
@@ -207,8 +234,8 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
     model.shuffle_seed = base_seed  # checkpoints store it, so a resumed run shuffles identically
-    device = train.x.device
-    threads = step_threads(model, train.x, batch_size)
+    device = x_example.device
+    threads = step_threads(model, x_example, batch_size)
     model.stop_training = False
     good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     logs: dict[str, float] = {}
@@ -221,17 +248,13 @@ def fit(model, train: TensorData, val: TensorData | None, *, epochs: int, batch_
             t0 = time.perf_counter()
             model.train()
             tally = Tally(model.compiled_metrics, device)
-            if shuffle:
-                gen = torch.Generator(device="cpu").manual_seed(base_seed + epoch)
-                order = torch.randperm(len(train), generator=gen).to(device)
+            if tensors:
+                batches = _epoch_batches(train, base_seed + epoch if shuffle else None, rank, n, batch_size, steps)
             else:
-                order = torch.arange(len(train), device=device)
-            order = order[rank * n:(rank + 1) * n]
+                batches = train.epoch(epoch)
             finite, reason = True, None
 
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                xb, yb, wb = train.batch(idx)
+            for step, (xb, yb, wb) in enumerate(batches):
                 if cbs.batch_begin:
                     cbs.on_train_batch_begin(step)
                 try:
