@@ -586,9 +586,10 @@ class TableSplit:
 
     def batches(self, batch_size: int, *, device: Any = "cpu", shuffle: bool = True, seed: int = 0,
                 class_weight: dict | None = None, rank: int = 0, world: int = 1,
-                buffer_rows: int | None = None) -> StreamBatches:
+                buffer_rows: int | None = None, targets: Callable | None = None) -> StreamBatches:
+        """``targets``: encoded targets (NumPy) -> the loss's target tensor (``loss.prepare_targets``)."""
         return StreamBatches(self, batch_size, device=device, shuffle=shuffle, seed=seed, class_weight=class_weight,
-                             rank=rank, world=world,
+                             rank=rank, world=world, targets=targets,
                              buffer_rows=buffer_rows or int(self.cfg.get("shuffle_buffer") or SHUFFLE_BUFFER))
 
 
@@ -602,10 +603,11 @@ class StreamBatches:
     """
 
     def __init__(self, split: TableSplit, batch_size: int, *, device: Any, shuffle: bool, seed: int,
-                 class_weight: dict | None, rank: int, world: int, buffer_rows: int) -> None:
+                 class_weight: dict | None, rank: int, world: int, buffer_rows: int,
+                 targets: Callable | None = None) -> None:
         import torch
 
-        self.split, self.shuffle, self.seed = split, shuffle, int(seed)
+        self.split, self.shuffle, self.seed, self.targets = split, shuffle, int(seed), targets
         self.rank, self.world, self.buffer_rows = rank, world, int(buffer_rows)
         self.device = torch.device(device)
         self.weights = None
@@ -672,7 +674,8 @@ class StreamBatches:
         import torch
 
         xb = torch.from_numpy(np.ascontiguousarray(x)).to(self.device, non_blocking=True)
-        yb = torch.from_numpy(np.ascontiguousarray(y)).to(self.device, non_blocking=True)
+        yb = self.targets(y) if self.targets is not None else torch.from_numpy(np.ascontiguousarray(y))
+        yb = yb.to(self.device, non_blocking=True)
         wb = None
         if self.weights is not None:
             wb = torch.from_numpy(self.weights[y]).to(self.device, non_blocking=True)
@@ -740,7 +743,7 @@ def classification_counts(model, split: TableSplit, positive: int | None, thresh
             pred = np.where(p[:, positive] >= t, positive, 1 - positive)
         np.add.at(confusion, (y, pred), 1)
         loss -= float(np.log(np.clip(p[np.arange(len(y)), y], eps, 1 - eps)).sum())
-        sample.add(y, p)
+        sample.add(y, out)  # as predicted: the threshold choice and the plots read raw outputs
     return {"confusion": confusion, "loss_sum": loss, "nonfinite": bad, "sample": sample}
 
 
@@ -750,7 +753,7 @@ def classification_metrics_from_counts(counts: dict, classes: list, positive: in
     summed log-loss; ROC/PR areas from the prediction sample (exact when it holds every row)."""
     from sklearn import metrics as skm
 
-    from nnguru.evaluate.metrics import DEFAULT_THRESHOLD, _float
+    from nnguru.evaluate.metrics import DEFAULT_THRESHOLD, _as_proba, _float
 
     cm = counts["confusion"].astype(np.float64)
     n = int(cm.sum())
@@ -774,8 +777,9 @@ def classification_metrics_from_counts(counts: dict, classes: list, positive: in
     if positive is not None and sample.y is not None:
         is_pos = sample.y == positive
         both = 0 < is_pos.sum() < len(is_pos)
-        out["roc_auc"] = _float(skm.roc_auc_score(is_pos, sample.out[:, positive])) if both else None
-        out["pr_auc"] = _float(skm.average_precision_score(is_pos, sample.out[:, positive])) if both else None
+        scores = _as_proba(sample.out, len(classes))[0][:, positive]
+        out["roc_auc"] = _float(skm.roc_auc_score(is_pos, scores)) if both else None
+        out["pr_auc"] = _float(skm.average_precision_score(is_pos, scores)) if both else None
         if not sample.complete:
             out["auc_sample"] = len(sample.y)
     out["balanced_accuracy"] = float(np.mean(rec[support > 0]))

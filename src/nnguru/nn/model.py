@@ -350,11 +350,14 @@ class Model(nn.Module):
         rank, world = loop.rank_and_world()
         seed = int(torch.randint(0, 2**62, (1,)).item())
         batch_size = int(batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH)
+        def targets(y: np.ndarray) -> torch.Tensor:
+            return self.loss.prepare_targets(y, self.output_shape[-1])
+
         train = split.batches(batch_size, device=self.device, shuffle=shuffle, seed=seed,
-                              class_weight=class_weight, rank=rank, world=world)
+                              class_weight=class_weight, rank=rank, world=world, targets=targets)
         val = None
         if validation_data is not None and len(validation_data[0]):
-            val = validation_data[0].batches(loop.EVAL_BATCH, device=self.device, shuffle=False)
+            val = validation_data[0].batches(loop.EVAL_BATCH, device=self.device, shuffle=False, targets=targets)
         self.history = loop.fit(self, train, val, epochs=epochs, batch_size=batch_size,
                                 callbacks=list(callbacks or []), verbose=resolve_verbose(verbose))
         self.history.model = self
