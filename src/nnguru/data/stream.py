@@ -574,7 +574,8 @@ class TableSplit:
 
     def _known_labels(self, X: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
         """Rows whose label occurs in training (others are counted in the report, not scored)."""
-        known = np.array([label_key_and_value(v)[0] in self.stats.classes for v in y], dtype=bool)
+        codes, uniques = pd.factorize(pd.Series(y, dtype=object))
+        known = np.array([label_key_and_value(v)[0] in self.stats.classes for v in uniques], dtype=bool)[codes]
         return (X, y) if known.all() else (X[known], y[known])
 
     def encode(self, y: np.ndarray) -> np.ndarray:
