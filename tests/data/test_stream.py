@@ -256,3 +256,19 @@ def test_stream_refuses_what_it_cannot_stream(tmp_path, csv_path):
     with pytest.raises(NNGuruError, match="forecast"):
         nnguru.train(str(series), target="units", task="forecast", stream=True, out=tmp_path / "c")
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_csv_reader_detects_like_the_loader_and_skips_ragged_rows(tmp_path):
+    from nnguru.data.sources import read_delimited
+
+    path = tmp_path / "semi.txt"
+    lines = [f'{i};"a; {i % 3}";{i * 0.5}' for i in range(40)]
+    path.write_text("\n".join(lines[:10] + ["1;2"] + lines[10:]) + "\n")
+    reader = st.TableReader(path, chunk_rows=7)
+    frames = [f for _, f in reader.frames()]
+    assert max(len(f) for f in frames) == 7 and reader.skipped_rows == 1
+    loaded, info = read_delimited(path)
+    assert not info["header"] and info["short_rows_padded"]["count"] == 1
+    streamed = pd.concat(frames, ignore_index=True)
+    assert list(streamed.columns) == list(loaded.columns) == ["c0", "c1", "c2"]
+    pd.testing.assert_frame_equal(streamed, loaded.drop(index=10).reset_index(drop=True), check_dtype=False)

@@ -171,11 +171,7 @@ class TableReader:
             reader = pv.open_csv(self.path, read_options=read, parse_options=parse, convert_options=convert)
             for batch in reader:
                 for start in range(0, batch.num_rows, self.chunk_rows):
-                    frame = batch.slice(start, self.chunk_rows).to_pandas()
-                    if self.encoding == "utf-8" and len(frame) and frame.columns[0] == self.names[0]:
-                        first = frame.iat[0, 0]  # a UTF-8 byte-order mark is not part of the name
-                        frame.iat[0, 0] = first.lstrip("\ufeff") if isinstance(first, str) else first
-                    yield frame
+                    yield batch.slice(start, self.chunk_rows).to_pandas()  # Arrow skips a UTF-8 BOM
         except pa.ArrowInvalid as exc:
             raise NNGuruError(f"DATA {str(self.path)!r} could not be streamed as a table: {exc}. Pass --sep, "
                               "fix the quoting, or leave out --stream.") from None
