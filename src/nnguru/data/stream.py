@@ -86,9 +86,13 @@ class TableReader:
             import pyarrow.parquet as pq
 
             self.format = "parquet"
-            meta = pq.ParquetFile(self.path).metadata
-            self.names = [str(n) for n in pq.ParquetFile(self.path).schema_arrow.names]
-            self.parts = meta.num_row_groups
+            try:
+                parquet = pq.ParquetFile(self.path)
+            except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+                raise NNGuruError(f"DATA {str(self.path)!r} could not be read as Parquet: {exc}. Check that the "
+                                  "file is complete, or save the table as CSV.") from None
+            self.names = [str(n) for n in parquet.schema_arrow.names]
+            self.parts = parquet.metadata.num_row_groups
             if columns is not None:
                 if len(columns) != len(self.names):
                     raise NNGuruError(f"--columns gives {len(columns)} names but {str(self.path)!r} has "
@@ -469,7 +473,7 @@ def collect_stats(stream: TableStream, cfg: dict, categorical: bool) -> StreamSt
 
 
 def _target_keys(y: np.ndarray, categorical: bool, stats: StreamStats, train: np.ndarray) -> np.ndarray:
-    """Class counts (train and val/test) or, for regression, the training targets as floats."""
+    """Counts the classes (train and val/test); for regression, returns the training targets as floats."""
     if categorical:
         for split_mask, counter in ((train, stats.classes), (~train, stats.eval_classes)):
             for raw, n in pd.Series(y[split_mask], dtype=object).value_counts().items():
