@@ -189,6 +189,8 @@ def test_batches_cover_each_training_row_once_shuffled_per_epoch_and_shard_by_ra
     x_all, _ = _arrays(p.x["train"])
     batches = p.x["train"].batches(100, seed=3, buffer_rows=300)
     assert batches.steps == -(-len(x_all) // 100)
+    x0, y0, w0 = batches.first()
+    assert len(x0) == 100 and w0 is None and not batches.weighted
     first = [b for b in batches.epoch(0)]
     assert len(first) == batches.steps and all(x.dtype == torch.float32 for x, _, _ in first)
     seen = torch.cat([x for x, _, _ in first]).numpy()

@@ -628,6 +628,17 @@ class StreamBatches:
     def __len__(self) -> int:
         return self.rows
 
+    @property
+    def weighted(self) -> bool:
+        """Batches carry per-sample (class) weights (``training/batches.py``'s protocol on main)."""
+        return self.weights is not None
+
+    def first(self) -> tuple[Any, Any, Any]:
+        """The first rows of this rank's shard as a batch, read without starting an epoch."""
+        for x, y in self.split.arrays(self._owns):
+            return self._tensors(x[:self.batch_size], y[:self.batch_size])
+        raise NNGuruError(f"The {SPLITS[self.split.split]} split has no rows to read.")
+
     def _owns(self, part: int) -> bool:
         return part % self.world == self.rank
 
