@@ -104,16 +104,17 @@ def test_cli_device_that_does_not_exist_names_the_devices(tmp_path, capsys):
 
 # ---- property tests ----------------------------------------------------------------------------
 WHOLE = {"epochs": 1, "batch_size": 1, "patience": 1, "seed": 0, "horizon": 1, "window": 1, "season": 1,
-         "test_steps": 1}
+         "test_steps": 1, "shuffle_buffer": 1}
 REAL = {"lr": (0, None, False), "hidden_scale": (0, None, False), "dropout": (0, 1, True),
-        "val_frac": (0, 1, True), "test_frac": (0, 1, True)}
+        "val_frac": (0, 1, True), "test_frac": (0, 1, True), "stream_threshold_mb": (0, None, False)}
 BOOLS = ("early_stopping", "auto_fix", "tensorboard", "drop_outliers", "allow_outside_paths")
 CHOICES = {"missing": ("fill", "drop"), "placeholder_zeros": ("flag", "missing"), "transform": ("none", "log")}
+BOOL_OR_AUTO = ("stream",)
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 300), st.floats(allow_nan=True, allow_infinity=True),
                    st.sampled_from(["", "x", "1e-3", "10", "-2", "0.5", "auto", "fill", "log", "inf", "nan"]),
                    st.lists(st.integers(), max_size=2))
-keys = st.sampled_from([*WHOLE, *REAL, *BOOLS, *CHOICES, "not_an_option"])
+keys = st.sampled_from([*WHOLE, *REAL, *BOOLS, *CHOICES, *BOOL_OR_AUTO, "not_an_option"])
 
 
 def _number(value):
@@ -148,6 +149,8 @@ def _valid(key, value) -> bool:
         return isinstance(value, bool)
     if key in CHOICES:
         return value in CHOICES[key]
+    if key in BOOL_OR_AUTO:
+        return isinstance(value, bool) or value == "auto"
     return False  # an unknown option
 
 

@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length of the test span (default: --test-frac of the series, at least 3 horizons)")
     _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
+    _bool_flag(p, "stream", "read a CSV/Parquet table in chunks (data larger than memory; default: "
+               "files over min(1 GiB, available memory / 8))")
+    p.add_argument("--stream-threshold-mb", type=float, help="stream tables larger than this many MB")
+    p.add_argument("--shuffle-buffer", type=int, help="rows mixed across chunks when streaming (default 65536)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
     g = p.add_argument_group("several processes or machines (torchrun, DistributedDataParallel)")
     g.add_argument("--devices", type=int, metavar="N",
@@ -225,7 +229,8 @@ def cmd_inspect(args) -> int:
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
-              "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every")
+              "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
+              "stream_threshold_mb", "shuffle_buffer")
 
 
 def cmd_train(args) -> int:

@@ -58,6 +58,11 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "verbose": "auto",
     "checkpoint_every": None,  # None: a checkpoint at each epoch's end; N: also every N steps
+    # tables larger than memory (nnguru.data.stream): true | false | auto (CSV/Parquet files over
+    # stream_threshold_mb, by default 1 GiB or an eighth of the available memory, whichever is less)
+    "stream": "auto",
+    "stream_threshold_mb": None,
+    "shuffle_buffer": None,  # rows mixed across chunks when streaming (default 65536)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -255,6 +260,12 @@ def _regex(value: Any) -> str:
     return value
 
 
+def _stream(value: Any) -> Any:
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise _Invalid("true, false or 'auto'")
+
+
 def _verbose(value: Any) -> Any:
     if value == "auto" or isinstance(value, bool) or (_is_int(value) and value >= 0):
         return value
@@ -334,6 +345,9 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "device": (_device, "e.g. --device cpu, or auto to use a GPU when there is one"),
     "verbose": (_verbose, "auto, 0 (quiet), 1 or 2"),
     "checkpoint_every": (_whole(1), "e.g. 50 (steps); leave it out for a checkpoint at each epoch's end"),
+    "stream": (_stream, "--stream, --no-stream, or auto (stream CSV/Parquet files over the threshold)"),
+    "stream_threshold_mb": (_real(0.0), "e.g. 512; leave it out for min(1 GiB, available memory / 8)"),
+    "shuffle_buffer": (_whole(1), "e.g. 65536 (the default)"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {
@@ -341,6 +355,7 @@ FLAGS: dict[str, str | None] = {
     "header": "--header/--no-header", "hidden_scale": None, "verbose": "--quiet",
     "early_stopping": "--early-stopping/--no-early-stopping", "drop_outliers": "--drop-outliers",
     "auto_fix": "--auto-fix/--no-auto-fix", "tensorboard": "--tensorboard/--no-tensorboard",
+    "stream": "--stream/--no-stream",
 }
 
 

@@ -110,10 +110,10 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
             cfg["model"] = model
         check_names(cfg)
         nnguru.set_seed(int(cfg["seed"]))
+        console = distributed.quiet(console or Console(quiet=cfg["verbose"] == 0))
         source = data if data is not None else cfg["data"]
-        ds = load(source, cfg)
+        ds = load_or_stream(source, cfg, console)  # a table larger than memory is read in chunks
         final = check_run_dir(distributed.output(out), _safe_name(ds.name), overwrite)
-    console = distributed.quiet(console or Console(quiet=cfg["verbose"] == 0))
     fingerprint = {"data": rundir.fingerprint_data(source)}
     holder: list = []
 
@@ -149,9 +149,13 @@ def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_mo
 def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
     """All stages on loaded data ``ds``; ``begin()`` makes the folder once the data is accepted;
     ``rd()`` is the run's :class:`rundir.RunDir`, which records each stage."""
+    from nnguru.data.stream import TableStream
+
+    streamed = isinstance(ds, TableStream)  # a table larger than memory, read in chunks
     with distributed.together():  # a rank's bad data stops every rank, with one message
-        task = choose_task(ds, cfg, console)
-        p = task.prepare(ds, console)  # bad data stops here, before anything is written
+        task = choose_task(ds.sample if streamed else ds, cfg, console)
+        # bad data stops here, before anything is written
+        p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
         run_dir = begin()
         write_prepared(task, p, run_dir)
         rd().stage_done("prepare", run_dir)
@@ -231,7 +235,12 @@ def _resume(resume, data, target, task, out, config, model, console, options: di
     rd = rundir.take_over(final, part)
     try:
         nnguru.set_seed(int(cfg["seed"]))
-        ds = load(source, cfg)
+        ds = load_or_stream(source, cfg, console)
+        from nnguru.data.stream import TableStream
+
+        if isinstance(ds, TableStream):
+            raise NNGuruError(f"--resume {str(resume)!r}: the run streamed its table in chunks (data larger than "
+                              "memory), and resuming a streamed run is not supported yet. Start it again.")
         console.print(f"Resuming the run into {final} (stages done: {', '.join(rd.stages) or 'none'}).",
                       highlight=False)
         first = run_stages(ds, cfg, console, model if not isinstance(model, str) else None,
@@ -317,15 +326,16 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     early = None
     if cfg["early_stopping"] and len(x_va):
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    class_weight = task.class_weight(p.y["train"], p.n_out)
+    class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
     cfg["epochs"], cfg["patience"] = epochs, patience  # config.yaml holds resolved values: rerunnable
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
                  + (f", early stopping (patience {patience})" if early else ""))
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
     t0 = time.perf_counter()
-    history = model.fit(x_tr, p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
-                        validation_data=(x_va, p.y["val"]) if len(x_va) else None,
+    streamed = "stream" in p.context  # streamed splits carry their targets
+    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
+                        validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=[early, backup] if early else [backup], class_weight=class_weight,
                         verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
@@ -345,7 +355,7 @@ def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, cons
     """Score the test split, once, next to the task's baselines; write metrics.json and the plots."""
     from nnguru import report
 
-    ev = task.evaluate(model, p)
+    ev = task.evaluate_stream(model, p) if "stream" in p.context else task.evaluate(model, p)
     ev.metrics = {"task": task.name, **ev.metrics, "epochs_run": len(fitted.history.get("loss", [])),
                   "train_seconds": round(fitted.train_seconds, 3)}
     ev.metrics.setdefault("test", {})
@@ -400,6 +410,23 @@ def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findin
 # ---- helpers -----------------------------------------------------------------------------------
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
+
+
+def load_or_stream(data: Any, cfg: dict, console):
+    """A :class:`TableStream` for a table to stream (``stream``: true, or auto and a large file),
+    else the loaded Dataset. A large file whose task cannot stream (forecasting) is loaded."""
+    from nnguru.data import stream
+
+    if not stream.should_stream(data, cfg):
+        return load(data, cfg)
+    table = stream.open_table(data, cfg)
+    if cfg["stream"] is True:
+        return table
+    cls = tasks.get(tasks.check(cfg["task"])) if tasks.check(cfg["task"]) else tasks.infer(table.sample)[0]
+    if cls.streams:
+        console.print(f"[yellow]Note:[/] {table.name} is large: streamed in chunks (--no-stream loads it).")
+        return table
+    return load(data, cfg)
 
 
 def load(data: Any, cfg: dict):

@@ -42,7 +42,7 @@ class TargetReport(TypedDict, total=False):
 class SplitReport(TypedDict):
     """How the cleaned rows were split (sizes in samples; forecasting: in windows)."""
 
-    method: Literal["stratified", "random", "chronological"]
+    method: Literal["stratified", "random", "chronological", "hash"]  # hash: streamed tables
     train: int
     val: int
     test: int
@@ -72,6 +72,7 @@ class DataReport(TypedDict, total=False):
     duplicates: dict[str, Any]  # rows, share, conflicting_labels, action
     target: TargetReport | None
     split: SplitReport
+    stream: dict[str, Any]  # streamed tables: chunk size, samples, what was skipped or estimated
 
 
 # ------------------------------------------------------------------------------- metrics.json

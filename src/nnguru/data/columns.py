@@ -155,8 +155,10 @@ def _present_strings(values: pd.Series, change: Callable[[pd.Series], pd.Series]
     missing = missing_mask(values)
     out = pd.Series(np.nan, index=values.index, dtype=object)
     present = values[~missing]
-    if len(present):
-        out[~missing] = change(present.astype(object).map(str).astype(str)).astype(object)
+    if len(present):  # ``change`` on each distinct string once: columns repeat their values
+        codes, uniques = pd.factorize(present.astype(object).map(str))
+        changed = change(pd.Series(uniques, dtype=object).astype(str)).astype(object).to_numpy()
+        out[~missing] = changed[codes]
     return out
 
 

@@ -494,6 +494,9 @@ class Model(nn.Module):
                               "after every epoch (validation_freq=1).")
         if not isinstance(epochs, int) or epochs < 1:
             raise NNGuruError(f"epochs must be a positive int; received {describe(epochs)}.")
+        if hasattr(x, "batches"):  # a table streamed in chunks (nnguru.data.stream.TableSplit)
+            return self._fit_stream(x, validation_data, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                                    callbacks=callbacks, shuffle=shuffle, class_weight=class_weight)
         for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise NNGuruError(f"{name} must be a positive int or None; received {describe(value)}.")
@@ -573,6 +576,34 @@ class Model(nn.Module):
     # one escape hatch) and fit calls yours; otherwise fit runs the step that training/step.py
     # chooses, which equals this default (the plain autograd update).
     train_step = plain_train_step
+
+    def _fit_stream(self, split, validation_data, *, batch_size, epochs, verbose, callbacks, shuffle,
+                    class_weight) -> History:
+        """``fit`` on a streamed split: each torchrun rank reads its shard of the chunks."""
+        from nnguru.training.progress import resolve_verbose
+
+        if not self.built:
+            self.build(split.input_shape)
+        self._finish_compile()
+        if getattr(self.optimizer, "full_batch", False):
+            raise NNGuruError(f"The optimizer {type(self.optimizer).__name__} takes the whole training split as "
+                              "one batch, which a streamed table cannot give. Use adam, sgd or another "
+                              "mini-batch optimizer with --stream.")
+        rank, world = loop.rank_and_world()
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        batch_size = int(batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH)
+        def targets(y: np.ndarray) -> torch.Tensor:
+            return self.loss.prepare_targets(y, self.output_shape[-1])
+
+        train = split.batches(batch_size, device=self.device, shuffle=shuffle, seed=seed,
+                              class_weight=class_weight, rank=rank, world=world, targets=targets)
+        val = None
+        if validation_data is not None and len(validation_data[0]):
+            val = validation_data[0].batches(loop.EVAL_BATCH, device=self.device, shuffle=False, targets=targets)
+        self.history = loop.fit(self, train, val, epochs=epochs, batch_size=batch_size,
+                                callbacks=list(callbacks or []), verbose=resolve_verbose(verbose))
+        self.history.model = self
+        return self.history
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
                  verbose: int | str = 0, sample_weight: Any = None, steps: int | None = None,

@@ -70,6 +70,7 @@ class Task(ABC):
     guru_rules: ClassVar[tuple[str, ...] | None] = None  # None: every rule
     figures: ClassVar[dict[str, str]] = {}  # png file -> caption in the report
     options: ClassVar[tuple[str, ...]] = ()  # config keys only this task reads (refused for other tasks)
+    streams: ClassVar[bool] = False  # tables larger than memory: prepare_stream + evaluate_stream
 
     def __init__(self, cfg: dict[str, Any], hints: list[str] | None = None):
         self.cfg = cfg  # the run's resolved configuration; stages record their choices in it
@@ -124,6 +125,47 @@ class Task(ABC):
         self.check_prepared(pre, ds.target)
         return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target)
 
+    def prepare_stream(self, stream, console) -> Prepared:
+        """``prepare`` for a table streamed in chunks (``nnguru.data.stream``): one pass for the
+        statistics, then ``Prepared.x`` holds a ``TableSplit`` per split instead of arrays and
+        ``Prepared.y["train"]`` the encoded targets of a training sample (the head's scale)."""
+        from nnguru.data import stream as st
+        from nnguru.data.inspect import print_data_report
+
+        if not self.streams:
+            raise NNGuruError(
+                f"--stream reads tables row by row for classification and regression; the task is "
+                f"{self.name}, whose samples are not independent rows. Leave out --stream."
+            )
+        cfg = self.cfg
+        for key, flag in (("drop_outliers", "--drop-outliers"), ("placeholder_zeros", "--zeros-as-missing")):
+            if cfg.get(key) not in (None, False, "flag"):
+                raise NNGuruError(f"{flag} needs every row in memory and is not available with --stream. "
+                                  f"Leave out {flag} or --stream.")
+        stats = st.collect_stats(stream, cfg, self.categorical_target)
+        pre, types = st.build_preprocessor(self.name, stream, stats, self.categorical_target)
+        report = st.data_report(stream, stats, types, cfg, self.categorical_target, self.name)
+        console.rule(f"[bold]1. Data[/] · {stream.name} · {self.name} · streamed")
+        print_data_report(report, console)
+        self.check_prepared(pre, stream.target)
+        x = {name: st.TableSplit(stream, i, pre, stats, cfg) for i, name in enumerate(st.SPLITS)}
+        console.rule("[bold]2. Split[/]")
+        console.print(f"train {len(x['train']):,} · validation {len(x['val']):,} · test {len(x['test']):,} "
+                      "(by a hash of each row; the test part stays untouched until the end)")
+        if not len(x["train"]):
+            raise NNGuruError(f"No training rows in {stream.name!r}: lower --val-frac/--test-frac.")
+        sample = stats.fit_sample.rows()
+        y_sample = x["train"].encode(sample["_y"].to_numpy(dtype=object))
+        context = {"stream": stats}
+        if self.categorical_target:
+            context["train_class_counts"] = np.array(
+                [stats.classes[st.label_key_and_value(c)[0]] for c in pre.classes], dtype=np.int64)
+        return Prepared(report, pre, x, {"train": y_sample}, self.n_outputs(pre, y_sample), stream.target, context)
+
+    def evaluate_stream(self, model, p: Prepared) -> Evaluation:
+        """``evaluate`` on streamed splits: metrics accumulated chunk by chunk."""
+        raise NNGuruError(f"The task {self.name} cannot evaluate streamed data; leave out --stream.")
+
     def check_prepared(self, pre, target: str | None) -> None:
         """Refuse data the task cannot learn from (e.g. a single class); every target is learnable here."""
         return None
@@ -136,7 +178,8 @@ class Task(ABC):
     def head(self, n_out: int, y_train: np.ndarray) -> list:
         """The output layers the template ends with."""
 
-    def class_weight(self, y_train: np.ndarray, n_out: int) -> dict | None:
+    def class_weight(self, y_train: np.ndarray, n_out: int, counts: np.ndarray | None = None) -> dict | None:
+        """Per-class loss weights (``counts``: the training class counts, when ``y_train`` is a sample)."""
         if self.cfg.get("class_weight"):
             raise NNGuruError(
                 f"class_weight={self.cfg['class_weight']!r} applies to classification; the task is "

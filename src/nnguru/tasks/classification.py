@@ -64,6 +64,7 @@ class Classification(Task):
     summary_metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
     report_cards = ("accuracy", "f1")
     options = ("positive", "threshold")
+    streams = True
     figures = {"confusion_matrix.png": "Confusion matrix (colour: share of the true class)",
                "roc_pr.png": "ROC and precision-recall curves (test)"}
 
@@ -86,13 +87,14 @@ class Classification(Task):
 
         return [Dense(n_out, activation="softmax")]
 
-    def class_weight(self, y_train: np.ndarray, n_out: int) -> dict | None:
+    def class_weight(self, y_train: np.ndarray, n_out: int, counts: np.ndarray | None = None) -> dict | None:
         spec = self.cfg.get("class_weight")
         if spec is None or spec is False:
             return None
         if spec == "balanced":
-            counts = np.bincount(y_train, minlength=n_out).astype(np.float64)
-            return {k: float(len(y_train) / (n_out * c)) if c else 0.0 for k, c in enumerate(counts)}
+            counts = np.bincount(y_train, minlength=n_out) if counts is None else np.asarray(counts)
+            counts = counts.astype(np.float64)
+            return {k: float(counts.sum() / (n_out * c)) if c else 0.0 for k, c in enumerate(counts)}
         if isinstance(spec, dict):
             return {int(k): float(v) for k, v in spec.items()}
         raise NNGuruError(f"class_weight must be 'balanced' or a dict; received {describe(spec)}.")
@@ -123,6 +125,48 @@ class Classification(Task):
             metrics["baseline"] = self.baseline(y_tr, y_te, classes=classes, positive=positive)
             plots.update(y_true=y_te, proba=proba_te)
         choices = {"positive": positive, "threshold": threshold} if len(classes) == 2 else {}
+        return Evaluation(metrics, choices, plots)
+
+    def evaluate_stream(self, model, p: Prepared) -> Evaluation:
+        """``evaluate`` chunk by chunk: confusion counts and summed log-loss give every metric
+        exactly; ROC/PR areas, ``--threshold auto`` and the plots use a sample of predictions
+        (every row up to ``stream.EVAL_SAMPLE``)."""
+        from nnguru.data import stream as st
+        from nnguru.evaluate import resolve_positive
+
+        classes, k = p.pre.classes, len(p.pre.classes)
+        train_counts = p.context["train_class_counts"]
+        metrics: dict[str, Any] = {}
+        positive, threshold, plots, pos_index = self.cfg["positive"], None, {}, None
+        has_val, has_test = len(p.x["val"]) > 0, len(p.x["test"]) > 0
+        if k == 2:
+            # as resolve_positive: the given class, else the training minority (index 1 on a tie)
+            minority = 0 if train_counts[0] < train_counts[1] else 1
+            pos_index = minority if positive is None else resolve_positive(classes, positive)
+            if self.cfg.get("threshold") == "auto" and has_val:
+                sample = st.classification_counts(model, p.x["val"], pos_index, None, k)["sample"]
+                threshold = self._threshold(sample.y, sample.out, pos_index, metrics)
+            else:
+                threshold = self._threshold(None, None, pos_index, metrics)
+            positive = classes[pos_index]
+            plots["positive_index"] = pos_index
+        if has_val:
+            counts = st.classification_counts(model, p.x["val"], pos_index, threshold, k)
+            metrics["val"] = st.classification_metrics_from_counts(counts, classes, pos_index, threshold)
+        if has_test:
+            counts = st.classification_counts(model, p.x["test"], pos_index, threshold, k)
+            metrics["test"] = st.classification_metrics_from_counts(counts, classes, pos_index, threshold)
+            base = st.majority_counts(train_counts.astype(np.float64), counts["confusion"].sum(axis=1), pos_index)
+            metrics["baseline"] = st.classification_metrics_from_counts(base, classes, pos_index, None)
+            if pos_index is not None:  # constant scores: ROC-AUC 0.5, average precision = positive share
+                support = counts["confusion"].sum(axis=1)
+                metrics["baseline"]["roc_auc"] = 0.5
+                metrics["baseline"]["pr_auc"] = float(support[pos_index] / support.sum())
+            share = train_counts[base["majority"]] / max(train_counts.sum(), 1)
+            metrics["baseline"]["strategy"] = (f"majority class {classes[base['majority']]!s} "
+                                               f"(training share {share:.3f})")
+            plots.update(y_true=counts["sample"].y, proba=counts["sample"].out)
+        choices = {"positive": positive, "threshold": threshold} if k == 2 else {}
         return Evaluation(metrics, choices, plots)
 
     def _threshold(self, y_va, proba_va, pos_index: int, metrics: dict) -> float | None:

@@ -24,6 +24,7 @@ class Regression(Task):
     guru_rules = ("lr_too_high", "lr_too_low", "plateau", "overfitting", "underfitting", "leakage",
                   "small_data", "worse_than_baseline")
     figures = {"regression.png": "Predicted vs actual and residuals (test)"}
+    streams = True
 
     @classmethod
     def fits(cls, ds) -> bool:
@@ -53,6 +54,23 @@ class Regression(Task):
             metrics["test"] = regression_metrics(p.y["test"], pred)
             metrics["baseline"] = self.baseline(p.y["train"], p.y["test"])
             plots = {"y_true": p.y["test"], "y_pred": pred}
+        return Evaluation(metrics, plots=plots)
+
+    def evaluate_stream(self, model, p: Prepared) -> Evaluation:
+        """``evaluate`` chunk by chunk: sums of errors (and of the training-mean baseline's) give
+        MAE, RMSE and R² exactly; the plots use a sample of predictions."""
+        from nnguru.data import stream as st
+
+        metrics, plots = {}, {}
+        mean = p.context["stream"].target.mean  # the exact training mean: the baseline's prediction
+        if len(p.x["val"]):
+            metrics["val"] = st.regression_sums(model, p.x["val"], mean).metrics()
+        if len(p.x["test"]):
+            sums = st.regression_sums(model, p.x["test"], mean)
+            metrics["test"] = sums.metrics()
+            metrics["baseline"] = {**sums.metrics(baseline=True),
+                                   "strategy": f"mean of the training targets ({mean:.4g})"}
+            plots = {"y_true": sums.sample.y, "y_pred": sums.sample.out}
         return Evaluation(metrics, plots=plots)
 
     def write_outputs(self, run_dir: Path, ev: Evaluation) -> list[Path]:

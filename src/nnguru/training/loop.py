@@ -13,7 +13,8 @@
 
 Data already lives on the training device as tensors, so a batch is an index gather: no
 DataLoader, no collation, no worker processes. A batch stream (``training/batches.py``: Keras's
-generators and datasets) is the other kind of data: it hands over ready batches instead.
+generators and datasets; ``data/stream.py``: tables larger than memory, read in chunks, each
+torchrun rank its own) is the other kind of data: it hands over ready batches instead.
 Under ``torchrun`` ``batch_size`` is the global batch: every step takes the same slice of one
 shared permutation as a single process would, each rank trains on its part of it (weighted so
 that DDP's gradient average is the mean over the whole batch), so N processes train the model one
@@ -299,7 +300,7 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
             steps = min(steps, steps_per_epoch)
         x0, w0 = train.x, train.w
     else:
-        if world > 1:
+        if world > 1 and not getattr(train, "sharded", False):  # a streamed table reads this rank's chunks
             raise NNGuruError("Training on a generator or iterator is not supported under torchrun (each rank "
                               "would need its own shard); pass arrays, or run it in one process.")
         n, steps = None, train.steps

@@ -104,13 +104,16 @@ class CategoricalBlock:
     def fit(self, frame: pd.DataFrame) -> CategoricalBlock:
         keys = col.category_keys(frame[self.columns[0]])
         missing = keys.isna().to_numpy()
-        counts = Counter(keys[~missing])
+        return self.fit_counts(Counter(keys[~missing]), bool(missing.any()))
+
+    def fit_counts(self, counts: Counter, any_missing: bool) -> CategoricalBlock:
+        """Fit from the training split's category counts (what a streamed pass collects)."""
         ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
         self.fill_ = ranked[0][0] if ranked else ""
         kept = [k for k, n in ranked[: self.max_categories] if n >= MIN_CATEGORY_COUNT]
         self.categories_ = kept or [k for k, _ in ranked[:1]]
         self.rare_ = sorted(k for k in counts if k not in set(self.categories_))
-        self.indicator_ = bool(missing.any())
+        self.indicator_ = bool(any_missing)
         return self
 
     @property
