@@ -37,28 +37,26 @@ class LearningRateSchedule:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division if ``staircase``)."""
+class _Decay(LearningRateSchedule):
+    """The arguments Keras's exponential and inverse-time decays share."""
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str | None = None) -> None:
         _positive("decay_steps", decay_steps)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.decay_rate, self.staircase = float(decay_rate), bool(staircase)
+
+
+class ExponentialDecay(_Decay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division if ``staircase``)."""
 
     def __call__(self, step: int) -> float:
         p = step / self.decay_steps
         return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_Decay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``."""
-
-    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
-                 staircase: bool = False, name: str | None = None) -> None:
-        _positive("decay_steps", decay_steps)
-        self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
-        self.decay_rate, self.staircase = float(decay_rate), bool(staircase)
 
     def __call__(self, step: int) -> float:
         p = step / self.decay_steps

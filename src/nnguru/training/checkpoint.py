@@ -196,22 +196,26 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: Any = N
     return Path(path)
 
 
+def _read(path: Path, what: str, fix: str) -> tuple[dict, dict]:
+    """The tensors and the ``nnguru`` metadata of a safetensors file, or a message naming ``what``."""
+    from safetensors import safe_open
+
+    try:
+        tensors = load_file(path)
+        with safe_open(path, framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get("nnguru", "{}"))
+    except (SafetensorError, OSError, json.JSONDecodeError, ValueError) as exc:
+        raise NNGuruError(f"{str(path)!r} is not a readable nnguru {what} ({exc}). It may be truncated or "
+                          f"from another tool; {fix}.") from None
+    return tensors, meta
+
+
 def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: Any = None) -> dict:
     """Restore what :func:`save_checkpoint` wrote; returns the metadata (``epoch``, ``extra``)."""
     path = Path(path)
     if not path.is_file():
         raise NNGuruError(f"Checkpoint {str(path)!r} does not exist.")
-    try:
-        tensors = load_file(path)
-        from safetensors import safe_open
-
-        with safe_open(path, framework="pt") as f:
-            meta = json.loads((f.metadata() or {}).get("nnguru", "{}"))
-    except (SafetensorError, OSError, json.JSONDecodeError, ValueError) as exc:
-        raise NNGuruError(
-            f"{str(path)!r} is not a readable nnguru checkpoint ({exc}). It may be truncated or "
-            "from another tool; pick an earlier checkpoint."
-        ) from None
+    tensors, meta = _read(path, "checkpoint", "pick an earlier checkpoint")
     if meta.get("format") != FORMAT:
         raise NNGuruError(f"{str(path)!r} is a safetensors file but not an nnguru checkpoint.")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -264,17 +268,7 @@ def save_state(path: str | Path, tree: dict) -> Path:
 def load_state(path: str | Path) -> dict:
     """The tree :func:`save_state` wrote (tensors on the CPU)."""
     path = Path(path)
-    try:
-        tensors = load_file(path)
-        from safetensors import safe_open
-
-        with safe_open(path, framework="pt") as f:
-            meta = json.loads((f.metadata() or {}).get("nnguru", "{}"))
-    except (SafetensorError, OSError, json.JSONDecodeError, ValueError) as exc:
-        raise NNGuruError(
-            f"{str(path)!r} is not a readable nnguru training state ({exc}). It may be truncated or from "
-            "another tool; delete it to start the training again."
-        ) from None
+    tensors, meta = _read(path, "training state", "delete it to start the training again")
     if meta.get("format") != STATE_FORMAT:
         raise NNGuruError(f"{str(path)!r} is a safetensors file but not an nnguru training state.")
     return _unflatten(meta["tree"], tensors)
