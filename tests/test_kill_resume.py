@@ -34,6 +34,14 @@ def csv_file(tmp_path_factory):
     return path
 
 
+def _holder(run) -> int | None:
+    """The pid in the marker of the run being written (its partial folder), if any."""
+    try:
+        return json.loads((run.parent / f".{run.name}.partial" / ".nnguru-run").read_text()).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
 def outcome(run):
     hist = pd.read_csv(run / "history.csv").drop(columns=["seconds"])
     metrics = json.loads((run / "metrics.json").read_text())
@@ -53,7 +61,15 @@ def test_sigkill_at_random_moments_then_resume_is_exact(tmp_path, csv_file):
         resuming = (run.parent / ".run.partial").exists()
         cmd = cli("train", "--resume", str(run)) if resuming else cli("train", str(csv_file), "--out", str(run), *opts)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(rng.uniform(1.5, 5.0))  # import, prepare, fit, checkpoint or bundle writes: anywhere
+        if rng.random() < 0.25:  # anywhere from the start: imports, reading the data, ...
+            time.sleep(rng.uniform(0.2, 3.0))
+        else:  # once this process holds the run (its pid in the marker): prepare, fit, checkpoint and
+            # bundle writes, the commit. Anchored on progress, not the clock, so a slow machine kills
+            # as often inside the run as a fast one.
+            started = time.monotonic()
+            while proc.poll() is None and time.monotonic() - started < 120 and _holder(run) != proc.pid:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         err = proc.stderr.read()
