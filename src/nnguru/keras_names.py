@@ -15,7 +15,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "LayerNormalization": "BatchNormalization, or a torch.nn.LayerNorm inside a Sequential.",
         "MultiHeadAttention": "a torch.nn.MultiheadAttention module wrapped in nnguru.Model.",
         "Bidirectional": "a torch.nn.LSTM(bidirectional=True) module inside a Sequential.",
-        "TimeDistributed": "Dense, which already applies to the last axis of any input.",
         "TextVectorization": "nnguru.train(...) on a text column (TF-IDF features), or tokenize yourself.",
         "StringLookup": "encode labels as integers (nnguru.train does this for you).",
         "Normalization": "standardize the arrays first, or nnguru.train(...), which does it.",

@@ -714,6 +714,17 @@ class Model(nn.Module):
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """Keras's ``model.weights``: each layer's weights in order (Keras's layout for nnguru layers)."""
+        out = []
+        for layer in self._layer_list():
+            if isinstance(layer, Layer | Model):
+                out += layer.weights
+            else:
+                out += [t.detach() for t in layer.state_dict().values()]
+        return out
+
     def get_weights(self) -> list[np.ndarray]:
         return [v.detach().cpu().numpy().copy() for v in self.state_dict().values()]
 

@@ -309,7 +309,9 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
     history = History()
     params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "samples": n,
               "train_step": train_step.name}
-    cbs = CallbackList([history, *(callbacks or [])], model, params, is_main=rank == 0)
+    # History last, as in Keras: it records what the other callbacks add to the epoch's logs
+    # (LearningRateScheduler / ReduceLROnPlateau's ``learning_rate``).
+    cbs = CallbackList([*(callbacks or []), history], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
