@@ -184,8 +184,9 @@ def ionosphere_csv(n: int = 351, seed: int = 0) -> str:
 def nietzsche_text(n_chars: int = 3000, seed: int = 0) -> str:
     """nietzsche.txt as the tutorial reads it: English prose (lower-cased by the program), repeated words."""
     rng = np.random.default_rng(seed)
-    words = ("supposing that truth is a woman what then is there not ground for suspecting that all "
-             "philosophers in so far as they have been dogmatists have failed to understand women").split()
+    prose = ("supposing that truth is a woman what then is there not ground for suspecting that all "
+             "philosophers in so far as they have been dogmatists have failed to understand women")
+    words = prose.split(" ")
     text, out = [], Path("nietzsche.txt")
     while sum(len(w) + 1 for w in text) < n_chars:
         text.append(str(rng.choice(words)).upper() if rng.random() < 0.05 else str(rng.choice(words)))
@@ -213,7 +214,8 @@ def fra_eng_txt(n: int = 120, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
     pairs = [("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
              ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"), ("Wait!", "Attends !"),
-             ("I see.", "Je comprends."), ("I try.", "J'essaye."), ("I won!", "J'ai gagné !"), ("Ask Tom.", "Demande à Tom.")]
+             ("I see.", "Je comprends."), ("I try.", "J'essaye."), ("I won!", "J'ai gagné !"),
+             ("Ask Tom.", "Demande à Tom.")]
     out = Path("fra.txt")
     lines = [pairs[i % len(pairs)] for i in rng.permutation(n)]
     out.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France) Attribution: tatoeba.org\n" for en, fr in lines),
