@@ -16,7 +16,6 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "RandomBrightness": "RandomContrast, or adjust the arrays before fit.",
         "LayerNormalization": "BatchNormalization, or a torch.nn.LayerNorm inside a Sequential.",
         "MultiHeadAttention": "a torch.nn.MultiheadAttention module wrapped in nnguru.Model.",
-        "TimeDistributed": "Dense, which already applies to the last axis of any input.",
         "StringLookup": "encode labels as integers (nnguru.train does this for you).",
         "Lambda": "a torch.nn.Module with your forward() inside a Sequential.",
         "Conv3D": "torch.nn.Conv3d inside a Sequential (channels-first).",

@@ -104,6 +104,12 @@ def _positive(name: str, value: Any) -> None:
         raise NNGuruError(f"{name} must be a positive number; received {describe(value)}.")
 
 
+def _non_negative(name: str, value: Any) -> None:
+    """Keras takes ``learning_rate=0.0`` (a LearningRateScheduler then sets the rate each epoch)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise NNGuruError(f"{name} must be a number >= 0; received {describe(value)}.")
+
+
 class ScheduleHook(Callback):
     """Sets the optimizer's learning rate from a schedule before each training step.
 
@@ -154,7 +160,7 @@ class Optimizer:
                               f"{', '.join(self.defaults)}, weight_decay.")
         self.learning_rate = self.default_lr if learning_rate is None else learning_rate
         if not isinstance(self.learning_rate, LearningRateSchedule) and not callable(self.learning_rate):
-            _positive("learning_rate", self.learning_rate)
+            _non_negative("learning_rate", self.learning_rate)
         self.options = kwargs
 
     def nnguru_optimizer_spec(self) -> tuple[dict, ScheduleHook | None]:

@@ -167,3 +167,57 @@ def higgs(n: int, features: int = 28, seed: int = 0) -> tuple[np.ndarray, np.nda
     x = rng.normal(0, 1, (n, features)).astype(np.float32)
     y = (x[:, :3].sum(axis=1) + rng.normal(0, 1, n) > 0).astype(np.float32)
     return x, y
+
+
+def ionosphere_csv(n: int = 351, seed: int = 0) -> str:
+    """ionosphere.csv (UCI, jbrownlee/Datasets): 34 numeric columns in [-1, 1] and a 'g'/'b' label, no header."""
+    rng = np.random.default_rng(seed)
+    good = rng.random(n) < 0.64  # 225 g / 126 b in the real file
+    x = np.clip(rng.normal(0, 0.5, (n, 34)) + np.where(good, 0.4, -0.1)[:, None], -1, 1).round(5)
+    x[:, 1] = 0  # the real file's second column is constant
+    out = Path("ionosphere.csv")
+    out.write_text("".join(",".join(f"{v:g}" for v in row) + ("," + ("g" if g else "b")) + "\n"
+                           for row, g in zip(x, good, strict=True)))
+    return str(out)
+
+
+def nietzsche_text(n_chars: int = 3000, seed: int = 0) -> str:
+    """nietzsche.txt as the tutorial reads it: English prose (lower-cased by the program), repeated words."""
+    rng = np.random.default_rng(seed)
+    prose = ("supposing that truth is a woman what then is there not ground for suspecting that all "
+             "philosophers in so far as they have been dogmatists have failed to understand women")
+    words = prose.split(" ")
+    text, out = [], Path("nietzsche.txt")
+    while sum(len(w) + 1 for w in text) < n_chars:
+        text.append(str(rng.choice(words)).upper() if rng.random() < 0.05 else str(rng.choice(words)))
+    out.write_text("PREFACE\n\n\n" + " ".join(text) + ".\n", encoding="utf-8")
+    return str(out)
+
+
+def nab_daily(anomaly: bool, days: int = 5, seed: int = 0):
+    """NAB art_daily_small_noise / art_daily_jumpsup as ``pd.read_csv(..., parse_dates=True,
+    index_col="timestamp")`` returns them: one float ``value`` column every 5 minutes (288 a day)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed + anomaly)
+    n = 288 * days
+    t = np.arange(n)
+    value = 20 + 60 * ((t % 288) > 144) + rng.normal(0, 2, n)
+    if anomaly:
+        value[288 * 3 + 100: 288 * 3 + 130] += 80  # the jump the test file holds
+    index = pd.date_range("2014-04-01", periods=n, freq="5min", name="timestamp")
+    return pd.DataFrame({"value": value}, index=index)
+
+
+def fra_eng_txt(n: int = 120, seed: int = 0) -> str:
+    """fra.txt from fra-eng.zip: 'English<TAB>French<TAB>attribution' lines."""
+    rng = np.random.default_rng(seed)
+    pairs = [("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
+             ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"), ("Wait!", "Attends !"),
+             ("I see.", "Je comprends."), ("I try.", "J'essaye."), ("I won!", "J'ai gagné !"),
+             ("Ask Tom.", "Demande à Tom.")]
+    out = Path("fra.txt")
+    lines = [pairs[i % len(pairs)] for i in rng.permutation(n)]
+    out.write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France) Attribution: tatoeba.org\n" for en, fr in lines),
+                   encoding="utf-8")
+    return str(out)

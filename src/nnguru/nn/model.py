@@ -766,6 +766,17 @@ class Model(nn.Module):
         """Keras's count: every weight, trainable or not (BatchNormalization's moving statistics too)."""
         return weight_count(self)
 
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """Keras's ``model.weights``: each layer's weights in order (Keras's layout for nnguru layers)."""
+        out = []
+        for layer in self._layer_list():
+            if isinstance(layer, Layer | Model):
+                out += layer.weights
+            else:
+                out += [t.detach() for t in layer.state_dict().values()]
+        return out
+
     def get_weights(self) -> list[np.ndarray]:
         return [v.detach().cpu().numpy().copy() for v in self.state_dict().values()]
 

@@ -42,12 +42,34 @@ class Sequential(Model):
             self.output_shape = layer.output_shape
         self.layers.append(layer)
         first = self.layers[0]
-        if not self.built and isinstance(first, Layer) and first.declared_input_shape is not None:
-            self.build(first.declared_input_shape)
+        declared = first.declared_input_shape if isinstance(first, Layer) else None
+        # A None axis (input_shape=(None, steps, features)) is known only from the data: fit builds then.
+        if not self.built and declared is not None and None not in declared:
+            self._build_shape(declared)
         if self._compile_args is not None:
             self._fuse_output_activation()
 
+    def pop(self) -> nn.Module:
+        """Remove and return the last layer (Keras's ``model.pop()``); the model's output shape follows."""
+        if not self.layers:
+            raise NNGuruError("Sequential.pop(): the model has no layers to remove.")
+        layer = self.layers[-1]
+        del self.layers[-1]
+        if self.built:
+            self.output_shape = self.layers[-1].output_shape if self.layers else self.input_shape
+        if self._compile_args is not None:
+            self._fuse_output_activation()
+        return layer
+
     def build(self, input_shape) -> None:
+        """Build for inputs of ``input_shape``. Keras's form names the batch axis first as None
+        (``model.build((None, 3))``); nnguru's leaves it out (``build((3,))``); both work."""
+        input_shape = tuple(input_shape)
+        if input_shape and input_shape[0] is None:
+            input_shape = input_shape[1:]
+        self._build_shape(input_shape)
+
+    def _build_shape(self, input_shape) -> None:
         with torch.inference_mode(False):  # weights must stay trainable, whatever mode the caller is in
             self._build_layers(tuple(int(s) for s in input_shape))
 

@@ -66,7 +66,7 @@ class ModelOptimizer(abc.ABC):
                 f"optimizer {self.name!r}: the model has no trainable parameters; "
                 "build the model (call it once on a batch) or unfreeze some layers first."
             )
-        check_positive("lr", lr, self.name)
+        check_lr(lr, self.name)
         self.param_groups: list[dict[str, Any]] = [{"params": params, "lr": float(lr), **hyper}]
         self.steps = 0
 
@@ -245,6 +245,13 @@ def check_finite_loss(loss: Tensor, name: str) -> None:
             "search / an adaptive optimizer such as adam).",
             code="lr_too_high",
         )
+
+
+def check_lr(value: Any, name: str) -> None:
+    """A learning rate: positive, or 0.0, which Keras takes when a LearningRateScheduler sets the
+    rate each epoch (``SGD(learning_rate=0.0, momentum=0.9)`` in the drop-based schedule tutorial)."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
+        check_positive("lr", value, name)
 
 
 def check_positive(option: str, value: Any, name: str, *, integer: bool = False) -> None:

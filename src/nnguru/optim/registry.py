@@ -17,7 +17,7 @@ import torch
 
 from nnguru.errors import NNGuruError
 from nnguru.errors import describe as received
-from nnguru.optim.base import ModelOptimizer, check_positive
+from nnguru.optim.base import ModelOptimizer, check_lr
 
 Factory = Callable[..., "torch.optim.Optimizer | ModelOptimizer"]
 
@@ -135,7 +135,7 @@ def get(spec: Any, model: torch.nn.Module, lr: float | None = None,
                               f"(lr={lr!r} and {options['lr']!r}); give it once.")
         lr = options.pop("lr")
     if lr is not None:
-        check_positive("lr", lr, e.name)
+        check_lr(lr, e.name)
         options["lr"] = float(lr)
     try:
         return e.factory(model, **options)

@@ -10,6 +10,7 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     core           Dense, activation layers, dropout and noise, reshaping, BatchNormalization, Embedding
     conv           convolutions, pooling, upsampling, padding and cropping
     recurrent      LSTM, GRU, SimpleRNN, Bidirectional
+    wrappers       TimeDistributed, RepeatVector (around the time axis)
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
     augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
@@ -37,6 +38,7 @@ from nnguru.nn.layers.conv import (
     AveragePooling1D,
     AveragePooling2D,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
     Conv2DTranspose,
     Cropping2D,
@@ -79,6 +81,7 @@ from nnguru.nn.layers.recurrent import (
     fold_legacy_biases,
     fold_second_bias,
 )
+from nnguru.nn.layers.wrappers import RepeatVector, TimeDistributed
 
 __all__ = [
     "RandomContrast", "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
@@ -86,9 +89,10 @@ __all__ = [
     "call_layer", "deserialize", "fold_legacy_biases", "fold_second_bias", "has_regularizers", "register",
     "regularization_loss", "serialize", "Layer", "Input",
     "Activation", "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Bidirectional", "Conv1D",
-    "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "Dropout", "ELU", "Embedding", "Flatten",
+    "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Cropping2D", "Dense", "Dropout", "ELU", "Embedding", "Flatten",
     "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
     "GlobalMaxPooling2D", "GRU", "LeakyReLU", "LSTM", "MaxPooling1D", "MaxPooling2D", "Normalization", "PReLU",
-    "ReLU", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
-    "TextVectorization", "UpSampling2D", "ZeroPadding2D",
+    "ReLU", "RepeatVector", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D",
+    "SpatialDropout2D",
+    "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
 ]

@@ -165,6 +165,13 @@ class Layer(nn.Module):
         w = w.detach()
         return w.permute(*self._keras_layout[name]) if name in self._keras_layout else w
 
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        """Keras's ``layer.weights``: the weights and saved buffers, kernels in Keras's layout
+        (detached views; empty until the layer is built)."""
+        state = self.state_dict(keep_vars=True)
+        return [self.keras_view(k) if k in self._keras_layout else v.detach() for k, v in state.items()]
+
     def get_weights(self) -> list:
         """The layer's weights and saved buffers as NumPy arrays, kernels in Keras's layout."""
         out = []
@@ -337,7 +344,12 @@ class Input(Layer):
     def __init__(self, shape: Sequence[int], name: str | None = None, dtype=None, batch_size: int | None = None,
                  **kwargs) -> None:
         super().__init__(input_shape=shape, name=name, **kwargs)
-        self.dtype = None if dtype is None else str(getattr(dtype, "name", dtype)).replace("torch.", "")
+        self._dtype = None if dtype is None else str(getattr(dtype, "name", dtype)).replace("torch.", "")
+
+    @property
+    def dtype(self) -> str:
+        """Keras's ``Input(...).dtype``: the one given, else ``'float32'``."""
+        return self._dtype or "float32"
 
     @property
     def shape(self) -> tuple:
@@ -349,8 +361,8 @@ class Input(Layer):
 
     def get_config(self) -> dict:
         config = {"shape": list(self.declared_input_shape), "name": self.layer_name}
-        if self.dtype is not None:
-            config["dtype"] = self.dtype
+        if self._dtype is not None:
+            config["dtype"] = self._dtype
         return config
 
 

@@ -137,6 +137,53 @@ class Conv2DTranspose(_Kernel):
 
 
 @register
+class Conv1DTranspose(_Kernel):
+    """Transposed 1-D convolution over ``(steps, channels)``; Keras kernel ``(k, filters, in)``.
+
+    Output length as Keras: 'valid' gives ``steps * stride + max(kernel - stride, 0)``, 'same'
+    ``steps * stride``; computed as :class:`Conv2DTranspose` does (full transposed convolution, cropped).
+    """
+
+    kernel_layout = (2, 1, 0)
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, padding: str = "valid",
+                 dilation_rate: int = 1, activation=None, use_bias: bool = True, output_padding=None,
+                 **kwargs) -> None:
+        super().__init__(activation=activation, use_bias=use_bias, **kwargs)
+        if output_padding is not None:
+            raise NNGuruError("Conv1DTranspose(output_padding=...) is not supported by nnguru; leave it None "
+                              "(Keras's default output length).")
+        self.padding = _choice(padding, ("valid", "same"), "Conv1DTranspose padding")
+        self.filters, self.kernel_size, self.strides = int(filters), _int(kernel_size), _int(strides)
+        self.dilation_rate = _int(dilation_rate)
+
+    def _window(self, steps: int) -> tuple[int, int]:
+        """(crop at the start, output length)."""
+        k, s = (self.kernel_size - 1) * self.dilation_rate + 1, self.strides
+        if self.padding == "valid":
+            return 0, steps * s + max(k - s, 0)
+        return max(k - s, 0) // 2, steps * s
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) != 2:
+            raise NNGuruError(f"Conv1DTranspose expects (steps, channels); received {input_shape}.")
+        self.make_kernel((self.kernel_size, self.filters, input_shape[-1]), self.filters)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (self._window(input_shape[0])[1], self.filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv_transpose1d(x.transpose(1, 2), self.weight, self.bias, self.strides, dilation=self.dilation_rate)
+        start, length = self._window(x.shape[1])
+        y = F.pad(y, (-start, length - (y.shape[2] - start)))  # negative pads crop
+        return self.activate(y.transpose(1, 2))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate}
+
+
+@register
 class Conv1D(_Kernel):
     """1-D convolution over sequences ``(steps, channels)``; Keras kernel ``(k, in, filters)``."""
 

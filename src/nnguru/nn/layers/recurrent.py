@@ -6,7 +6,9 @@ masked steps keep the previous state, so the result equals running the kernel on
 steps alone: the layer moves them to the front of each sequence and runs the fused kernel on a
 packed batch (no Python loop), then maps the outputs back to their steps. Only
 ``recurrent_dropout`` in training needs a step loop (:meth:`_Recurrent.step_loop`), since the
-fused kernel cannot drop the recurrent state; with no dropout that loop equals the kernel.
+fused kernel cannot drop the recurrent state; with no dropout that loop equals the kernel. It
+also runs an LSTM or GRU whose ``activation`` the kernel lacks (``'relu'``, as the Machine Learning
+Mastery forecasting tutorials use).
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def _dropout_mask(like: torch.Tensor, shape: tuple[int, ...], rate: float) -> to
 class _Recurrent(Layer):
     """LSTM / GRU / SimpleRNN over ``(steps, features)`` with torch's fused kernels.
 
-    The kernels fix the activations (tanh, and sigmoid gates; SimpleRNN also relu), so any other
-    ``activation=`` is refused rather than ignored. torch keeps two bias vectors (``b_ih`` and
+    The kernels fix the activations (tanh, and sigmoid gates; SimpleRNN also relu); the
+    ``loop_activations`` run in the step loop instead, and any other ``activation=`` is refused
+    rather than ignored. torch keeps two bias vectors (``b_ih`` and
     ``b_hh``) where Keras's LSTM and SimpleRNN keep one: for those, ``b_hh`` is a constant zero
     buffer, so the weights and ``count_params`` match Keras. (Keras's GRU with its default
     ``reset_after=True`` has both biases, as torch's GRU does.)
@@ -50,6 +53,7 @@ class _Recurrent(Layer):
     single_bias = True
     lstm = False  # LSTM: a cell state, and the forget gate's bias starts at 1 (Keras's unit_forget_bias)
     activations = ("tanh",)  # what torch's kernel computes for ``activation=``
+    loop_activations: tuple[str, ...] = ()  # what the step loop computes instead (slower)
     gate_activation: str | None = "sigmoid"  # Keras's recurrent_activation; None: the layer has none
     takes_mask = True
 
@@ -67,7 +71,7 @@ class _Recurrent(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)  # Bidirectional sets it, as Keras does
         self.dropout = _rate(dropout, f"{type(self).__name__}(dropout=...)")
         self.recurrent_dropout = _rate(recurrent_dropout, f"{type(self).__name__}(recurrent_dropout=...)")
-        self.activation = self._supported("activation", activation, self.activations)
+        self.activation = self._supported("activation", activation, self.activations + self.loop_activations)
         self.recurrent_activation = (
             None if self.gate_activation is None
             else self._supported("recurrent_activation", recurrent_activation, (self.gate_activation,)))
@@ -88,8 +92,8 @@ class _Recurrent(Layer):
             choices = " or ".join(repr(a) for a in allowed)
             hint = " SimpleRNN also takes activation='relu'." if arg == "activation" and cls != "SimpleRNN" else ""
             raise NNGuruError(
-                f"{cls}({arg}={value!r}) is not supported: nnguru's {cls} runs torch's fused kernel, "
-                f"which computes {arg}={choices} only. Leave {arg} at its default ({allowed[0]!r}).{hint}"
+                f"{cls}({arg}={value!r}) is not supported: nnguru's {cls} computes {arg}={choices} "
+                f"only. Leave {arg} at its default ({allowed[0]!r}).{hint}"
             )
         return name
 
@@ -138,9 +142,10 @@ class _Recurrent(Layer):
             mask = None if mask is None else mask.flip(1)
         if self.training and self.dropout:
             x = x * _dropout_mask(x, (x.shape[0], 1, x.shape[2]), self.dropout)
-        if self.training and self.recurrent_dropout:
-            rec = _dropout_mask(x, (x.shape[0], self.units), self.recurrent_dropout)
-            seq, state = self.step_loop(x, mask, rec)
+        if (self.training and self.recurrent_dropout) or self.activation not in self.activations:
+            rec = (_dropout_mask(x, (x.shape[0], self.units), self.recurrent_dropout)
+                   if self.training and self.recurrent_dropout else None)
+            seq, state = self.step_loop(x, None if mask is None else mask.bool(), rec)
         elif mask is None:
             seq, state = self.rnn(x)
             state = tuple(s[0] for s in state) if isinstance(state, tuple) else (state[0],)
@@ -237,11 +242,13 @@ class LSTM(_Recurrent):
 
     torch_cls = nn.LSTM
     lstm = True
+    loop_activations = ("relu",)
 
     def cell(self, xw, hw, h, c):
+        act = activations.get(self.activation)[1]
         i, f, g, o = (xw + hw).chunk(4, dim=-1)  # torch's gate order, which is also Keras's
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+        return torch.sigmoid(o) * act(c), c
 
 
 @register
@@ -251,12 +258,13 @@ class GRU(_Recurrent):
     torch_cls = nn.GRU
     gates = 3
     single_bias = False
+    loop_activations = ("relu",)
 
     def cell(self, xw, hw, h, c):
         xr, xz, xn = xw.chunk(3, dim=-1)
         hr, hz, hn = hw.chunk(3, dim=-1)
         r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-        n = torch.tanh(xn + r * hn)
+        n = activations.get(self.activation)[1](xn + r * hn)
         return (1 - z) * n + z * h, None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 from nnguru.training.callbacks import monitor as mon
@@ -39,7 +40,7 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:  # Keras 3 logs the rate of the epoch that ended
+        if logs is not None:  # Keras logs the rate the epoch ran with
             logs["learning_rate"] = get_lr(self.model.optimizer)
         current = mon.read(logs or {}, self.monitor, "ReduceLROnPlateau")
         if self.cooldown_counter > 0:
@@ -61,17 +62,33 @@ class ReduceLROnPlateau(Callback):
             self.cooldown_counter, self.wait = self.cooldown, 0
 
 
+def _takes_lr(schedule) -> bool:
+    """Whether ``schedule`` takes ``(epoch, lr)`` rather than Keras's older ``(epoch)`` alone."""
+    try:
+        params = list(inspect.signature(schedule).parameters.values())
+    except (TypeError, ValueError):  # no signature (a builtin): Keras's current form
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
 class LearningRateScheduler(Callback):
-    """``schedule(epoch, lr) -> new lr`` at the start of every epoch (Keras signature)."""
+    """``schedule(epoch, lr) -> new lr`` at the start of every epoch (Keras signature); a
+    ``schedule(epoch)`` of one argument works too, as Keras keeps it for older programs
+    (Machine Learning Mastery's ``step_decay(epoch)``)."""
 
     def __init__(self, schedule, verbose: int = 0) -> None:
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = float(self.schedule(epoch, get_lr(self.model.optimizer)))
+        if _takes_lr(self.schedule):
+            lr = float(self.schedule(epoch, get_lr(self.model.optimizer)))
+        else:
+            lr = float(self.schedule(epoch))
         set_lr(self.model.optimizer, lr)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:  # Keras 3 logs the rate of the epoch that ended
+        if logs is not None:  # Keras logs the rate the epoch ran with
             logs["learning_rate"] = get_lr(self.model.optimizer)
+
