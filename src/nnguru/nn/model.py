@@ -722,8 +722,7 @@ class Model(nn.Module):
         outs = []
         for start in range(0, len(x_arr), bs):
             xb = torch.as_tensor(x_arr[start:start + bs]).to(self.device)
-            with self.autocast():
-                out = self(xb)
+            out = self(xb)  # float32, never autocast: a reloaded model (on any device) predicts the same
             outs.append(act(out.float()).cpu())
         self.train(was_training)
         if not outs:
