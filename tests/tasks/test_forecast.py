@@ -182,7 +182,9 @@ def test_guru_says_plainly_when_a_naive_forecast_wins(tmp_path):
     from nnguru.guru import diagnose
 
     metrics = {**run.metrics, "test": {**run.metrics["test"], "mase": best * 1.5}}
+    # (this rule alone: on a GPU, bf16 training can give a curve that lr_too_low/high explains first,
+    # and those suppress it by design)
     planted = diagnose(history=run.history, data_report=run.data_report, metrics=metrics,
-                       rules=run.task.guru_rules, headline="mase")
+                       rules=("worse_than_baseline",), headline="mase")
     finding = next(f for f in planted if f.code == "worse_than_baseline")
     assert "log" in finding.advice and finding.evidence["baseline_score"] == pytest.approx(best, rel=1e-3)
