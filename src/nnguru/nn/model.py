@@ -592,6 +592,7 @@ class Model(nn.Module):
         rank, world = loop.rank_and_world()
         seed = int(torch.randint(0, 2**62, (1,)).item())
         batch_size = int(batch_size or getattr(self.optimizer, "preferred_batch_size", None) or DEFAULT_BATCH)
+
         def targets(y: np.ndarray) -> torch.Tensor:
             return self.loss.prepare_targets(y, self.output_shape[-1])
 
