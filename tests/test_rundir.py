@@ -137,3 +137,34 @@ def test_resume_refuses_changed_options_and_missing_runs(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "no interrupted nnguru run" in capsys.readouterr().err
     assert main(["train"]) == 2
+
+
+def test_commit_and_bundle_save_fsync_only_their_own_files(tmp_path):
+    """A FIFO (or anything else) beside the run directory or the model folder is never opened: the
+    rename is made durable by fsyncing the parent folder's entry, not its whole tree."""
+    import signal
+
+    from nnguru.layers import Dense
+
+    os.mkfifo(tmp_path / "a_fifo")
+    (tmp_path / "deep").mkdir()
+    os.mkfifo(tmp_path / "deep" / "another_fifo")
+    done = subprocess.run([sys.executable, "-m", "nnguru.cli", "train", "builtin:iris", "--epochs", "2",
+                           "--out", str(tmp_path / "run"), "--quiet"],
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=240,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "metrics.json").is_file()
+
+    def hung(*_):
+        raise TimeoutError("model.save blocked on a FIFO beside the model folder")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        model = nnguru.Sequential([Dense(2, input_shape=(3,))])
+        model.save(tmp_path / "model")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert (tmp_path / "model" / "weights.safetensors").is_file()

@@ -402,8 +402,8 @@ def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findin
     save_model(model, run_dir / "model")
     report_path = report.write_report(run_dir)
     console.rule("[bold]7. Files[/]")
-    console.print(f"Run written to [bold]{run_dir}[/]: report {report_path.name}, model/, metrics.json, "
-                  "history.csv, diagnosis.json, data_report.json, config.yaml")
+    console.print(f"Run written to [bold]{rundir.final_path(run_dir)}[/]: report {report_path.name}, model/, "
+                  "metrics.json, history.csv, diagnosis.json, data_report.json, config.yaml")
     return Run(run_dir, model, fitted.history, ev.metrics, findings, p.data_report, task.cfg, report_path)
 
 

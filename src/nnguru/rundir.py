@@ -32,7 +32,7 @@ import yaml
 
 from nnguru.errors import NNGuruError
 from nnguru.jsonutil import jsonable
-from nnguru.training.checkpoint import atomic_write, fsync_path, pid_alive, remove_stale_temps
+from nnguru.training.checkpoint import atomic_write, fsync_path, fsync_tree, pid_alive, remove_stale_temps
 
 try:
     import fcntl
@@ -53,6 +53,14 @@ class RunComplete(NNGuruError):
 
 def partial_path(final: Path) -> Path:
     return final.parent / f".{final.name}.partial"
+
+
+def final_path(path: str | Path) -> Path:
+    """The RUN_DIR a partial folder becomes (``.name.partial`` -> ``name``); other paths as they are."""
+    path = Path(path)
+    if path.name.startswith(".") and path.name.endswith(".partial"):
+        return path.parent / path.name[1:-len(".partial")]
+    return path
 
 
 def read_marker(folder: Path) -> dict | None:
@@ -218,7 +226,7 @@ class RunDir:
         self.marker.update(status="done", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                            manifest=_files(self.path))
         _write_marker(self.path, self.marker)
-        fsync_path(self.path)
+        fsync_tree(self.path)
         _swap_in(self.path, self.final)
         (self.final / LOCK).unlink(missing_ok=True)
         os.close(self._fd)
@@ -264,11 +272,7 @@ def begin(final: Path, overwrite: bool, options: dict, fingerprint: dict) -> Run
 
 def find_resumable(run_dir: str | Path) -> tuple[Path, Path]:
     """(final, partial) for ``--resume RUN_DIR``: RUN_DIR or its partial folder may be given."""
-    given = Path(run_dir)
-    if given.name.startswith(".") and given.name.endswith(".partial"):
-        final = given.parent / given.name[1:-len(".partial")]
-    else:
-        final = given
+    final = final_path(run_dir)
     recover(final)
     part = partial_path(final)
     if not part.is_dir():
@@ -306,9 +310,7 @@ def require_complete(run_dir: str | Path) -> Path:
     marker = read_marker(run_dir) if run_dir.is_dir() else None
     unfinished = marker is not None and marker.get("status") != "done"
     if unfinished or (not run_dir.exists() and partial_path(run_dir).is_dir()):
-        final = run_dir
-        if run_dir.name.startswith(".") and run_dir.name.endswith(".partial"):
-            final = run_dir.parent / run_dir.name[1:-len(".partial")]
+        final = final_path(run_dir)
         raise NNGuruError(
             f"The run {str(final)!r} did not finish (it was interrupted or is still running), so it has no "
             f"complete results. Continue it with `nnguru train --resume {final}`."

@@ -20,6 +20,7 @@ import os
 import random
 import re
 import shutil
+import stat
 import uuid
 from pathlib import Path
 from typing import Any
@@ -97,19 +98,32 @@ def remove_stale_temps(path: Path) -> None:
 
 
 def fsync_path(path: Path) -> None:
-    """fsync a file, or every file of a folder and the folder itself."""
+    """fsync one file, or one folder's own entry (what makes a rename in it durable).
+
+    Only regular files and folders are opened: a FIFO would block ``open`` until a writer came.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to fsync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync every file and folder nnguru wrote under ``path`` (a new run or bundle folder), then
+    ``path`` itself. Never used on a folder that holds anything else (its parent, a user's folder)."""
     path = Path(path)
-    items = [path] if path.is_file() else [*sorted(path.rglob("*")), path]
-    for p in items:
-        if p.is_symlink():
-            continue
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        except OSError:  # some file systems refuse to fsync a directory
-            pass
-        finally:
-            os.close(fd)
+    for p in sorted(path.rglob("*")):
+        fsync_path(p)
+    fsync_path(path)
 
 
 def atomic_write(path: Path, write) -> None:
@@ -150,7 +164,7 @@ def replace_dir(new: Path, target: Path) -> None:
     leaving a moment in which ``target`` is missing (never mixed).
     """
     new, target = Path(new), Path(target)
-    fsync_path(new)
+    fsync_tree(new)
     if not target.exists():
         os.rename(new, target)
     elif _exchange(new, target):
