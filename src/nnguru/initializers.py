@@ -9,6 +9,7 @@ JSON (a name for the built-in defaults, ``{"class_name", "config"}`` for an obje
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 
@@ -32,7 +33,7 @@ def fans(shape: Shape) -> tuple[int, int]:
     return shape[-2] * field, shape[-1] * field
 
 
-class Initializer:
+class Initializer(abc.ABC):
     """Base class: ``init(shape) -> tensor`` in Keras's layout."""
 
     def __init__(self, seed: int | None = None) -> None:
@@ -44,8 +45,9 @@ class Initializer:
 
     elementwise = True  # independent draws per value: any layout gives the same distribution
 
+    @abc.abstractmethod
     def __call__(self, shape: Shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        raise NotImplementedError
+        """New values of ``shape`` in Keras's layout (each subclass draws its own)."""
 
     def sample(self, shape: Shape, fan: tuple[int, int]) -> torch.Tensor:
         """Values of ``shape`` scaled for the fans ``fan`` (only VarianceScaling reads them)."""

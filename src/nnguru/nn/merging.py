@@ -8,6 +8,7 @@ exclude the batch axis; None is a length only the data knows and matches any len
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ def _same(a: int | None, b: int | None) -> bool:
     return a is None or b is None or a == b
 
 
-class _Merge(Layer):
+class _Merge(Layer, abc.ABC):
     """Base: ``forward(list of tensors)``; ``ensure_built`` takes the list of input shapes."""
 
     min_inputs, max_inputs = 2, None
@@ -68,8 +69,9 @@ class _Merge(Layer):
             self._check_count(inputs)
         return self.merge(list(inputs))
 
+    @abc.abstractmethod
     def merge(self, xs: list[torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+        """The merged tensor of ``xs`` (shapes already checked); each merge layer's own rule."""
 
 
 @register

@@ -10,6 +10,7 @@ anything else that uses the global RNG.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 
@@ -38,7 +39,7 @@ def _range(value, name: str, symmetric_min: float | None = None) -> tuple[float,
     return lo, hi
 
 
-class _Random(Layer):
+class _Random(Layer, abc.ABC):
     """Shared machinery: the per-layer generator and the training-only switch."""
 
     def __init__(self, seed: int | None = None, **kwargs) -> None:
@@ -63,8 +64,9 @@ class _Random(Layer):
             return x
         return self.augment(x)
 
+    @abc.abstractmethod
     def augment(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The batch ``x`` with this layer's random change (training only; see ``forward``)."""
 
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed}
@@ -88,9 +90,9 @@ class _Affine(_Random):
             raise NNGuruError(f"{cls}(interpolation={interpolation!r}) must be 'bilinear' or 'nearest'.")
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, float(fill_value)
 
+    @abc.abstractmethod
     def theta(self, n: int, h: int, w: int, device: torch.device) -> torch.Tensor:
         """(n, 2, 3) affine maps from output to input coordinates, in [-1, 1] units."""
-        raise NotImplementedError
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         n, h, w, _ = x.shape

@@ -13,6 +13,8 @@ Mastery forecasting tutorials use).
 
 from __future__ import annotations
 
+import abc
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,7 +39,7 @@ def _dropout_mask(like: torch.Tensor, shape: tuple[int, ...], rate: float) -> to
     return like.new_empty(shape).bernoulli_(1 - rate).div_(1 - rate)
 
 
-class _Recurrent(Layer):
+class _Recurrent(Layer, abc.ABC):
     """LSTM / GRU / SimpleRNN over ``(steps, features)`` with torch's fused kernels.
 
     The kernels fix the activations (tanh, and sigmoid gates; SimpleRNN also relu); the
@@ -195,9 +197,9 @@ class _Recurrent(Layer):
             h, c = h_new, c_new
         return torch.stack(outs, 1), (h,) if c is None else (h, c)
 
+    @abc.abstractmethod
     def cell(self, xw: torch.Tensor, hw: torch.Tensor, h: torch.Tensor, c: torch.Tensor | None):
         """One step from the input and recurrent products: ``(h, c)`` (c is None without a cell state)."""
-        raise NotImplementedError
 
     def get_config(self) -> dict:
         config = {**super().get_config(), "units": self.units, "return_sequences": self.return_sequences,
