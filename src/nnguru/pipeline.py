@@ -114,17 +114,9 @@ def train(data: Any = None, target: str | int | None = None, task: str | None = 
         source = data if data is not None else cfg["data"]
         ds = load_or_stream(source, cfg, console)  # a table larger than memory is read in chunks
         final = check_run_dir(distributed.output(out), _safe_name(ds.name), overwrite)
-    fingerprint = {"data": rundir.fingerprint_data(source)}
-    holder: list = []
-
-    def begin() -> Path:  # once the data is accepted: the partial folder, locked and marked
-        holder.append(rundir.begin(final, overwrite, options=cfg, fingerprint=fingerprint))
-        console.print(f"Writing the run to {holder[0].path} (renamed to {final} when it succeeds; "
-                      f"if interrupted, continue it with `nnguru train --resume {final}`).", highlight=False)
-        return holder[0].path
-
-    first = run_stages(ds, cfg, console, model, begin, lambda: holder[0])
-    return _finish(first, ds, cfg, console, holder[0])
+    begin, rd = _opener(final, overwrite, cfg, {"data": rundir.fingerprint_data(source)}, console)
+    first = run_stages(ds, cfg, console, model, begin, rd)
+    return _finish(first, ds, cfg, console, rd())
 
 
 def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_model=None) -> Run:
@@ -136,14 +128,24 @@ def run(ds, cfg: dict, out: str | Path | None, overwrite: bool, console, user_mo
     console = distributed.quiet(console)
     with distributed.together():  # a rank's unwritable folder stops every rank
         final = check_run_dir(distributed.output(out), _safe_name(ds.name), overwrite)
-    holder: list = []
+    begin, rd = _opener(final, overwrite, cfg, {"data": ds.name})
+    result = run_stages(ds, cfg, console, user_model, begin, rd)
+    return _commit(result, rd())
+
+
+def _opener(final: Path, overwrite: bool, cfg: dict, fingerprint: dict, console=None):
+    """``(begin, rd)`` for :func:`run_stages`: ``begin()`` makes the partial folder (locked and marked)
+    once the data is accepted and returns its path; ``rd()`` is that :class:`rundir.RunDir`."""
+    held: list[rundir.RunDir] = []
 
     def begin() -> Path:
-        holder.append(rundir.begin(final, overwrite, options=cfg, fingerprint={"data": ds.name}))
-        return holder[0].path
+        held.append(rundir.begin(final, overwrite, options=cfg, fingerprint=fingerprint))
+        if console is not None:
+            console.print(f"Writing the run to {held[0].path} (renamed to {final} when it succeeds; "
+                          f"if interrupted, continue it with `nnguru train --resume {final}`).", highlight=False)
+        return held[0].path
 
-    result = run_stages(ds, cfg, console, user_model, begin, lambda: holder[0])
-    return _commit(result, holder[0])
+    return begin, lambda: held[0]
 
 
 def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
