@@ -277,10 +277,10 @@ class NetworkMonitor(Callback):
         if self.nonfinite is not None and self.nonfinite.get("step") is not None:
             return
         where = layer = None
+        # a NaN norm means a NaN weight; an inf norm may be a float32 overflow of finite weights
+        # (an inf weight shows up as a non-finite output of its layer instead)
         bad_weights = [self.layers[i]["name"] for i, v in enumerate(sample["weight_norm"])
-                       if v == v and v in (float("inf"), float("-inf"))]
-        bad_weights += [self.layers[i]["name"] for i, v in enumerate(sample["weight_norm"])
-                        if self._params[i] and v != v]
+                       if self._params[i] and v != v]
         if bad_weights:
             where, layer = "weights", bad_weights[0]
         else:
