@@ -72,7 +72,8 @@ def test_monitor_runs_on_cnn_rnn_functional(kind):
     nnguru.set_seed(0)
     if kind == "cnn":
         x = rng.random((32, 8, 8, 1)).astype("float32")
-        m = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)), Flatten(), Dense(2, activation="softmax")])
+        m = Sequential([Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)), Flatten(),
+                        Dense(2, activation="softmax")])
     elif kind == "rnn":
         x = rng.normal(size=(32, 5, 3)).astype("float32")
         m = Sequential([LSTM(4, input_shape=(5, 3)), Dense(2, activation="softmax")])
