@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted run into RUN_DIR with its original options")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="back up the training state every N steps too (default: at each epoch's end)")
+    _bool_flag(p, "monitor", "sample gradients, activations and updates inside the network (default: on)")
+    p.add_argument("--monitor-every", metavar="N", help="steps between monitor samples (default: auto, "
+                   "within a 3%% time budget)")
     _source_options(p)
     _common(p)
 
@@ -231,6 +234,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
+TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
 
 
 def cmd_train(args) -> int:

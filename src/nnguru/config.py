@@ -63,6 +63,9 @@ DEFAULTS: dict[str, Any] = {
     "stream": "auto",
     "stream_threshold_mb": None,
     "shuffle_buffer": None,  # rows mixed across chunks when streaming (default 65536)
+    # the network monitor (training/monitor.py): gradients, activations, updates, sampled in fit
+    "monitor": True,
+    "monitor_every": "auto",  # auto: sampled within a 3% time budget; N: every N steps
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -250,6 +253,15 @@ def _columns(value: Any) -> list:
     return list(value)
 
 
+def _monitor_every(value: Any) -> Any:
+    if value == "auto":
+        return value
+    out = _as_int(value)
+    if out is None or out < 1:
+        raise _Invalid("'auto' or a positive whole number of steps")
+    return out
+
+
 def _regex(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("a regular expression whose group 1 is the label")
@@ -348,6 +360,8 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stream": (_stream, "--stream, --no-stream, or auto (stream CSV/Parquet files over the threshold)"),
     "stream_threshold_mb": (_real(0.0), "e.g. 512; leave it out for min(1 GiB, available memory / 8)"),
     "shuffle_buffer": (_whole(1), "e.g. 65536 (the default)"),
+    "monitor": (_bool, "true or false"),
+    "monitor_every": (lambda value: _monitor_every(value), "auto, or e.g. 50 (steps between samples)"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {
@@ -355,7 +369,7 @@ FLAGS: dict[str, str | None] = {
     "header": "--header/--no-header", "hidden_scale": None, "verbose": "--quiet",
     "early_stopping": "--early-stopping/--no-early-stopping", "drop_outliers": "--drop-outliers",
     "auto_fix": "--auto-fix/--no-auto-fix", "tensorboard": "--tensorboard/--no-tensorboard",
-    "stream": "--stream/--no-stream",
+    "stream": "--stream/--no-stream", "monitor": "--monitor/--no-monitor",
 }
 
 

@@ -22,6 +22,7 @@ files. Tools that repeat part of a run (tuning, a time estimate) call the stages
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -320,6 +321,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     """Train with early stopping that keeps the best weights, backing up the whole training state
     in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every`` steps) for --resume."""
     from nnguru.callbacks import BackupAndRestore, EarlyStopping
+    from nnguru.training.monitor import NetworkMonitor
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
@@ -334,12 +336,13 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                  + (f", early stopping (patience {patience})" if early else ""))
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
+    monitor = NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
     t0 = time.perf_counter()
     streamed = "stream" in p.context  # streamed splits carry their targets
+    callbacks = [cb for cb in (early, backup, monitor) if cb is not None]
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
-                        callbacks=[early, backup] if early else [backup], class_weight=class_weight,
-                        verbose=cfg["verbose"])
+                        callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
     hist = history.logs  # with the learning rate and seconds of each epoch (history.csv, the guru)
     if hist.get("lr"):
@@ -348,6 +351,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         console.print(f"[red]Stopped:[/] {model.stop_reason}")
     write_history(run_dir / "history.csv", hist)
     write_config(run_dir / "config.yaml", cfg)
+    if monitor is not None:
+        monitor.save(run_dir / "monitor.json")
     # the restored (best) epoch, counted from 1 as the curves and the report show epochs
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Fitted(hist, train_seconds, restored)
@@ -376,12 +381,14 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
     from nnguru import guru
 
     hist = fitted.history
+    monitor_file = run_dir / "monitor.json"  # the network monitor's samples (training/monitor.py)
+    monitor = json.loads(monitor_file.read_text(encoding="utf-8")) if monitor_file.is_file() else None
     findings = guru.diagnose(
         history=hist, data_report=p.data_report, metrics=ev.metrics, rules=task.guru_rules,
         headline=task.headline, n_params=model.count_params(),
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
-        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch)
+        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)

@@ -6,6 +6,7 @@ into one round of ``--auto-fix`` changes, ``find_lr`` is the learning-rate range
 rule's input) are counted by :func:`nnguru.data.clean.duplicates_across`.
 """
 
+from nnguru.guru import network_rules  # noqa: E402,F401,I001  (registers the rules on monitor.json)
 from nnguru.guru.findings import Finding, load_findings, print_findings, save_findings
 from nnguru.guru.lr_finder import LRFinderResult, find_lr, suggest_lr
 from nnguru.guru.remedies import remedies

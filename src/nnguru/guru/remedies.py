@@ -97,3 +97,36 @@ def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
     if not changes:
         notes.append("nothing to change: no finding has an automatic remedy")
     return {"changes": changes, "description": notes, "codes": addressed}
+
+
+# --- remedies for the network findings (guru/network_rules.py) ------------------------------------
+# Each entry: finding code -> (config changes, why). The keys name what an auto-fix round changes
+# in the template model and the optimizer: ``activation`` (hidden layers), ``batch_norm`` (after
+# each hidden layer), ``clipnorm`` (gradient clipping), ``kernel_initializer``, ``lr_scale``
+# (multiply the current rate), ``normalize_inputs``. The auto-fix rounds apply the strongest one.
+NETWORK_REMEDIES: dict[str, tuple[dict[str, Any], str]] = {
+    "vanishing_gradients": ({"activation": "relu", "kernel_initializer": "he_normal", "batch_norm": True},
+                            "relu hidden layers with He initialization and BatchNormalization"),
+    "exploding_gradients": ({"lr_scale": 0.1, "clipnorm": 1.0},
+                            "a 10x lower learning rate and gradient clipping (clipnorm=1.0)"),
+    "dead_units": ({"activation": "leaky_relu", "kernel_initializer": "he_normal", "bias_initializer": "zeros"},
+                   "leaky_relu hidden layers, He initialization, zero biases"),
+    "saturation": ({"kernel_initializer": "glorot_uniform", "batch_norm": True},
+                   "Glorot initialization and BatchNormalization before the activations"),
+    "unnormalized_input": ({"normalize_inputs": True}, "standardized inputs (training mean and std)"),
+    "bad_initialization": ({"kernel_initializer": "he_normal", "bias_initializer": "zeros"},
+                           "re-initialization (He for relu, Glorot for tanh/sigmoid) with zero biases"),
+    "output_loss_mismatch": ({"output_activation": "auto"},
+                             "the output activation the loss expects (softmax/sigmoid, from_logits=False)"),
+    "nonfinite": ({"lr_scale": 0.1, "clipnorm": 1.0},
+                  "a 10x lower learning rate and gradient clipping (clipnorm=1.0)"),
+}
+
+
+def network_remedy(finding: Finding) -> dict[str, Any] | None:
+    """``{"changes": ..., "description": [...], "codes": [code]}`` for one network finding, else None."""
+    entry = NETWORK_REMEDIES.get(finding.code)
+    if entry is None:
+        return None
+    changes, why = entry
+    return {"changes": dict(changes), "description": [f"{why} ({finding.code})"], "codes": [finding.code]}

@@ -194,6 +194,7 @@ class RunFacts:
     leakage_count: int | None
     class_weight: Any = None
     restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
+    monitor: dict[str, Any] | None = None  # monitor.json: inside the network (guru/network_rules.py)
 
     @property
     def has_classes(self) -> bool:
@@ -271,6 +272,7 @@ def gather_facts(
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
+    monitor: dict[str, Any] | None = None,
 ) -> RunFacts:
     """Read the inputs of :func:`diagnose` from the schema (exposed for tests and custom rules)."""
     history = history or {}
@@ -303,6 +305,7 @@ def gather_facts(
         leakage_count=split["duplicates_train_test"] if split else None,
         class_weight=class_weight,
         restored_epoch=restored_epoch,
+        monitor=monitor or None,
     )
 
 
@@ -780,6 +783,7 @@ def diagnose(
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
+    monitor: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
 
@@ -791,7 +795,8 @@ def diagnose(
     learning-rate range test's suggestion, used in the advice; ``class_weight`` ("balanced" or
     {label: weight}) is what the training loss was weighted with, so it is compared with the
     right prior-predictor loss; ``restored_epoch`` (1-based) is the epoch whose weights early
-    stopping restored, if it did.
+    stopping restored, if it did; ``monitor`` is what the network monitor measured
+    (``monitor.json``, :mod:`nnguru.training.monitor`), read by :mod:`nnguru.guru.network_rules`.
     """
     wanted = list(RULES) if rules is None else list(rules)
     unknown = [code for code in wanted if code not in RULES]
@@ -800,7 +805,7 @@ def diagnose(
     f = gather_facts(history=history, data_report=data_report, metrics=metrics,
                      headline=headline, n_params=n_params, n_classes=n_classes, lr=lr,
                      suggested_lr=suggested_lr, class_weight=class_weight,
-                     restored_epoch=restored_epoch)
+                     restored_epoch=restored_epoch, monitor=monitor)
     found = []
     for rule in (RULES[code] for code in RULES if code in wanted):
         if all(_present(getattr(f, need)) for need in rule.needs):

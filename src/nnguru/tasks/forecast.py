@@ -42,7 +42,10 @@ class Forecast(Task):
     summary_metrics = ("mae", "rmse", "mape", "smape", "mase")
     report_cards = ("mape", "mase")
     guru_rules = ("lr_too_high", "lr_too_low", "plateau", "overfitting", "underfitting", "small_data",
-                  "worse_than_baseline")
+                  "worse_than_baseline",
+                  # inside the network (guru/network_rules.py)
+                  "unnormalized_input", "exploding_gradients", "dead_units", "vanishing_gradients",
+                  "saturation", "bad_initialization", "nonfinite")
     figures = {"forecast.png": "Forecasts vs actual on the test span (rolling origin), with the baselines"}
     options = ("time", "series_id", "horizon", "window", "season", "transform", "test_steps")
 

@@ -22,7 +22,10 @@ class Regression(Task):
     summary_metrics = ("mae", "rmse", "r2")
     report_cards = ("r2", "mae")
     guru_rules = ("lr_too_high", "lr_too_low", "plateau", "overfitting", "underfitting", "leakage",
-                  "small_data", "worse_than_baseline")
+                  "small_data", "worse_than_baseline",
+                  # inside the network (guru/network_rules.py)
+                  "unnormalized_input", "exploding_gradients", "dead_units", "vanishing_gradients",
+                  "saturation", "bad_initialization", "nonfinite")
     figures = {"regression.png": "Predicted vs actual and residuals (test)"}
     streams = True
 

@@ -312,6 +312,9 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
               "train_step": train_step.name}
     # History last, as in Keras: it records what the other callbacks added (``learning_rate``).
     cbs = CallbackList([*(callbacks or []), history], model, params, is_main=rank == 0)
+    for cb in cbs:  # a callback may wrap the step: the network monitor (training/monitor.py) samples it
+        if hasattr(cb, "wrap_step"):
+            train_step = cb.wrap_step(train_step)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
