@@ -63,7 +63,7 @@ def __getattr__(name: str):
         from nnguru.bundle import load_model
 
         return load_model
-    if name in ("train", "Run", "load_run"):
+    if name in ("train", "Run", "load_run", "tune"):
         from nnguru import api
 
         return getattr(api, name)
@@ -83,4 +83,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nnguru' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Run", "Sequential", "load_model", "load_run", "set_seed", "train"]
+__all__ = ["Input", "Model", "Run", "Sequential", "load_model", "load_run", "set_seed", "train", "tune"]

@@ -1,4 +1,4 @@
-"""The ``nnguru`` command: demo | inspect | train | evaluate | predict | report | lr-find.
+"""The ``nnguru`` command: demo | inspect | train | tune | evaluate | predict | report | lr-find.
 
 Every user error is an ``NNGuruError``: printed as one paragraph (what, where, how to fix) with
 exit code 2 and no traceback; ``--debug`` shows tracebacks. Nothing the user had is overwritten
@@ -141,6 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "monitor", "sample gradients, activations and updates inside the network (default: on)")
     p.add_argument("--monitor-every", metavar="N", help="steps between monitor samples (default: auto, "
                    "within a 3%% time budget)")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("tune", help="search hyperparameters on validation (Optuna), retrain the best, test it once")
+    p.add_argument("data", nargs="?", help="as for train (optional with --resume)")
+    p.add_argument("--target", help="target column: a name or a position (-1 = last)")
+    p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
+    p.add_argument("--trials", type=int, help="finished trials the study should hold (default 20)")
+    p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    p.add_argument("--sampler", help="tpe (default) or random")
+    p.add_argument("--pruner", help="median (default), halving or none: stop trials behind the others")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage shared by several processes, e.g. "
+                   "sqlite:///study.db or postgresql://... (default: study.db in the run directory)")
+    p.add_argument("--study-name", help="the study's name in --storage (default nnguru-tune)")
+    p.add_argument("--epochs", type=int, help="most epochs per trial (default: from the data size)")
+    p.add_argument("--patience", type=int, help="early stopping's patience in each trial")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--val-frac", type=float)
+    p.add_argument("--test-frac", type=float)
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--config", help="YAML file of train options, tune options and search_space: (flags win)")
+    p.add_argument("--out", help="run directory of the retrained best (default: runs/<data name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory nnguru wrote")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted search (trial numbers carry on)")
     _source_options(p)
     _common(p)
 
@@ -289,6 +313,36 @@ def _check_processes(args, launch, options: dict) -> None:
     distributed.check_devices(cfg["device"], launch.local_world_size if launch else args.devices or 1)
 
 
+TUNE_KEYS = ("epochs", "patience", "seed", "val_frac", "test_frac", "device")
+
+
+def cmd_tune(args) -> int:
+    from nnguru import api
+    from nnguru.rundir import RunComplete
+
+    options = {k: getattr(args, k) for k in TUNE_KEYS if getattr(args, k, None) is not None}
+    options.update({k: v for k, v in _source_kwargs(args).items() if v is not None})
+    target = int(args.target) if args.target is not None and args.target.lstrip("-").isdigit() else args.target
+    if args.quiet:
+        options["verbose"] = 0
+    if args.data is None and args.resume is None:
+        raise NNGuruError("nnguru tune needs DATA (a file, a folder or builtin:NAME), or --resume RUN_DIR to "
+                          "continue an interrupted search.")
+    try:
+        run = api.tune(args.data, target=target, task=args.task, out=args.out, trials=args.trials,
+                       timeout=args.timeout, sampler=args.sampler, pruner=args.pruner, storage=args.storage,
+                       study_name=args.study_name, resume=args.resume, overwrite=args.overwrite,
+                       config=args.config, console=_console(args), **options)
+    except RunComplete as done:
+        print(f"nnguru tune: {done}")
+        return 0
+    if not args.quiet:
+        best = run.extras["tune"]["best"]
+        print(f"Best trial {best['number']}: val_loss {best['value']:.4f} with {best['params']}; "
+              f"retrained and tested in {run.run_dir}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from nnguru import api
 
@@ -343,7 +397,7 @@ def cmd_lr_find(args) -> int:
     return 0
 
 
-COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evaluate": cmd_evaluate,
+COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find}
 
 

@@ -479,6 +479,9 @@ def build_report_html(run_dir: str | Path) -> str:
         if figs else "")
     if isinstance(fix, dict):
         add("autofix", "Auto-fix", _autofix_section(fix))
+    from nnguru.report.tuning import tuning_section  # here: it uses this module's helpers
+
+    add("tuning", "Tuning", tuning_section(run))
     if isinstance(data_report, dict):
         splits = {k: data_report[k] for k in ("split", "split_sizes", "splits")
                   if k in data_report}

@@ -1,0 +1,151 @@
+"""``nnguru tune``: bad input, the search on data prepared once, trial 0 = the default run, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+import nnguru
+from nnguru.cli import main
+from nnguru.errors import NNGuruError
+from nnguru.tuning import space as S
+from nnguru.tuning.search import PruneOnValLoss
+
+FAST = ["--epochs", "4", "--quiet"]
+
+
+# ---- bad input: exit 2 with a message naming the input, the value and the fix --------------------------
+@pytest.mark.parametrize("argv, words", [
+    (["--trials", "0"], ["trials (--trials)", "received 0", "--trials 20"]),
+    (["--timeout", "0"], ["timeout (--timeout)", "received 0.0", "> 0"]),
+    (["--sampler", "grid"], ["sampler (--sampler)", "'grid'", "tpe, random"]),
+])
+def test_bad_settings_exit_2(tmp_path, capsys, argv, words):
+    assert main(["tune", "builtin:iris", "--out", str(tmp_path / "r"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert all(w in err for w in words), err
+    assert not (tmp_path / "r").exists() and not (tmp_path / ".r.partial").exists()
+
+
+@pytest.mark.parametrize("space, words", [
+    ({"units": {"low": 128, "high": 16}}, ["search_space.units", "low (128) is greater than high (16)", "Swap"]),
+    ({"units": {"low": -8, "high": 16}}, ["search_space.units", "-8 is out of range", ">= 1"]),
+    ({"depth": [1, 2]}, ["unknown parameter(s) ['depth']", "layers"]),
+    ({"lr": {"low": 0, "high": 0.1, "log": True}}, ["search_space.lr", "must be > 0"]),
+    ({"activation": ["relu", "swoosh"]}, ["search_space.activation", "'swoosh'", "tanh"]),
+    ({"optimizer": ["adam", "lbfgs"]}, ["['lbfgs'] take no weight_decay", "weight_decay: null"]),
+    ({"dropout": []}, ["search_space.dropout", "empty"]),
+])
+def test_bad_search_space_exit_2(tmp_path, capsys, space, words):
+    config = tmp_path / "tune.yaml"
+    config.write_text(yaml.safe_dump({"search_space": space}))
+    assert main(["tune", "builtin:iris", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and all(w in err for w in words), err
+
+
+def test_space_overrides_fix_and_drop():
+    fam = S.family_for((4,))
+    space = S.parse_space(fam, {"activation": "tanh", "weight_decay": None, "units": {"low": 8, "high": 64}})
+    assert space["activation"].choices == ("tanh",) and "weight_decay" not in space
+    assert (space["units"].low, space["units"].high) == (8, 64)
+    with pytest.raises(NNGuruError, match="dense_units"):  # a cnn parameter, not the mlp's
+        S.parse_space(fam, {"dense_units": [64]})
+
+
+@pytest.mark.parametrize("shape, n_train", [((30,), 500), ((12, 12, 1), 300)])
+def test_default_params_rebuild_the_template(shape, n_train):
+    """Trial 0's model is the model `nnguru train` builds (same layers, widths and parameter count)."""
+    from nnguru.nn import templates
+    from nnguru.nn.layers import Dense
+
+    fam = S.family_for(shape)
+    params = S.default_params(fam, shape, n_train, S.parse_space(fam))
+    ours = fam.build({**params}, shape, [Dense(3, activation="softmax")])
+    theirs = templates.build("auto", shape, [Dense(3, activation="softmax")], n_train)
+    assert [type(layer).__name__ for layer in ours.layers] == [type(layer).__name__ for layer in theirs.layers]
+    assert ours.count_params() == theirs.count_params()
+
+
+def test_pruning_callback_stops_the_fit_cleanly():
+    class Trial:
+        reports: list = []
+
+        def report(self, value, step):
+            self.reports.append((step, value))
+
+        def should_prune(self):
+            return len(self.reports) == 2
+
+    class Model:
+        stop_training = False
+
+    cb = PruneOnValLoss(Trial())
+    cb.set_model(Model())
+    for epoch, loss in enumerate([0.9, 1.2]):  # the best so far is reported, not the last value
+        cb.on_epoch_end(epoch, {"val_loss": loss})
+    assert Trial.reports == [(0, 0.9), (1, 0.9)]
+    assert cb.model.stop_training and cb.pruned_at == 2
+
+
+# ---- a search ------------------------------------------------------------------------------------------
+def test_tune_writes_a_run_and_trial_0_is_the_default_run(tmp_path):
+    out, config = tmp_path / "tuned", tmp_path / "tune.yaml"
+    # without weight decay, whose log-scale range has no "off" (trial 0 would take its 1e-6 floor)
+    config.write_text("search_space:\n  weight_decay: null\n")
+    assert main(["tune", "builtin:iris", "--trials", "3", "--config", str(config), "--out", str(out), *FAST]) == 0
+    for name in ("study.db", "trials.csv", "tune.json", "metrics.json", "report.html", "config.yaml"):
+        assert (out / name).is_file(), name
+    assert (out / "model" / "weights.safetensors").is_file()
+    summary = json.loads((out / "tune.json").read_text())
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 3 and set(trials["state"]) <= {"complete", "pruned"}
+    assert summary["best"]["value"] == trials["val_loss"].min()
+    html = (out / "report.html").read_text()
+    assert 'id="tuning"' in html and 'alt="optimization history"' in html
+    # trial 0 is what `nnguru train` does: the same validation loss as a default run (the oracle)
+    assert main(["train", "builtin:iris", "--out", str(tmp_path / "default"), *FAST]) == 0
+    history = pd.read_csv(tmp_path / "default" / "history.csv")
+    default = trials[trials["default"]].iloc[0]
+    assert default["number"] == 0
+    assert math.isclose(default["val_loss"], history["val_loss"].min(), rel_tol=1e-6)
+    # the retrained best is a normal run: its test metrics and its bundle
+    assert json.loads((out / "metrics.json").read_text())["test"]["accuracy"] > 0
+    assert nnguru.load_model(out / "model").count_params() > 0
+
+
+def test_resume_continues_the_same_study(tmp_path):
+    out = tmp_path / "tuned"
+
+    def interrupt(study, trial):  # Ctrl-C after the second finished trial
+        if len(study.trials) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nnguru.tune("builtin:iris", out=out, trials=4, epochs=3, verbose=0, callbacks=[interrupt])
+    part = tmp_path / ".tuned.partial"
+    assert part.is_dir() and not out.exists()
+    before = optuna.load_study(study_name="nnguru-tune", storage=f"sqlite:///{part / 'study.db'}")
+    assert len(before.trials) == 2
+    run = nnguru.tune(resume=out)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and list(trials["number"]) == [0, 1, 2, 3]  # numbering carried on
+    assert sum(run.extras["tune"]["counts"].values()) == 4
+    assert main(["tune", "--resume", str(out)]) == 0  # a finished search: nothing to resume, exit 0
+
+
+def test_resume_refuses_changed_options(tmp_path, capsys):
+    out = tmp_path / "tuned"
+
+    def interrupt(study, trial):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nnguru.tune("builtin:iris", out=out, trials=3, epochs=2, verbose=0, callbacks=[interrupt])
+    assert main(["tune", "--resume", str(out), "--seed", "3"]) == 2
+    assert "keeps its options" in capsys.readouterr().err
