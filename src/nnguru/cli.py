@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     _common(p)
 
+    p = sub.add_parser("export", help="write a run's model as ONNX (or a torch.export .pt2), checked on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="onnx", help="onnx (the default) or pt2 (torch.export)")
+    p.add_argument("--out", help="the file to write (default: RUN_DIR/model.onnx)")
+    p.add_argument("--overwrite", action="store_true")
+    _common(p)
+
     p = sub.add_parser("lr-find", help="learning-rate range test on DATA with the default model")
     p.add_argument("data")
     p.add_argument("--target")
@@ -343,8 +350,26 @@ def cmd_lr_find(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from nnguru.export import export_run
+
+    info = export_run(args.run_dir, args.format, args.out, overwrite=args.overwrite, console=_console(args))
+    if not args.quiet:
+        pre = info["preprocessing"] or {}
+        print(f"{info['format']} model written to {info['path']} ({info['exporter']} exporter, dynamic batch); "
+              f"preprocessing {'folded into the graph' if pre.get('folded') else 'not in the graph'}"
+              + (f", saved as {pre['file']}" if pre.get("file") else "")
+              + f". Checked on the {info['checked_on']}: max abs difference {info['max_abs_diff']:.2g} "
+              f"(tolerance {info['tolerance']:g}).")
+    if not info["agrees"]:
+        raise NNGuruError(f"The exported model differs from nnguru's predictions by {info['max_abs_diff']:.3g} "
+                          f"(over the tolerance {info['tolerance']:g}); do not use {info['path']}. Report this bug.")
+    return 0
+
+
 COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find}
+COMMANDS["export"] = cmd_export  # issue 16 (nnguru.export)
 
 
 def main(argv: list[str] | None = None) -> int:
