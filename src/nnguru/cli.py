@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "monitor", "sample gradients, activations and updates inside the network (default: on)")
     p.add_argument("--monitor-every", metavar="N", help="steps between monitor samples (default: auto, "
                    "within a 3%% time budget)")
+    g = p.add_argument_group("transfer learning (nnguru.transfer)")
+    g.add_argument("--from", dest="base", metavar="RUN_DIR",
+                   help="start from a trained run (or model folder / checkpoint): its layers up to the head, "
+                   "its preprocessing, a new head for this data")
+    g.add_argument("--freeze-epochs", type=int, metavar="N",
+                   help="with --from: epochs training the new head alone before unfreezing (default 5)")
     _source_options(p)
     _common(p)
 
@@ -242,6 +248,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
+TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
 
 
 def cmd_train(args) -> int:
