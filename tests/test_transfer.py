@@ -76,7 +76,8 @@ def test_bad_bases_exit_2(base_run, tmp_path, capsys):
         assert main(["train", *argv, "--quiet"]) == 2
         return capsys.readouterr().err
 
-    assert "no such run directory" in err("builtin:wine", "--from", str(tmp_path / "nope"), "--out", str(tmp_path / "a"))
+    missing = str(tmp_path / "nope")
+    assert "no such run directory" in err("builtin:wine", "--from", missing, "--out", str(tmp_path / "a"))
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "model.json").write_text("{not json")

@@ -135,7 +135,8 @@ def check_data(base: Base, ds) -> None:
     ds_kind = getattr(ds, "kind", None)
     if kind is not None and ds_kind in READS and kind not in READS[ds_kind]:
         raise NNGuruError(f"--from {base.where!r} was trained on {kind} data, but the new data is {ds_kind} data. "
-                          f"Transfer needs the same kind of input; train the base on {ds_kind} data, or leave --from out.")
+                          f"Transfer needs the same kind of input; train the base on {ds_kind} data, or leave "
+                          "--from out.")
 
 
 def adopt_preprocessor(base: Base, X_train, y_train, task_name: str):
