@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     _bool_flag(p, "monitor", "sample gradients, activations and updates inside the network (default: on)")
     p.add_argument("--monitor-every", metavar="N", help="steps between monitor samples (default: auto, "
                    "within a 3%% time budget)")
+    g = p.add_argument_group("transfer learning (nnguru.transfer)")
+    g.add_argument("--from", dest="base", metavar="RUN_DIR",
+                   help="start from a trained run (or model folder / checkpoint): its layers up to the head, "
+                   "its preprocessing, a new head for this data")
+    g.add_argument("--freeze-epochs", type=int, metavar="N",
+                   help="with --from: epochs training the new head alone before unfreezing (default 5)")
     _source_options(p)
     _common(p)
 
@@ -188,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rebuild RUN_DIR/report.html from the run's files")
     p.add_argument("run_dir")
+    _common(p)
+
+    p = sub.add_parser("export", help="write a run's model as ONNX (or a torch.export .pt2), checked on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--format", default="onnx", help="onnx (the default) or pt2 (torch.export)")
+    p.add_argument("--out", help="the file to write (default: RUN_DIR/model.onnx)")
+    p.add_argument("--overwrite", action="store_true")
     _common(p)
 
     p = sub.add_parser("lr-find", help="learning-rate range test on DATA with the default model")
@@ -259,6 +272,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
+TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
 
 
 def cmd_train(args) -> int:
@@ -397,8 +411,25 @@ def cmd_lr_find(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from nnguru.export import export_run
+
+    info = export_run(args.run_dir, args.format, args.out, overwrite=args.overwrite, console=_console(args))
+    if not args.quiet:
+        pre = info["preprocessing"] or {}
+        print(f"{info['format']} model written to {info['path']} ({info['exporter']} exporter, dynamic batch); "
+              f"preprocessing {'folded into the graph' if pre.get('folded') else 'not in the graph'}"
+              + (f", saved as {pre['file']}" if pre.get("file") else "")
+              + f". Checked on the {info['checked_on']}: max abs difference {info['max_abs_diff']:.2g} "
+              f"(tolerance {info['tolerance']:g}).")
+    if not info["agrees"]:
+        raise NNGuruError(f"The exported model differs from nnguru's predictions by {info['max_abs_diff']:.3g} "
+                          f"(over the tolerance {info['tolerance']:g}); do not use {info['path']}. Report this bug.")
+    return 0
+
+
 COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find}
+            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # the network monitor (training/monitor.py): gradients, activations, updates, sampled in fit
     "monitor": True,
     "monitor_every": "auto",  # auto: sampled within a 3% time budget; N: every N steps
+    # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
+    "base": None,
+    "freeze_epochs": None,  # None: 5 epochs training the new head alone before unfreezing (with base)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -362,6 +365,8 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "shuffle_buffer": (_whole(1), "e.g. 65536 (the default)"),
     "monitor": (_bool, "true or false"),
     "monitor_every": (lambda value: _monitor_every(value), "auto, or e.g. 50 (steps between samples)"),
+    "base": (_path, "a run directory, e.g. --from runs/mnist04"),
+    "freeze_epochs": (_whole(0), "e.g. 5 (epochs training the new head alone); 0 fine-tunes everything at once"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {

@@ -157,6 +157,11 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
     streamed = isinstance(ds, TableStream)  # a table larger than memory, read in chunks
     with distributed.together():  # a rank's bad data stops every rank, with one message
         task = choose_task(ds.sample if streamed else ds, cfg, console)
+        if cfg.get("base") is not None:  # --from: the trained run this one starts from (nnguru.transfer)
+            from nnguru import transfer
+
+            task.base = transfer.load_base(cfg["base"])
+            transfer.check_data(task.base, ds.sample if streamed else ds)
         # bad data stops here, before anything is written
         p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
         run_dir = begin()
@@ -278,6 +283,10 @@ def write_prepared(task: Task, p: Prepared, run_dir: Path) -> None:
 def build(task: Task, p: Prepared, run_dir: Path, console, user_model=None):
     """The model (see :func:`make_model`) and its summary."""
     model = make_model(task, p, user_model)
+    if getattr(task, "transfer", None):
+        from nnguru import transfer
+
+        transfer.write_record(task, model, run_dir, console)
     summary = model.summary(print_fn=None)
     write_text(run_dir / "model_summary.txt", summary)
     console.rule("[bold]3. Model[/]")
@@ -293,6 +302,10 @@ def make_model(task: Task, p: Prepared, user_model=None):
     cfg = task.cfg
     if isinstance(user_model, Model):
         model = user_model
+    elif getattr(task, "base", None) is not None:  # --from: the base's layers, a new head
+        from nnguru import transfer
+
+        model, task.transfer = transfer.transfer_model(task.base, task.head(p.n_out, p.y["train"]), p.pre.input_shape)
     else:
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
@@ -338,6 +351,11 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                               delete_checkpoint=False)  # removed when the run commits
     monitor = NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
     t0 = time.perf_counter()
+    warm: dict = {}
+    if getattr(task, "transfer", None):  # --from: the new head alone first, then everything at a lower lr
+        from nnguru import transfer
+
+        warm = transfer.warm_up_head(model, p, cfg, console, class_weight)
     streamed = "stream" in p.context  # streamed splits carry their targets
     callbacks = [cb for cb in (early, backup, monitor) if cb is not None]
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
@@ -345,6 +363,10 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
     hist = history.logs  # with the learning rate and seconds of each epoch (history.csv, the guru)
+    if warm:
+        from nnguru import transfer
+
+        hist = transfer.merge_history(warm, hist)
     if hist.get("lr"):
         cfg["lr"] = hist["lr"][0]
     if model.stop_reason:
@@ -355,6 +377,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         monitor.save(run_dir / "monitor.json")
     # the restored (best) epoch, counted from 1 as the curves and the report show epochs
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
+    if restored is not None and warm:
+        restored += len(warm.get("loss", []))
     return Fitted(hist, train_seconds, restored)
 
 

@@ -824,6 +824,13 @@ class Model(nn.Module):
             print_fn(text)
         return text
 
+    def export(self, path: str | Path, format: str = "onnx") -> dict:
+        """Write the model as ONNX (or ``format="pt2"``, a ``torch.export`` program) with its output
+        activation and a dynamic batch axis, checked in onnxruntime; see :mod:`nnguru.export`."""
+        from nnguru.export import export_model
+
+        return export_model(self, path, format)
+
     def save(self, path: str) -> None:
         """Write a model directory: safetensors weights + JSON (never pickle).
 

@@ -75,6 +75,7 @@ class Task(ABC):
     def __init__(self, cfg: dict[str, Any], hints: list[str] | None = None):
         self.cfg = cfg  # the run's resolved configuration; stages record their choices in it
         self.hints = list(hints or [])  # why another task might have been meant (warnings)
+        self.base = None  # --from: the nnguru.transfer.Base whose preprocessing and layers the run reuses
 
     # --- choosing the task ------------------------------------------------------------------
     @classmethod
@@ -119,7 +120,12 @@ class Task(ABC):
         # zeros the cleaner treated as missing stay missing in new data too (predict, evaluate)
         zeros = [c for c, f in data_report.get("placeholder_zeros", {}).items()
                  if f["action"] == "treated as missing"]
-        pre = Preprocessor(self.name, zeros_missing=zeros).fit(tr.X, tr.y)
+        if self.base is not None and self.base.pre is not None:  # --from: the base run's preprocessing
+            from nnguru.transfer import adopt_preprocessor
+
+            pre = adopt_preprocessor(self.base, tr.X, tr.y, self.name)
+        else:
+            pre = Preprocessor(self.name, zeros_missing=zeros).fit(tr.X, tr.y)
         x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
         y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
         self.check_prepared(pre, ds.target)

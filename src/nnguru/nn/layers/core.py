@@ -366,10 +366,12 @@ class BatchNormalization(Layer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # channels-last -> channels-first view; torch's momentum is Keras's (1 - momentum)
-        moved = x if x.dim() == 2 else x.movedim(-1, 1)
+        # positive dims: torch's ONNX (TorchScript) exporter writes movedim(-1, 1) as an invalid Transpose
+        last = x.dim() - 1
+        moved = x if x.dim() == 2 else x.movedim(last, 1)
         out = F.batch_norm(moved, self.running_mean, self.running_var, self.weight, self.bias,
                            self.training, 1.0 - self.momentum, self.epsilon)
-        return out if x.dim() == 2 else out.movedim(1, -1)
+        return out if x.dim() == 2 else out.movedim(1, last)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}

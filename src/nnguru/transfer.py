@@ -1,0 +1,252 @@
+"""Transfer learning: start a run from a trained one (``nnguru train DATA --from RUN_DIR``).
+
+The recipe of the Keras guide, made the default:
+
+1. **Reuse** the base model's layers up to its head (the last layer with weights, and what follows
+   it: the task's output layers), and give the new task a new head for its classes or values.
+2. **Reuse the base's preprocessing** for the new data (the base's layers learned on features scaled
+   that way), with the new task's classes; data it cannot read is refused before training.
+3. **Freeze, then unfreeze**: train the new head alone for ``--freeze-epochs`` epochs (a random head
+   would otherwise send large gradients into the reused layers), then the whole network with the
+   learning rate lowered ``FINE_TUNE_LR_FACTOR``-fold so the reused layers move gently.
+
+The base is a run directory, a model folder (``model.save``) or a checkpoint file with its
+architecture (``ModelCheckpoint``), all safetensors + JSON. ``resnet18:PATH`` names torchvision's
+ImageNet backbone; it needs torchvision, which nnguru does not install (see :func:`load_base`).
+``transfer.json`` in the run directory says what was reused, frozen and trained.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnguru.errors import NNGuruError
+
+FINE_TUNE_LR_FACTOR = 0.1  # the unfrozen network's learning rate, relative to the head's
+DEFAULT_FREEZE_EPOCHS = 5  # head-only epochs when --freeze-epochs is not given
+RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+RESNET18_SHA256_PREFIX = "f37072fd"  # torchvision names its files by the SHA-256's first 8 hex digits
+
+# what a base preprocessor of each kind can read, by the new Dataset's kind
+READS = {"image": {"image"}, "audio": {"audio"}, "array": {"table", "image"},
+         "table": {"table", "text", "image", "audio"}}
+
+
+@dataclass
+class Base:
+    """A trained model to start from, and what it was trained on."""
+
+    model: Any
+    pre: Any  # its preprocessor, or None (a bare model folder or checkpoint)
+    where: str
+    cfg: dict = field(default_factory=dict)  # the base run's config.yaml ({} for a model folder)
+
+
+def load_base(spec: str | Path) -> Base:
+    """The model ``--from`` names: a run directory, a model folder or a checkpoint file."""
+    from nnguru.bundle import load_model
+
+    text = str(spec)
+    if text.startswith("resnet18:"):
+        return _torchvision_base(text.split(":", 1)[1])
+    path = Path(text)
+    if not path.exists():
+        raise NNGuruError(f"--from {text!r}: no such run directory or model file. Pass the --out folder of an earlier "
+                          "`nnguru train`, a folder written by model.save(...), or a ModelCheckpoint file.")
+    cfg: dict = {}
+    if path.is_dir() and (path / "model").is_dir():
+        from nnguru.inference import load_run
+
+        try:
+            model, cfg = load_run(path)
+        except NNGuruError as exc:
+            raise NNGuruError(f"--from {text!r}: {exc}") from None
+    else:
+        try:
+            model = load_model(path)
+        except NNGuruError as exc:
+            raise NNGuruError(f"--from {text!r} is not a usable nnguru model: {exc}") from None
+    from nnguru.nn.sequential import Sequential
+
+    if not isinstance(model, Sequential):
+        raise NNGuruError(f"--from {text!r} holds a {type(model).__name__} model; transfer reuses the layers of a "
+                          "Sequential model (every template, and Sequential([...]) models). Rebuild the base as a "
+                          "Sequential, or reuse its layers in code (layer.trainable = False).")
+    return Base(model, model.preprocessor, text, cfg)
+
+
+def _torchvision_base(weights: str) -> Base:
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        raise NNGuruError(
+            f"--from resnet18:{weights} needs torchvision, which nnguru does not install. Install it (pip install "
+            f"torchvision, the build matching your torch), and get the ImageNet weights once with "
+            f"nnguru.transfer.download_weights({RESNET18_URL!r}, 'resnet18.pth', sha256_prefix="
+            f"{RESNET18_SHA256_PREFIX!r}); nothing is downloaded at run time.") from None
+    raise NNGuruError(f"--from resnet18:{weights}: torchvision backbones are not wired into the pipeline yet; "
+                      "train an nnguru run on a large image set and use --from RUN_DIR.")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_weights(url: str, path: str | Path, sha256: str | None = None, sha256_prefix: str | None = None) -> Path:
+    """Fetch a weights file once, verified: written under a temporary name and renamed only when its
+    SHA-256 matches (``sha256``, or its first digits ``sha256_prefix``, as torchvision names files)."""
+    if not (sha256 or sha256_prefix):
+        raise NNGuruError("download_weights needs sha256= (or sha256_prefix=): a file is never used unverified.")
+    path = Path(path)
+    expected = (sha256 or sha256_prefix or "").lower()
+    if path.is_file() and _sha256(path).startswith(expected):
+        return path
+    tmp = path.with_name(path.name + ".part")
+    try:
+        urllib.request.urlretrieve(url, tmp)  # noqa: S310 - the caller's URL, checked below
+    except (OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise NNGuruError(f"Could not download {url!r} ({exc}). Download it yourself into {str(path)!r}.") from None
+    got = _sha256(tmp)
+    if not got.startswith(expected):
+        tmp.unlink(missing_ok=True)
+        raise NNGuruError(f"The file from {url!r} has SHA-256 {got[:16]}..., not {expected[:16]}...: corrupt or "
+                          "replaced. It was deleted; try again or fetch it from the official source.")
+    os.replace(tmp, path)
+    return path
+
+
+# ---- the prepare stage: the base's preprocessing for the new data ----------------------------------------
+def check_data(base: Base, ds) -> None:
+    """Refuse new data of another kind than the base's before anything is computed."""
+    kind = getattr(base.pre, "kind", None)
+    ds_kind = getattr(ds, "kind", None)
+    if kind is not None and ds_kind in READS and kind not in READS[ds_kind]:
+        raise NNGuruError(f"--from {base.where!r} was trained on {kind} data, but the new data is {ds_kind} data. "
+                          f"Transfer needs the same kind of input; train the base on {ds_kind} data, or leave "
+                          "--from out.")
+
+
+def adopt_preprocessor(base: Base, X_train, y_train, task_name: str):
+    """The base's fitted preprocessing with the new task's classes (features scaled as the base
+    learned them); refused when it cannot read the new rows."""
+    from nnguru import tasks
+    from nnguru.data.preprocess import _sorted_classes
+
+    pre = copy.deepcopy(base.pre)
+    pre.task = task_name
+    pre.categorical = tasks.get(task_name).categorical_target
+    pre.classes = _sorted_classes(np.asarray(y_train, dtype=object).ravel()) if pre.categorical else None
+    try:
+        pre.transform(X_train[:2] if hasattr(X_train, "__getitem__") else X_train)
+    except NNGuruError as exc:
+        raise NNGuruError(f"--from {base.where!r}: the base run's preprocessing cannot read the new data ({exc}). "
+                          "The new data needs the base's columns (tables) or the same kind of files.") from None
+    return pre
+
+
+# ---- the build stage: reused body + new head -----------------------------------------------------------
+def transfer_model(base: Base, head: list, input_shape) -> tuple[Any, dict]:
+    """A Sequential of the base's layers up to its head, then ``head``; and what was reused."""
+    from nnguru.nn.layers import Input
+    from nnguru.nn.model import weight_count
+    from nnguru.nn.sequential import Sequential
+
+    layers = [m for m in copy.deepcopy(base.model).layers if type(m).__name__ not in ("Input", "InputLayer")]
+    if tuple(base.model.input_shape or ()) != tuple(input_shape):
+        raise NNGuruError(f"--from {base.where!r} takes inputs of shape {tuple(base.model.input_shape or ())}, but "
+                          f"the new data gives {tuple(input_shape)}. Transfer needs the same input shape (same image "
+                          "size and channels, same columns or window); resize the data or train the base on it.")
+    weighted = [i for i, m in enumerate(layers) if weight_count(m) > 0]
+    if len(weighted) < 2:
+        raise NNGuruError(f"--from {base.where!r} has {len(weighted)} layer(s) with weights; transfer reuses the "
+                          "layers before the head, so the base needs at least two. Train from scratch instead.")
+    body = layers[:weighted[-1]]
+    model = Sequential([Input(shape=tuple(input_shape)), *body, *head], name=f"{base.model.name}-transfer")
+    record = {"base": base.where,
+              "reused": [{"layer": getattr(m, "name", type(m).__name__), "type": type(m).__name__,
+                          "params": weight_count(m)} for m in body],
+              "replaced": [getattr(m, "name", type(m).__name__) for m in layers[weighted[-1]:]],
+              "new_head": [type(m).__name__ for m in head],
+              "reused_params": sum(weight_count(m) for m in body)}
+    model.__dict__["_transfer_body"] = body  # plain references (not submodules): the layers to freeze
+    return model, record
+
+
+def set_body_trainable(model, trainable: bool) -> None:
+    for layer in model.__dict__.get("_transfer_body", []):
+        layer.trainable = trainable
+
+
+# ---- the fit stage: freeze, then unfreeze -------------------------------------------------------------
+def freeze_epochs(cfg: dict) -> int:
+    n = cfg.get("freeze_epochs")
+    return DEFAULT_FREEZE_EPOCHS if n is None else int(n)
+
+
+def warm_up_head(model, p, cfg: dict, console, class_weight=None) -> dict[str, list]:
+    """Train the new head with the reused layers frozen, then unfreeze them and lower the learning
+    rate; returns the warm-up epochs' history logs (prepended to the run's history)."""
+    n = freeze_epochs(cfg)
+    logs: dict[str, list] = {}
+    if n > 0 and len(p.x["train"]):
+        set_body_trainable(model, False)
+        console.print(f"Transfer: {n} epoch(s) training the new head with the reused layers frozen.")
+        history = model.fit(p.x["train"], p.y["train"], epochs=n, batch_size=int(cfg["batch_size"]),
+                            validation_data=(p.x["val"], p.y["val"]) if len(p.x["val"]) else None,
+                            class_weight=class_weight, verbose=cfg["verbose"])
+        logs = history.logs
+        set_body_trainable(model, True)
+        lr = float(model.optimizer.param_groups[0]["lr"])
+        model.compile(optimizer={"name": cfg["optimizer"], "lr": lr * FINE_TUNE_LR_FACTOR},
+                      loss=model._compile_args["loss"], metrics=model._compile_args["metrics"])
+        console.print(f"Transfer: unfrozen; fine-tuning the whole network at lr {lr * FINE_TUNE_LR_FACTOR:.3g} "
+                      f"({FINE_TUNE_LR_FACTOR:g} x the head's {lr:.3g}).")
+    return logs
+
+
+def merge_history(first: dict[str, list], second: dict[str, list]) -> dict[str, list]:
+    """One history: the warm-up epochs, then the fine-tuning ones (epoch numbers continue)."""
+    if not first:
+        return second
+    keys = list(dict.fromkeys([*second, *first]))
+    n1, n2 = len(next(iter(first.values()), [])), len(next(iter(second.values()), []))
+    out = {k: list(first.get(k, [float("nan")] * n1)) + list(second.get(k, [float("nan")] * n2)) for k in keys}
+    if "epoch" in out:
+        out["epoch"] = list(range(len(out["epoch"])))
+    return out
+
+
+def write_record(task, model, run_dir: Path, console) -> dict:
+    """transfer.json: what was reused, what is frozen first and for how long, what is trained."""
+    from nnguru.jsonutil import jsonable
+    from nnguru.rundir import write_json
+
+    record, cfg = dict(task.transfer), task.cfg
+    n = freeze_epochs(cfg)
+    cfg["freeze_epochs"] = n  # config.yaml holds the resolved value
+    total = model.count_params()
+    record.update({"freeze_epochs": n, "fine_tune_lr_factor": FINE_TUNE_LR_FACTOR,
+                   "new_params": total - record["reused_params"], "total_params": total,
+                   "schedule": (f"{n} epoch(s): the new head trains, the {len(record['reused'])} reused layers are "
+                                f"frozen; then every layer trains at {FINE_TUNE_LR_FACTOR:g} x the learning rate"
+                                if n else "every layer trains from the start (--freeze-epochs 0)"),
+                   "preprocessing": "the base run's (new classes)" if task.base.pre is not None else
+                   "fitted on the new data (the base has none)"})
+    write_json(run_dir / "transfer.json", jsonable(record))
+    console.print(f"Transfer from {task.base.where}: reused {len(record['reused'])} layers "
+                  f"({record['reused_params']:,} weights), replaced {', '.join(record['replaced'])} with a new head "
+                  f"({record['new_params']:,} weights); {record['schedule']}.", highlight=False)
+    return record
