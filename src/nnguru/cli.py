@@ -1,4 +1,4 @@
-"""The ``nnguru`` command: demo | inspect | train | tune | evaluate | predict | report | lr-find.
+"""The ``nnguru`` command: demo | inspect | train | tune | evaluate | predict | report | lr-find | export.
 
 Every user error is an ``NNGuruError``: printed as one paragraph (what, where, how to fix) with
 exit code 2 and no traceback; ``--debug`` shows tracebacks. Nothing the user had is overwritten
