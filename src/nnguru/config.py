@@ -69,6 +69,16 @@ DEFAULTS: dict[str, Any] = {
     # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
     "base": None,
     "freeze_epochs": None,  # None: 5 epochs training the new head alone before unfreezing (with base)
+
+    # the guru's network remedies (guru/remedies.py NETWORK_REMEDIES; nn/adjust.py); None: as built
+    "activation": None,  # hidden layers' activation, e.g. relu, leaky_relu
+    "batch_norm": None,  # true: BatchNormalization between each hidden Dense/Conv and its activation
+    "kernel_initializer": None,  # hidden layers' initializer, e.g. he_normal (the output: glorot_uniform)
+    "bias_initializer": None,  # hidden layers' bias initializer, e.g. zeros
+    "normalize_inputs": None,  # true: a Normalization layer first, adapted on the training split
+    "output_activation": None,  # auto (what the loss expects) or an activation name for the last layer
+    "clipnorm": None,  # clip each weight's gradient to this norm (Keras's clipnorm)
+    "lr_scale": None,  # multiply the learning rate (given or the optimizer's default)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -265,6 +275,27 @@ def _monitor_every(value: Any) -> Any:
     return out
 
 
+def _activation(value: Any) -> str:
+    from nnguru.nn.activations import ACTIVATIONS
+
+    if not isinstance(value, str) or value.lower() not in ACTIVATIONS:
+        raise _Invalid("an activation name: " + ", ".join(sorted(ACTIVATIONS)))
+    return value.lower()
+
+
+def _output_activation(value: Any) -> str:
+    return "auto" if value == "auto" else _activation(value)
+
+
+def _initializer(value: Any) -> str:
+    from nnguru.initializers import NAMES
+
+    names = sorted(NAMES)
+    if not isinstance(value, str) or value.lower() not in names:
+        raise _Invalid("an initializer name: " + ", ".join(names))
+    return value.lower()
+
+
 def _regex(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("a regular expression whose group 1 is the label")
@@ -367,6 +398,15 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "monitor_every": (lambda value: _monitor_every(value), "auto, or e.g. 50 (steps between samples)"),
     "base": (_path, "a run directory, e.g. --from runs/mnist04"),
     "freeze_epochs": (_whole(0), "e.g. 5 (epochs training the new head alone); 0 fine-tunes everything at once"),
+
+    "activation": (_activation, "e.g. relu or leaky_relu; leave it out to keep the model's"),
+    "batch_norm": (_bool, "true or false"),
+    "kernel_initializer": (_initializer, "e.g. he_normal or glorot_uniform"),
+    "bias_initializer": (_initializer, "e.g. zeros"),
+    "normalize_inputs": (_bool, "true or false"),
+    "output_activation": (_output_activation, "auto (what the loss expects), or e.g. softmax"),
+    "clipnorm": (_real(0.0), "e.g. 1.0"),
+    "lr_scale": (_real(0.0), "e.g. 0.1 for a 10x lower learning rate"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {

@@ -15,13 +15,11 @@ from typing import Any, ClassVar
 
 from nnguru.errors import NNGuruError, describe
 from nnguru.keras_names import module_getattr
+from nnguru.optim.clipping import CLIP_OPTIONS
 from nnguru.training.callbacks.base import Callback
 
 # Keras options nnguru does not implement: refused with advice rather than silently ignored.
 _UNSUPPORTED = {
-    "clipnorm": "gradient clipping is not supported by nnguru's optimizers yet; lower the learning rate.",
-    "clipvalue": "gradient clipping is not supported by nnguru's optimizers yet; lower the learning rate.",
-    "global_clipnorm": "gradient clipping is not supported by nnguru's optimizers yet; lower the learning rate.",
     "use_ema": "weight averaging (EMA) is not supported.",
     "decay": "Keras 2's decay= is gone in Keras 3 too; pass learning_rate=schedules.InverseTimeDecay(...).",
 }
@@ -154,7 +152,10 @@ class Optimizer:
                 raise NNGuruError(f"{type(self).__name__}({key}={kwargs[key]!r}): {_UNSUPPORTED[key]}")
             if key in _UNSUPPORTED or (key == "weight_decay" and kwargs[key] is None):
                 kwargs.pop(key)
-        unknown = sorted(set(kwargs) - set(self.defaults) - {"weight_decay"})
+        for key in CLIP_OPTIONS:  # clipnorm & co: checked and applied by nnguru.optim (optim/clipping.py)
+            if kwargs.get(key, 0) is None:
+                kwargs.pop(key)
+        unknown = sorted(set(kwargs) - set(self.defaults) - {"weight_decay", *CLIP_OPTIONS})
         if unknown:
             raise NNGuruError(f"{type(self).__name__} got unknown options {unknown}; it accepts learning_rate, "
                               f"{', '.join(self.defaults)}, weight_decay.")

@@ -296,7 +296,7 @@ def build(task: Task, p: Prepared, run_dir: Path, console, user_model=None):
 
 def make_model(task: Task, p: Prepared, user_model=None):
     """The user's model, or the template for this kind of data with the task's head, compiled."""
-    from nnguru.nn import templates
+    from nnguru.nn import adjust, templates
     from nnguru.nn.model import Model
 
     cfg = task.cfg
@@ -310,9 +310,13 @@ def make_model(task: Task, p: Prepared, user_model=None):
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
                                 hidden_scale=float(cfg["hidden_scale"]))
+    # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
+    model = adjust.apply_config(model, cfg, p.x["train"], task.loss)
     if model._compile_args is None:
-        opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": float(cfg["lr"])}
+        opt = adjust.optimizer_spec(cfg["optimizer"], cfg["lr"], cfg.get("lr_scale"), cfg.get("clipnorm"))
         model.compile(optimizer=opt, loss=task.loss, metrics=list(task.history_metrics))
+        if cfg.get("lr_scale") is not None:  # folded into lr, so config.yaml reruns the same rate
+            cfg["lr"], cfg["lr_scale"] = opt["lr"], None
     if cfg["device"] != "auto" or _cuda():
         model.to(_device(cfg["device"]))
         model.amp = model.device.type == "cuda"

@@ -74,8 +74,9 @@ def test_optimizer_objects_build_the_registry_optimizers():
     model._finish_compile()
     group = model.optimizer.param_groups[0]
     assert (group["lr"], group["momentum"], group["nesterov"]) == (0.1, 0.9, True)
-    with pytest.raises(NNGuruError, match="clipping is not supported"):
-        optimizers.Adam(clipnorm=1.0)
+    model.compile(optimizer=optimizers.Adam(clipnorm=1.0), loss="binary_crossentropy")
+    model._finish_compile()
+    assert model.optimizer.nnguru_clipping == {"clipnorm": 1.0}  # optim/clipping.py; tests/optim/test_clipping.py
 
 
 def test_schedules_follow_keras_formulas():

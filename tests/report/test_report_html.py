@@ -116,3 +116,28 @@ def test_garbage_files_do_not_break_the_report(classification_run: Path):
     text, page = parse(write_report(classification_run))
     assert "metrics" not in page.sections() and "diagnosis" not in page.sections()
     assert "config" in page.sections()  # shown as text even when it does not parse
+
+
+def test_monitor_section_plots_gradient_norms_and_tables_the_last_sample(tmp_path: Path):
+    import numpy as np
+
+    import nnguru
+    from nnguru.layers import Dense
+    from nnguru.training.monitor import NetworkMonitor
+
+    nnguru.set_seed(0)
+    x = np.random.default_rng(0).normal(size=(96, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = nnguru.Sequential([Dense(8, activation="relu", input_shape=(5,), name="<b>hidden</b>"),
+                               Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    mon = NetworkMonitor(every=2)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[mon])
+    mon.save(tmp_path / "monitor.json")
+    text, page = parse(write_report(tmp_path))
+    assert page.sections() == ["monitor", "environment"]
+    assert len(decode_images(page)) == 1
+    last = mon.samples[-1]
+    assert f"step {last['step']}" in text and "&lt;b&gt;hidden&lt;/b&gt;" in text and "<b>hidden" not in text
+    assert f"{last['grad_norm'][0]:.3g}" in text and f"{last['dead'][0]:.0%}" in text
+    assert text.count("<tr>") == 1 + len(mon.layers)  # header + one row per monitored layer

@@ -82,3 +82,17 @@ def test_save_run_plots_writes_the_standard_names(tmp_path: Path):
     assert sorted(p.name for p in written) == ["confusion_matrix.png", "history.png",
                                                "lr_finder.png", "roc_pr.png"]
     assert save_run_plots(tmp_path) == []  # nothing given, nothing drawn
+
+
+def test_gradient_norm_plot_draws_weighted_layers_and_survives_gaps(tmp_path: Path):
+    from nnguru.report.plots import plot_gradient_norms
+
+    monitor = {"layers": [{"name": "dense", "params": 10}, {"name": "relu", "params": 0},
+                          {"name": "out", "params": 4}],
+               "samples": [{"step": s, "grad_norm": [g, None, 0.5]} for s, g in
+                           ((0, 1.0), (5, float("nan")), (10, 1e-6), (15, float("inf")))]}
+    path = plot_gradient_norms(monitor, tmp_path / "g.png")
+    with Image.open(path) as im:
+        assert im.size[0] > 300
+    with pytest.raises(ValueError, match="no sampled weighted layer"):
+        plot_gradient_norms({"layers": monitor["layers"], "samples": []}, tmp_path / "none.png")

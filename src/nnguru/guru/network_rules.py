@@ -190,8 +190,10 @@ def _unnormalized(f: RunFacts) -> Finding | None:
 
 def _bad_init(f: RunFacts) -> Finding | None:
     m, samples = f.monitor, _samples(f)
-    if not samples or samples[0].get("step") != 0:
-        return None  # only a sample of the untrained weights speaks about their initialization
+    if not samples or samples[0].get("step") != 0 or samples[0].get("epoch", 1) != 1:
+        # only a sample of the untrained weights speaks about their initialization (a fit resumed
+        # from a checkpoint starts its own count at a later epoch with trained weights)
+        return None
     first = samples[0]
     rms = [np.nan if v is None else float(v) for v in first.get("output_rms") or []]
     layers = m["layers"]

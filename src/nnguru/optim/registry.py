@@ -17,6 +17,7 @@ import torch
 
 from nnguru.errors import NNGuruError
 from nnguru.errors import describe as received
+from nnguru.optim import clipping
 from nnguru.optim.base import ModelOptimizer, check_lr
 
 Factory = Callable[..., "torch.optim.Optimizer | ModelOptimizer"]
@@ -128,6 +129,8 @@ def get(spec: Any, model: torch.nn.Module, lr: float | None = None,
     else:
         name = spec
     e = entry(name)
+    options = dict(options)
+    clip = clipping.pop_clipping(options, f"optimizer {e.name!r}")  # Keras's clipnorm & co, any optimizer
     options = _canonical_options(e, options)
     if "lr" in options:
         if lr is not None and options["lr"] != lr:
@@ -138,7 +141,7 @@ def get(spec: Any, model: torch.nn.Module, lr: float | None = None,
         check_lr(lr, e.name)
         options["lr"] = float(lr)
     try:
-        return e.factory(model, **options)
+        return clipping.attach(e.factory(model, **options), clip, e.name)
     except NNGuruError:
         raise
     except (TypeError, ValueError) as exc:  # torch's own value checks, e.g. momentum < 0

@@ -413,6 +413,39 @@ def _task_attr(metrics: dict[str, Any] | None, attr: str, default: Any) -> Any:
         return default
 
 
+# The monitor's last sample per layer: (column title, key in the sample, format).
+MONITOR_COLUMNS = (("gradient norm", "grad_norm", "{:.3g}"), ("weight norm", "weight_norm", "{:.3g}"),
+                   ("update ratio", "update_ratio", "{:.2e}"), ("dead ReLU", "dead", "{:.0%}"),
+                   ("saturated", "saturated", "{:.0%}"), ("output RMS", "output_rms", "{:.3g}"))
+
+
+def _monitor_section(monitor: dict[str, Any]) -> str:
+    """The per-layer gradient-norm plot and a table of the monitor's last sample per layer."""
+    from nnguru.report.plots import plot_gradient_norms
+
+    layers, samples = monitor.get("layers") or [], monitor.get("samples") or []
+    if not layers or not samples:
+        return ""
+    last = samples[-1]
+    data = _png_bytes(plot_gradient_norms, monitor)
+    body = _img(data, "gradient norms", "Gradient norm per layer at the sampled steps") if data else ""
+    head = "".join(f"<th>{esc(t)}</th>" for t in ("layer", "type", "activation", *(c[0] for c in MONITOR_COLUMNS)))
+    rows = []
+    for i, layer in enumerate(layers):
+        cells = []
+        for _, key, form in MONITOR_COLUMNS:
+            values = last.get(key) or []
+            v = values[i] if i < len(values) else None
+            cells.append(f"<td>{esc(form.format(v)) if isinstance(v, (int, float)) else ''}</td>")
+        rows.append(f"<tr><td>{esc(layer.get('name'))}</td><td>{esc(layer.get('type'))}</td>"
+                    f"<td>{esc(layer.get('activation'))}</td>{''.join(cells)}</tr>")
+    note = (f'<p class="muted">{len(samples)} sampled steps of {esc(monitor.get("steps"))}; the table shows the '
+            f"last (step {esc(last.get('step'))}, epoch {esc(last.get('epoch'))}). The monitor took "
+            f"{esc(fmt(monitor.get('seconds')))} s.</p>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return _section("monitor", "Inside the network (monitor)", body + note + table)
+
+
 def build_report_html(run_dir: str | Path) -> str:
     """The report page as a string (see :func:`write_report`)."""
     run = Path(run_dir)
@@ -472,6 +505,9 @@ def build_report_html(run_dir: str | Path) -> str:
     if history:
         body += _history_table(history)
     add("curves", "Curves", _section("curves", "Training curves", body) if body else "")
+    monitor = _read_json(run / "monitor.json")  # the network monitor (training/monitor.py)
+    if isinstance(monitor, dict):
+        add("monitor", "Network", _monitor_section(monitor))
     known = {HISTORY_PNG: None, LR_FINDER_PNG: None, **_task_attr(metrics, "figures", {})}
     figs = [_img(pngs[f], f, cap) for f, cap in known.items() if cap and f in pngs]
     figs += [_img(data, f, f) for f, data in pngs.items() if f not in known]

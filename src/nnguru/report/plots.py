@@ -299,3 +299,35 @@ def save_run_plots(
     if lr_finder is not None:
         written.append(plot_lr_finder(lr_finder, run_dir / LR_FINDER_PNG))
     return written
+
+
+# The gradient-norm plot draws at most this many layers (the weighted ones, input side first).
+MAX_MONITOR_LAYERS = 12
+
+
+def plot_gradient_norms(monitor: dict[str, Any], path: PathLike) -> PathLike:
+    """Per-layer gradient norms over the monitor's sampled steps (``monitor.json``), log axis.
+
+    Lines that fall apart by orders of magnitude show vanishing gradients; a line that climbs
+    shows explosion. Layers without weights are left out.
+    """
+    layers = monitor.get("layers") or []
+    samples = monitor.get("samples") or []
+    weighted = [i for i, layer in enumerate(layers) if layer.get("params")][:MAX_MONITOR_LAYERS]
+    if not samples or not weighted:
+        raise ValueError("monitor.json has no sampled weighted layer to plot")
+    steps = np.array([s.get("step", k) for k, s in enumerate(samples)], dtype=np.float64) + 1
+    fig = Figure(figsize=(PANEL_W * 1.6, PANEL_H))
+    ax = fig.add_subplot(1, 1, 1)
+    for i in weighted:
+        norms = _clean([(s.get("grad_norm") or [None] * len(layers))[i] for s in samples])
+        norms[norms <= 0] = np.nan
+        ax.plot(steps, norms, marker="o", ms=2, lw=1, label=_short(layers[i].get("name", i)))
+    if np.isfinite(ax.get_ylim()).all():
+        ax.set_yscale("log")
+    ax.set_xlabel("training step (sampled)")
+    ax.set_ylabel("gradient norm")
+    ax.set_title("gradient norm per layer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2 if len(weighted) > 6 else 1)
+    return _save(fig, path)
