@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-frac", type=float)
     _bool_flag(p, "early-stopping", "stop when validation loss stops improving, keep the best weights")
     p.add_argument("--patience", type=int, help="epochs without improvement before stopping")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="stop training after this long, keeping the best weights: 90s, 10m, 1h or seconds "
+                   "(default: 90s when --epochs is not given; none: no limit)")
     p.add_argument("--class-weight", choices=["balanced"], help="weight classes inversely to frequency")
     p.add_argument("--dropout", type=float, help="dropout rate of the template model")
     p.add_argument("--missing", choices=["fill", "drop"], help="fill missing values or drop the rows")
@@ -227,7 +230,7 @@ def cmd_inspect(args) -> int:
 
 
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
-              "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
+              "early_stopping", "patience", "time_budget", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
