@@ -293,3 +293,42 @@ def write(est: Estimate, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(json.dumps({"kind": "nnguru.estimate", **est.to_dict()}, indent=2) + "\n")
     return path
+
+
+def parse_price(value: Any) -> float | None:
+    """``--price-per-hour``: a number >= 0 (the machine's price per hour, any currency), or None."""
+    if value is None:
+        return None
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        price = math.nan
+    if not math.isfinite(price) or price < 0 or isinstance(value, bool):
+        raise NNGuruError(f"price_per_hour (--price-per-hour) must be a number >= 0; received {value!r}. Pass "
+                          "the machine's price per hour, e.g. --price-per-hour 2.5.")
+    return price
+
+
+def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any = None, console=None,
+             **options: Any) -> Estimate:
+    """``nnguru estimate``: load and prepare ``data`` as ``nnguru train`` would, build the same
+    model, and predict its training time, memory and cost (options as ``nnguru.train``'s)."""
+    from rich.console import Console
+
+    import nnguru
+    from nnguru import pipeline
+    from nnguru.config import check_names, resolve_config
+
+    price = parse_price(price_per_hour)
+    cfg = resolve_config(None, data=data if isinstance(data, (str, Path)) else None, target=target, **options)
+    check_names(cfg)
+    nnguru.set_seed(int(cfg["seed"]))
+    console = console or Console(quiet=True)
+    ds = pipeline.load(data, cfg)
+    task = pipeline.choose_task(ds, cfg, console)
+    p = task.prepare(ds, console)
+    model = pipeline.make_model(task, p)
+    epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
+    return estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"], batch_size=int(cfg["batch_size"]),
+                        epochs=epochs, patience=patience if early else None, time_budget=budget,
+                        price_per_hour=price)

@@ -335,6 +335,14 @@ def time_budget_seconds(cfg: dict) -> float | None:
     return None if budget in (None, "none") else float(budget)
 
 
+def training_plan(cfg: dict, n_train: int, n_val: int) -> tuple[int, int, bool, float | None]:
+    """``(epochs, patience, early stopping?, time budget in seconds or None)`` of a run: what fit
+    trains with and what ``nnguru estimate`` predicts."""
+    epochs = int(cfg["epochs"] or auto_epochs(n_train))
+    patience = int(cfg["patience"] or (10 if n_train <= 10_000 else 5))
+    return epochs, patience, bool(cfg["early_stopping"] and n_val), time_budget_seconds(cfg)
+
+
 def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     """Train with early stopping that keeps the best weights, within the time budget, backing up
     the whole training state in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every``
@@ -344,11 +352,9 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
-    budget_s = time_budget_seconds(cfg)
-    epochs = int(cfg["epochs"] or auto_epochs(len(x_tr)))
-    patience = int(cfg["patience"] or (10 if len(x_tr) <= 10_000 else 5))
+    epochs, patience, early_stopping, budget_s = training_plan(cfg, len(x_tr), len(x_va))
     early = None
-    if cfg["early_stopping"] and len(x_va):
+    if early_stopping:
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss")
     class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
@@ -358,7 +364,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                  + (f", early stopping (patience {patience})" if early else "")
                  + (f", time budget {estimate_format(budget_s)}" if budget_s else ""))
     streamed = "stream" in p.context  # streamed splits carry their targets
-    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, run_dir, console)
+    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, run_dir,
+                                          console)
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
     t0 = time.perf_counter()
