@@ -313,6 +313,7 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
     # History last, as in Keras: it records what the other callbacks added (``learning_rate``).
     cbs = CallbackList([*(callbacks or []), history], model, params, is_main=rank == 0)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
+    display.watch(cbs)  # a time budget and early stopping bound the whole run's ETA
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
