@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -116,3 +117,13 @@ def test_garbage_files_do_not_break_the_report(classification_run: Path):
     text, page = parse(write_report(classification_run))
     assert "metrics" not in page.sections() and "diagnosis" not in page.sections()
     assert "config" in page.sections()  # shown as text even when it does not parse
+
+
+def test_report_shows_the_estimate_and_the_time_budget(tmp_path: Path):
+    metrics = {"task": "classification", "test": {"accuracy": 0.9}, "epochs_run": 7, "train_seconds": 90.4,
+               "estimate_seconds": 88.0, "estimate": {"seconds": 88.0, "error": -0.0265},
+               "time_budget": {"seconds": 90.0, "reached": True, "best_epoch": 5}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    text, _ = parse(write_report(tmp_path))
+    assert "estimated seconds" in text and "-3% vs actual" in text
+    assert "time budget (s)" in text and "reached: stopped, best epoch 5 kept" in text
