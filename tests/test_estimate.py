@@ -52,8 +52,8 @@ def test_estimate_structure_and_the_model_is_untouched():
     assert est.seconds_per_step > 0 and est.validation_seconds > 0
     assert est.seconds_per_epoch == pytest.approx(13 * est.seconds_per_step + est.validation_seconds
                                                   + est.epoch_overhead_seconds)
-    assert est.stop == "early stopping" and est.epochs == 25  # 2.5 patiences, below the cap of 200
-    assert est.seconds == pytest.approx(25 * est.seconds_per_epoch)
+    assert est.stop == "early stopping" and est.epochs == 20  # 2 patiences, below the cap of 200
+    assert est.seconds == pytest.approx(20 * est.seconds_per_epoch)
     assert est.cost == pytest.approx(est.seconds / 1000)  # 3.6 per hour = 0.001 per second
     assert est.peak_memory_mb * 2**20 > x.nbytes + xv.nbytes
     assert "parameters" in est.summary()
@@ -65,7 +65,7 @@ def test_time_budget_caps_the_estimate():
     assert est.stop == "time budget" and est.seconds == 1e-4 and est.epochs == 1
 
 
-@pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (25, "early stopping")),
+@pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (20, "early stopping")),
                                                            (20, 10, (20, "epochs")), (7, None, (7, "epochs"))])
 def test_expected_epochs(cap, patience, expected):
     assert estimate.expected_epochs(cap, patience) == expected
