@@ -364,8 +364,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                  + (f", early stopping (patience {patience})" if early else "")
                  + (f", time budget {estimate_format(budget_s)}" if budget_s else ""))
     streamed = "stream" in p.context  # streamed splits carry their targets
-    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, run_dir,
-                                          console)
+    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, console)
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
     t0 = time.perf_counter()
@@ -404,10 +403,11 @@ def estimate_format(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None,
-              run_dir: Path, console):
+def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None, console):
     """The up-front estimate (nnguru.estimate) printed before training; None where it cannot be
-    made (several processes, where timing steps would need collectives): the run goes on."""
+    made (several processes, where timing steps would need collectives): the run goes on. Its
+    scratch backup goes to the system's temp folder, never the run directory, where a kill would
+    leave it."""
     from nnguru import estimate
 
     if distributed.world_size() > 1:
@@ -415,7 +415,7 @@ def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, 
     try:
         est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
                                     batch_size=int(cfg["batch_size"]), epochs=epochs, patience=patience,
-                                    time_budget=budget_s, scratch_dir=run_dir)
+                                    time_budget=budget_s)
     except Exception as exc:  # an estimate must never stop the run it describes
         console.print(f"[yellow]Estimate skipped:[/] {type(exc).__name__}: {exc}")
         return None
