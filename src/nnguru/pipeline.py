@@ -356,7 +356,9 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     early = None
     if early_stopping:
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss")
+    # with early stopping, its copy of the best weights is the one restored: no second copy
+    budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss",
+                                                      restore_best_weights=early is None)
     class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
     # config.yaml holds resolved values: rerunnable
     cfg["epochs"], cfg["patience"], cfg["time_budget"] = epochs, patience, budget_s or "none"
