@@ -62,7 +62,14 @@ def test_estimate_structure_and_the_model_is_untouched():
 def test_time_budget_caps_the_estimate():
     x, y = _data(200)
     est = estimate.estimate_fit(_mlp(), x, y, batch_size=32, epochs=50, time_budget=1e-4)
-    assert est.stop == "time budget" and est.seconds == 1e-4 and est.epochs == 1
+    # not one epoch fits: the first is cut at the budget, then the step under way ends
+    assert est.stop == "time budget" and est.epochs == 1 and est.seconds == pytest.approx(1e-4 + est.seconds_per_step)
+
+
+@pytest.mark.parametrize(("per_epoch", "budget", "expected"), [(25.0, 90.0, (3, 75.0)), (30.0, 90.0, (3, 90.0)),
+                                                               (100.0, 90.0, (1, 95.0))])
+def test_budget_stop(per_epoch, budget, expected):
+    assert estimate.budget_stop(per_epoch, budget, tail=5.0) == expected
 
 
 @pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (20, "early stopping")),

@@ -8,7 +8,7 @@ on a copy of the model, so the run itself is untouched, and times validation the
     seconds_per_epoch = steps_per_epoch * seconds_per_step + validation seconds
     epochs            = the cap (``--epochs``, else from the data size), or where early stopping
                         typically ends (TYPICAL_STOP_PATIENCES patiences in), whichever is less
-    seconds           = min(epochs * seconds_per_epoch, the time budget)
+    seconds           = epochs * seconds_per_epoch, or where the time budget stops it (budget_stop)
 
 Every ``nnguru train`` prints it up front and records it next to the actual time in metrics.json
 (``estimate``), which is how the rule for early stopping's typical stop is checked
@@ -247,6 +247,14 @@ def expected_epochs(cap: int, patience: int | None) -> tuple[int, str]:
     return (typical, "early stopping") if typical < cap else (cap, "epochs")
 
 
+def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, float]:
+    """``(epochs, seconds)`` of a run that TimeBudget stops: after each epoch it stops when one more
+    would not fit, so ``floor(budget / per_epoch)`` whole epochs run; when not even one fits, the
+    first epoch is cut at the budget and ``tail`` (the step under way and the validation) follows."""
+    whole = math.floor(budget / per_epoch) if per_epoch > 0 else 0
+    return (whole, whole * per_epoch) if whole >= 1 else (1, budget + tail)
+
+
 def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None = None,
                  y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
                  time_budget: float | None = None, price_per_hour: float | None = None,
@@ -269,7 +277,8 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
     n_epochs, stop = expected_epochs(int(epochs), patience if x_val is not None and len(x_val) else None)
     seconds = n_epochs * per_epoch
     if time_budget is not None and seconds > time_budget:
-        n_epochs, stop, seconds = min(n_epochs, max(1, math.ceil(time_budget / per_epoch))), "time budget", time_budget
+        n_epochs, seconds = budget_stop(per_epoch, time_budget, timing.step + val_s)
+        stop = "time budget"
     activations = activation_elements(model, example)
     data_bytes = sum(a.nbytes for a in (x_train, y_train, x_val, y_val) if isinstance(a, np.ndarray))
     peak = data_bytes + (2 + EPOCH_STATE_COPIES) * 4 * params + 2 * 4 * activations * batch_size
