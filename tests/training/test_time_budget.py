@@ -143,6 +143,7 @@ def test_train_records_budget_and_estimate(tmp_path):
     assert 1 <= m["time_budget"]["best_epoch"] <= 4
     assert m["estimate"]["epochs_cap"] == 4 and m["estimate"]["actual_epochs"] == m["epochs_run"] == 4
     assert m["estimate_seconds"] == m["estimate"]["seconds"] > 0
+    # metrics.json rounds train_seconds to ms: on a sub-second run that moves the error by ~1%
     assert m["estimate"]["error"] == pytest.approx((m["estimate"]["seconds"] - m["train_seconds"])
-                                                   / m["train_seconds"], abs=1e-3)
+                                                   / m["train_seconds"], abs=0.02)
     assert run.config["time_budget"] == 600.0
