@@ -274,7 +274,8 @@ def run_case(case: Case, quick: bool, work: Path) -> dict:
     est = m.get("estimate") or {}
     return {"case": case.name, "kind": case.kind, "metric": key, "nnguru": value, "reference": ref_value,
             "reference_name": ref["name"], "score_ok": bool(ok), "nnguru_wall": ours["wall"],
-            "reference_wall": ref["wall"], "time_ok": quick or ours["wall"] <= TARGET_SECONDS,
+            "reference_wall": ref["wall"], "reference_epochs": ref.get("epochs"),
+            "time_ok": quick or ours["wall"] <= TARGET_SECONDS,
             "epochs": m.get("epochs_run"), "train_seconds": m.get("train_seconds"),
             "estimate_seconds": est.get("seconds"), "estimate_error": est.get("error"),
             "budget_reached": (m.get("time_budget") or {}).get("reached")}
