@@ -13,6 +13,7 @@ from nnguru.training.callbacks import (  # noqa: F401
     ReduceLROnPlateau,
     TensorBoard,
     TerminateOnNaN,
+    TimeBudget,
 )
 
 __getattr__ = module_getattr("callbacks", __name__)

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-frac", type=float)
     _bool_flag(p, "early-stopping", "stop when validation loss stops improving, keep the best weights")
     p.add_argument("--patience", type=int, help="epochs without improvement before stopping")
+    p.add_argument("--time-budget", metavar="DURATION",
+                   help="stop training after this long, keeping the best weights: 90s, 10m, 1h or seconds "
+                   "(default: 90s when --epochs is not given; none: no limit)")
     p.add_argument("--class-weight", choices=["balanced"], help="weight classes inversely to frequency")
     p.add_argument("--dropout", type=float, help="dropout rate of the template model")
     p.add_argument("--missing", choices=["fill", "drop"], help="fill missing values or drop the rows")
@@ -203,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     _common(p)
 
+    p = sub.add_parser("estimate", help="predict training time, peak memory and cost on DATA, timing a few "
+                       "real training steps on this device")
+    p.add_argument("data", help="what nnguru train takes: a file, a folder or builtin:NAME")
+    p.add_argument("--target", help="target column: a name or a position (-1 = last)")
+    p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
+    p.add_argument("--model", help="model template: auto, mlp, cnn, rnn or conv1d")
+    p.add_argument("--epochs", help="epochs (default: from the data size, with early stopping)")
+    p.add_argument("--batch-size")
+    p.add_argument("--time-budget", metavar="DURATION", help="as for train (default: 90s without --epochs)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument("--price-per-hour", metavar="P", help="the machine's price per hour, for the cost")
+    p.add_argument("--out", default="estimate.json", help="write the estimate here (default: estimate.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _source_options(p)
+    _common(p)
+
     p = sub.add_parser("lr-find", help="learning-rate range test on DATA with the default model")
     p.add_argument("data")
     p.add_argument("--target")
@@ -267,12 +286,27 @@ def cmd_inspect(args) -> int:
 
 
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
-              "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
+              "early_stopping", "patience", "time_budget", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
 TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
+
+
+def cmd_estimate(args) -> int:
+    from nnguru import estimate
+
+    _refuse_existing(args.out, args.overwrite)
+    options = {k: getattr(args, k) for k in ("task", "model", "epochs", "batch_size", "time_budget", "device")
+               if getattr(args, k) is not None}
+    options.update({k: v for k, v in _source_kwargs(args).items() if v is not None})
+    target = int(args.target) if args.target is not None and args.target.lstrip("-").isdigit() else args.target
+    est = estimate.estimate(args.data, target=target, price_per_hour=args.price_per_hour, **options)
+    console = _console(args)
+    console.print(f"Estimate for {args.data}: {est.summary()}", highlight=False)
+    console.print(f"Written to {estimate.write(est, args.out)}", highlight=False)
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -429,7 +463,8 @@ def cmd_export(args) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find, "export": cmd_export}
+            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find, "export": cmd_export,
+            "estimate": cmd_estimate}
 
 
 def main(argv: list[str] | None = None) -> int:

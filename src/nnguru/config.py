@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "test_frac": 0.15,
     "early_stopping": True,
     "patience": None,  # None: 10 epochs on small data, 5 on large
+    # wall-clock limit of training: seconds or "90s" / "10m" / "1h"; "auto": pipeline.AUTO_TIME_BUDGET_S
+    # when epochs is not given (results in minutes, issue 12); "none": no limit
+    "time_budget": "auto",
     "class_weight": None,  # None | "balanced" (classification)
     "dropout": None,  # None: the template's default
     "hidden_scale": 1.0,  # width multiplier of the template
@@ -312,6 +315,18 @@ def _stream(value: Any) -> Any:
     raise _Invalid("true, false or 'auto'")
 
 
+def _time_budget(value: Any) -> Any:
+    """'auto', 'none' (or false: no limit), or a duration, kept as seconds so config.yaml reruns as is."""
+    if value == "auto" or value is False or value == "none":
+        return "none" if value is False else value
+    from nnguru.training.callbacks.time_budget import parse_duration
+
+    try:
+        return parse_duration(value)
+    except NNGuruError:
+        raise _Invalid("a positive duration (90, 90s, 10m, 1.5h, 1h30m), 'auto' or 'none'") from None
+
+
 def _verbose(value: Any) -> Any:
     if value == "auto" or isinstance(value, bool) or (_is_int(value) and value >= 0):
         return value
@@ -365,6 +380,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "test_frac": (_real(0.0, 1.0, low_open=False), "e.g. 0.15 (the default)"),
     "early_stopping": (_bool, "true or false"),
     "patience": (_whole(1), "e.g. 10; leave it out to choose from the data size"),
+    "time_budget": (_time_budget, "e.g. --time-budget 10m; none for no limit"),
     "class_weight": (_class_weight, "e.g. balanced"),
     "dropout": (_real(0.0, 1.0, low_open=False), "e.g. 0.2; leave it out for the template's default"),
     "hidden_scale": (_real(0.0), "e.g. 2.0 for twice as wide (default 1.0)"),

@@ -84,6 +84,8 @@ class Fitted:
     history: dict[str, list[float]]
     train_seconds: float
     restored_epoch: int | None  # 1-based epoch whose weights early stopping kept
+    estimate: dict | None = None  # the up-front estimate next to the actual time (nnguru.estimate.compare)
+    time_budget: dict | None = None  # {"seconds", "reached", "best_epoch"} when a budget was set
 
 
 def train(data: Any = None, target: str | int | None = None, task: str | None = None,
@@ -334,23 +336,56 @@ def auto_epochs(n_train: int) -> int:
     return 8
 
 
+# The default wall-clock budget of training when --epochs is not given (issue 12: a default run in
+# minutes). The target is a whole default run (load, train, evaluate, report) within 2 minutes on
+# 2 CPU cores; loading, preprocessing and the report of the largest shared set (MNIST's 60,000
+# images) take ~20 s, which leaves 90 s to train. The epoch cap from the data size and early
+# stopping usually end smaller runs first.
+AUTO_TIME_BUDGET_S = 90.0
+
+
+def time_budget_seconds(cfg: dict) -> float | None:
+    """Seconds of training allowed: the option, the automatic budget (when epochs were not given),
+    or None (no limit)."""
+    budget = cfg.get("time_budget", "auto")
+    if budget == "auto":
+        return AUTO_TIME_BUDGET_S if cfg.get("epochs") is None else None
+    return None if budget in (None, "none") else float(budget)
+
+
+def training_plan(cfg: dict, n_train: int, n_val: int) -> tuple[int, int, bool, float | None]:
+    """``(epochs, patience, early stopping?, time budget in seconds or None)`` of a run: what fit
+    trains with and what ``nnguru estimate`` predicts."""
+    epochs = int(cfg["epochs"] or auto_epochs(n_train))
+    patience = int(cfg["patience"] or (10 if n_train <= 10_000 else 5))
+    return epochs, patience, bool(cfg["early_stopping"] and n_val), time_budget_seconds(cfg)
+
+
 def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
-    """Train with early stopping that keeps the best weights, backing up the whole training state
-    in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every`` steps) for --resume."""
-    from nnguru.callbacks import BackupAndRestore, EarlyStopping
+    """Train with early stopping that keeps the best weights, within the time budget, backing up
+    the whole training state in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every``
+    steps) for --resume. The time is estimated up front and compared with the actual."""
+    from nnguru import estimate
+    from nnguru.callbacks import BackupAndRestore, EarlyStopping, TimeBudget
     from nnguru.training.monitor import NetworkMonitor
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
-    epochs = int(cfg["epochs"] or auto_epochs(len(x_tr)))
-    patience = int(cfg["patience"] or (10 if len(x_tr) <= 10_000 else 5))
+    epochs, patience, early_stopping, budget_s = training_plan(cfg, len(x_tr), len(x_va))
     early = None
-    if cfg["early_stopping"] and len(x_va):
+    if early_stopping:
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    # with early stopping, its copy of the best weights is the one restored: no second copy
+    budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss",
+                                                      restore_best_weights=early is None)
     class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
-    cfg["epochs"], cfg["patience"] = epochs, patience  # config.yaml holds resolved values: rerunnable
+    # config.yaml holds resolved values: rerunnable
+    cfg["epochs"], cfg["patience"], cfg["time_budget"] = epochs, patience, budget_s or "none"
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
-                 + (f", early stopping (patience {patience})" if early else ""))
+                 + (f", early stopping (patience {patience})" if early else "")
+                 + (f", time budget {estimate_format(budget_s)}" if budget_s else ""))
+    streamed = "stream" in p.context  # streamed splits carry their targets
+    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, console)
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
     monitor = NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
@@ -360,8 +395,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         from nnguru import transfer
 
         warm = transfer.warm_up_head(model, p, cfg, console, class_weight)
-    streamed = "stream" in p.context  # streamed splits carry their targets
-    callbacks = [cb for cb in (early, backup, monitor) if cb is not None]
+    callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
@@ -375,15 +409,54 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         cfg["lr"] = hist["lr"][0]
     if model.stop_reason:
         console.print(f"[red]Stopped:[/] {model.stop_reason}")
+    budget_info = None
+    if budget is not None:
+        budget_info = {"seconds": budget_s, "reached": budget.reached,
+                       "best_epoch": None if budget.best_epoch is None else budget.best_epoch + 1}
+        if budget.reached:
+            console.print(f"[yellow]Time budget:[/] {budget.message()}")
+    comparison = estimate.compare(est, train_seconds, len(hist.get("loss", [])))
+    if comparison is not None:
+        console.print(f"Training took {estimate_format(train_seconds)} (estimated {estimate_format(est.seconds)}, "
+                      f"{comparison['error']:+.0%}).", highlight=False)
     write_history(run_dir / "history.csv", hist)
     write_config(run_dir / "config.yaml", cfg)
     if monitor is not None:
         monitor.save(run_dir / "monitor.json")
     # the restored (best) epoch, counted from 1 as the curves and the report show epochs
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
+    if restored is None and budget is not None and budget.reached and budget.best_epoch is not None:
+        restored = budget.best_epoch + 1
     if restored is not None and warm:
         restored += len(warm.get("loss", []))
-    return Fitted(hist, train_seconds, restored)
+    return Fitted(hist, train_seconds, restored, comparison, budget_info)
+
+
+def estimate_format(seconds: float) -> str:
+    from nnguru.training.callbacks.time_budget import format_duration
+
+    return format_duration(seconds)
+
+
+def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None, console):
+    """The up-front estimate (nnguru.estimate) printed before training; None where it cannot be
+    made (several processes, where timing steps would need collectives): the run goes on. Its
+    scratch backup goes to the system's temp folder, never the run directory, where a kill would
+    leave it."""
+    from nnguru import estimate
+
+    if distributed.world_size() > 1:
+        return None
+    try:
+        est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
+                                    batch_size=int(cfg["batch_size"]), epochs=epochs, patience=patience,
+                                    time_budget=budget_s)
+    except Exception as exc:  # an estimate must never stop the run it describes
+        console.print(f"[yellow]Estimate skipped:[/] {type(exc).__name__}: {exc}")
+        return None
+    console.print(f"Estimate: {est.summary()}", highlight=False)
+    return est
+
 
 
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
@@ -392,7 +465,9 @@ def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, cons
 
     ev = task.evaluate_stream(model, p) if "stream" in p.context else task.evaluate(model, p)
     ev.metrics = {"task": task.name, **ev.metrics, "epochs_run": len(fitted.history.get("loss", [])),
-                  "train_seconds": round(fitted.train_seconds, 3)}
+                  "train_seconds": round(fitted.train_seconds, 3),
+                  "estimate_seconds": None if fitted.estimate is None else fitted.estimate["seconds"],
+                  "estimate": fitted.estimate, "time_budget": fitted.time_budget}
     ev.metrics.setdefault("test", {})
     task.cfg.update(ev.choices)
     write_json(run_dir / "metrics.json", ev.metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -141,3 +142,12 @@ def test_monitor_section_plots_gradient_norms_and_tables_the_last_sample(tmp_pat
     assert f"step {last['step']}" in text and "&lt;b&gt;hidden&lt;/b&gt;" in text and "<b>hidden" not in text
     assert f"{last['grad_norm'][0]:.3g}" in text and f"{last['dead'][0]:.0%}" in text
     assert text.count("<tr>") == 1 + len(mon.layers)  # header + one row per monitored layer
+
+def test_report_shows_the_estimate_and_the_time_budget(tmp_path: Path):
+    metrics = {"task": "classification", "test": {"accuracy": 0.9}, "epochs_run": 7, "train_seconds": 90.4,
+               "estimate_seconds": 88.0, "estimate": {"seconds": 88.0, "error": -0.0265},
+               "time_budget": {"seconds": 90.0, "reached": True, "best_epoch": 5}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    text, _ = parse(write_report(tmp_path))
+    assert "estimated seconds" in text and "-3% vs actual" in text
+    assert "time budget (s)" in text and "reached: stopped, best epoch 5 kept" in text

@@ -396,11 +396,30 @@ def _summary_cards(metrics: dict[str, Any] | None, diagnosis: list[Any] | None) 
             if metrics.get(k) is not None:
                 cards.append(f'<div class="card"><div class="muted">{label}</div>'
                              f'<div class="big">{esc(fmt(metrics[k]))}</div></div>')
+        cards.extend(_time_cards(metrics))
     if diagnosis:
         codes = [d.get("code", "?") for d in diagnosis if isinstance(d, dict)]
         cards.append('<div class="card"><div class="muted">diagnosis</div>'
                      f'<div class="big">{esc(", ".join(codes))}</div></div>')
     return f'<div class="cards">{"".join(cards)}</div>' if cards else ""
+
+
+def _time_cards(metrics: dict[str, Any]) -> list[str]:
+    """The up-front estimate next to the actual time, and whether the time budget stopped training."""
+    cards = []
+    est = metrics.get("estimate")
+    if isinstance(est, dict) and isinstance(est.get("seconds"), (int, float)):
+        error = est.get("error")
+        note = f"{error:+.0%} vs actual" if isinstance(error, (int, float)) else ""
+        cards.append(f'<div class="card"><div class="muted">estimated seconds</div>'
+                     f'<div class="big">{esc(fmt(est["seconds"]))}</div><div class="muted">{esc(note)}</div></div>')
+    budget = metrics.get("time_budget")
+    if isinstance(budget, dict) and budget.get("seconds"):
+        state = (f"reached: stopped, best epoch {budget.get('best_epoch')} kept" if budget.get("reached")
+                 else "not reached")
+        cards.append(f'<div class="card"><div class="muted">time budget (s)</div>'
+                     f'<div class="big">{esc(fmt(budget["seconds"]))}</div><div class="muted">{esc(state)}</div></div>')
+    return cards
 
 
 def _task_attr(metrics: dict[str, Any] | None, attr: str, default: Any) -> Any:

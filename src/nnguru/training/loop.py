@@ -316,6 +316,7 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
         if hasattr(cb, "wrap_step"):
             train_step = cb.wrap_step(train_step)
     display = ProgressDisplay(verbose if rank == 0 else 0, epochs, steps or 0)
+    display.watch(cbs)  # a time budget and early stopping bound the whole run's ETA
     # One seed for all ranks (they must agree on the permutation), drawn from the global RNG so
     # that nnguru.set_seed / torch.manual_seed make runs reproducible.
     base_seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed

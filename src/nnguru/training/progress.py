@@ -1,11 +1,14 @@
 """Keras-like progress display: a rich bar per epoch on a terminal, one plain line otherwise.
 
 The bar is redrawn at most every ``REFRESH_S`` seconds so drawing never shows up in the step
-time; the running loss is read from the device only at those moments.
+time; the running loss is read from the device only at those moments. Each epoch's line ends
+with the whole run's ETA (issue 15): the epochs left at the recent pace, or where early stopping
+typically ends, capped by the time budget's remainder, with the most it can take in brackets.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -39,6 +42,34 @@ class ProgressDisplay:
         self.console = console or Console()
         self.bar: Progress | None = None
         self.next_draw = 0.0
+        self.durations: list[float] = []
+        self.budget = self.early = None
+
+    def watch(self, callbacks) -> None:
+        """The callbacks that can end the run early: a time budget and early stopping (for the ETA)."""
+        from nnguru.training.callbacks import EarlyStopping
+
+        self.budget = next((cb for cb in callbacks if hasattr(cb, "remaining")), None)
+        self.early = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+
+    def eta(self, epoch: int) -> str:
+        """`` - ETA 40s (at most 1m30s)`` after ``epoch`` (0-based) ends; empty after the last."""
+        from nnguru.estimate import TYPICAL_STOP_PATIENCES
+        from nnguru.training.callbacks.time_budget import format_duration
+
+        left = self.epochs - (epoch + 1)
+        if left <= 0 or not self.durations:
+            return ""
+        pace = sum(self.durations[-5:]) / len(self.durations[-5:])  # recent epochs: after warm-up
+        most = left * pace
+        if self.budget is not None:
+            most = min(most, self.budget.remaining())
+        likely = most
+        if self.early is not None and getattr(self.early, "wait", None) is not None:
+            typical = math.ceil(TYPICAL_STOP_PATIENCES * self.early.patience) - (epoch + 1)
+            likely = min(most, max(self.early.patience - self.early.wait, typical, 1) * pace)
+        text = f" - ETA {format_duration(likely)}"
+        return text + (f" (at most {format_duration(most)})" if most > likely * 1.05 else "")
 
     def epoch_begin(self, epoch: int) -> None:
         self.t0 = time.perf_counter()
@@ -66,12 +97,14 @@ class ProgressDisplay:
 
     def epoch_end(self, epoch: int, logs: dict) -> None:
         seconds = time.perf_counter() - self.t0
+        self.durations.append(seconds)
         per_step = seconds / max(self.steps, 1)
         timing = f"{seconds:.1f}s {per_step * 1e3:.1f}ms/step"
+        eta = self.eta(epoch) if self.mode != 0 else ""
         if self.bar is not None:  # the live bar gives way to Keras's one-line epoch summary
             self.bar.stop()
             self.bar = None
-            self.console.print(f"{self.steps}/{self.steps} - {timing} - {format_logs(logs)}", highlight=False)
+            self.console.print(f"{self.steps}/{self.steps} - {timing} - {format_logs(logs)}{eta}", highlight=False)
         elif self.mode == 2:
-            self.console.print(f"Epoch {epoch + 1}/{self.epochs} - {timing} - {format_logs(logs)}",
+            self.console.print(f"Epoch {epoch + 1}/{self.epochs} - {timing} - {format_logs(logs)}{eta}",
                                highlight=False)

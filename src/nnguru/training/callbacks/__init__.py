@@ -10,8 +10,10 @@ from nnguru.training.callbacks.model_checkpoint import ModelCheckpoint
 from nnguru.training.callbacks.reduce_lr_on_plateau import LearningRateScheduler, ReduceLROnPlateau
 from nnguru.training.callbacks.tensorboard import TensorBoard
 from nnguru.training.callbacks.terminate_on_nan import TerminateOnNaN
+from nnguru.training.callbacks.time_budget import TimeBudget
 
 __all__ = [
     "BackupAndRestore", "Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
     "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+    "TimeBudget",
 ]

@@ -1,0 +1,346 @@
+"""How long a training run will take, how much memory it needs and what it costs, before it starts.
+
+The guides answer "how long will training take?" with rough ranges; here it is measured. The
+estimate counts the model's parameters and FLOPs, then times a few real training steps *on this
+device* (after warm-up, through the same ``Model.fit`` and the same step choice the run will use)
+on a copy of the model, so the run itself is untouched, and times validation the same way:
+
+    seconds_per_epoch = steps_per_epoch * seconds_per_step + validation seconds
+    epochs            = the cap (``--epochs``, else from the data size), or where early stopping
+                        typically ends (TYPICAL_STOP_PATIENCES patiences in), whichever is less
+    seconds           = epochs * seconds_per_epoch, or where the time budget stops it (budget_stop)
+
+Every ``nnguru train`` prints it up front and records it next to the actual time in metrics.json
+(``estimate``), which is how the rule for early stopping's typical stop is checked
+(benchmarks/RESULTS.md, "Estimates against actual runs").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnguru.errors import NNGuruError
+
+# The timing fit: the first epoch pays for allocation, kernel selection and caches; the other two
+# are measured. 3 x 20 steps cost about a second for the shared datasets' models.
+TIMED_EPOCHS = 3
+STEPS_PER_TIMED_EPOCH = 20
+VAL_ROWS_TIMED = 64
+# Early stopping with patience P ends P epochs after the best epoch. In nnguru's default runs on the
+# shared datasets (titanic, pima, boston, sms, spoken digits, an MNIST PNG folder, breast_cancer,
+# diabetes; patience 10) training ended after 12-34 epochs, median ~20: the best epoch came about one
+# patience in. So a run is predicted to stop at 2 patiences. Calibrated on those same datasets, so
+# their estimate errors in RESULTS.md are in-sample for this one number; the ETA corrects it live.
+TYPICAL_STOP_PATIENCES = 2.0
+# Copies of the weights a run holds besides the weights themselves (the last good epoch, the best
+# epoch, the backup being written): counted in the peak memory.
+EPOCH_STATE_COPIES = 3
+
+
+@dataclass
+class Estimate:
+    """What ``nnguru estimate`` prints and writes to estimate.json (keys in DESIGN.md)."""
+
+    seconds: float  # predicted training time
+    seconds_per_epoch: float
+    epochs: int  # predicted epochs run
+    epochs_cap: int  # the most the run may take
+    stop: str  # what is predicted to end training: "epochs", "early stopping" or "time budget"
+    seconds_per_step: float
+    steps_per_epoch: int
+    validation_seconds: float  # per epoch
+    epoch_overhead_seconds: float  # per epoch, outside the steps and validation (bookkeeping, backup)
+    params: int
+    flops_per_sample: float  # one forward pass
+    train_flops_per_sample: float  # forward + backward, ~3 forward passes
+    peak_memory_mb: float
+    device: str
+    batch_size: int
+    n_train: int
+    time_budget: float | None = None
+    price_per_hour: float | None = None
+    cost: float | None = None
+    train_step: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+    def summary(self) -> str:
+        """One line for the console: the total first, then where it comes from."""
+        from nnguru.training.callbacks.time_budget import format_duration
+
+        why = {"epochs": f"{self.epochs} epochs", "early stopping":
+               f"early stopping typically near epoch {self.epochs} of at most {self.epochs_cap}",
+               "time budget": f"the time budget of {format_duration(self.time_budget or 0)}"}[self.stop]
+        cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
+        return (f"~{format_duration(self.seconds)} of training ({why}; {format_duration(self.seconds_per_epoch)} "
+                f"per epoch = {self.steps_per_epoch} steps x {self.seconds_per_step * 1e3:.2f} ms + validation "
+                f"{format_duration(self.validation_seconds)}), {self.params:,} parameters, "
+                f"{self.flops_per_sample / 1e6:.3g} MFLOPs per sample, peak memory ~{self.peak_memory_mb:.0f} MB "
+                f"on {self.device}{cost}")
+
+
+# ---- counting ----------------------------------------------------------------------------------
+def count_flops(model, example: torch.Tensor) -> float:
+    """FLOPs of one forward pass per sample (PyTorch's FlopCounterMode: a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(example[:1])
+    model.train(was_training)
+    return float(counter.get_total_flops())
+
+
+def activation_elements(model, example: torch.Tensor) -> int:
+    """Elements of every leaf module's output for one sample: what the backward pass keeps."""
+    total = [0]
+
+    def hook(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            total[0] += output[:1].numel()
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(example[:1])
+        model.train(was_training)
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
+# ---- timing ------------------------------------------------------------------------------------
+class _Timing:
+    """What one timing fit measured: seconds per step, and per epoch outside the steps."""
+
+    def __init__(self, step: float, epoch_overhead: float, name: str) -> None:
+        self.step, self.epoch_overhead, self.name = step, epoch_overhead, name
+
+
+def _step_timer(device: torch.device):
+    """A callback that clocks each step's start and each epoch's end (a Callback subclass made
+    here: ``nnguru.training`` imports stay out of ``import nnguru.estimate``)."""
+    from nnguru.training.callbacks.base import Callback
+
+    class StepTimer(Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.steps: list[list[float]] = []  # per epoch, each step's start
+            self.ends: list[float] = []  # per epoch, when the next epoch could begin
+
+        def _now(self) -> float:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            return time.perf_counter()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.steps and len(self.ends) < len(self.steps):
+                self.ends.append(self._now())
+            self.steps.append([])
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.steps[-1].append(self._now())
+
+        def on_train_end(self, logs=None):
+            self.ends.append(self._now())
+
+    return StepTimer()
+
+
+@contextlib.contextmanager
+def _scratch(model):
+    """A deep copy of ``model`` to time, with the random state put back afterwards: the run that
+    follows draws the same shuffles and dropout masks as without the estimate."""
+    cuda = [model.device] if getattr(model, "device", torch.device("cpu")).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        np_state = np.random.get_state()
+        try:
+            yield copy.deepcopy(model)
+        finally:
+            np.random.set_state(np_state)
+
+
+def time_training(model, x: np.ndarray, y: np.ndarray, batch_size: int, x_val: np.ndarray | None = None,
+                  y_val: np.ndarray | None = None, scratch_dir: str | Path | None = None) -> _Timing:
+    """Time a short fit of a copy of ``model`` made like the run's: TIMED_EPOCHS epochs of at most
+    STEPS_PER_TIMED_EPOCH steps, a small validation set, early stopping keeping the best weights and
+    a backup each epoch. The first epoch is warm-up; from the others come the seconds per step
+    (within an epoch) and per epoch outside the steps (end-of-epoch bookkeeping, the backup)."""
+    from nnguru.callbacks import BackupAndRestore, EarlyStopping
+
+    steps = min(math.ceil(len(x) / batch_size), STEPS_PER_TIMED_EPOCH)
+    val = None if x_val is None or not len(x_val) else (x_val[:VAL_ROWS_TIMED], y_val[:VAL_ROWS_TIMED])
+    with _scratch(model) as twin, tempfile.TemporaryDirectory(dir=scratch_dir, prefix=".estimate-") as tmp:
+        device = getattr(twin, "device", torch.device("cpu"))
+        timer = _step_timer(device)
+        callbacks = [timer, BackupAndRestore(Path(tmp) / "backup")]
+        if val is not None:
+            callbacks.insert(1, EarlyStopping(patience=TIMED_EPOCHS + 1, restore_best_weights=True))
+        # all the rows, few steps: gathering batches from the whole array costs what the run's do
+        # (timed on a small slice that stays in cache, the tutorial MLP's steps looked 2x faster)
+        history = twin.fit(x, y, batch_size=batch_size, epochs=TIMED_EPOCHS, verbose=0, steps_per_epoch=steps,
+                           validation_data=val, callbacks=callbacks, shuffle=True)
+    epochs = list(zip(timer.steps, timer.ends, strict=True))[1:]  # epoch 1: warm-up
+    if steps == 1:  # one step per epoch: a step is the time from one epoch's start to the next
+        step_s = min(end - st[0] for st, end in epochs)
+    else:
+        step_s = sum(st[-1] - st[0] for st, _ in epochs) / max(sum(len(st) - 1 for st, _ in epochs), 1)
+    overhead = sum(max(end - st[-1] - step_s, 0.0) for st, end in epochs) / len(epochs)
+    if val is not None:  # its validation pass is counted separately (time_validation)
+        overhead = max(overhead - time_validation(model, *val, batch_size=batch_size, repeats=1), 0.0)
+    return _Timing(step_s, overhead, str(history.params.get("train_step", "")))
+
+
+def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, sample: int = 4096,
+                    repeats: int = 3) -> float:
+    """Seconds to evaluate all of ``x`` (median of ``repeats`` passes over up to ``sample`` rows,
+    after a warm-up pass), on as many threads as ``fit`` gives a step of ``batch_size`` (one for
+    small models: timed on two threads of a busy machine, a tiny model's validation was 100x slower)."""
+    from nnguru.training.denormals import flush_denormals
+    from nnguru.training.loop import intra_op_threads, step_threads
+
+    if len(x) == 0:
+        return 0.0
+    n = min(len(x), sample)
+    with _scratch(model) as twin, contextlib.ExitStack() as stack:
+        twin.evaluate(x[:1], y[:1], verbose=0)  # builds the model and its metrics
+        example = torch.as_tensor(np.asarray(x[:1], dtype=np.float32), device=twin.device)
+        threads = step_threads(twin, example, batch_size)
+        stack.enter_context(intra_op_threads(threads))
+        stack.enter_context(flush_denormals(threads if twin.device.type == "cpu" else 0))
+        twin.evaluate(x[:n], y[:n], verbose=0)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            twin.evaluate(x[:n], y[:n], verbose=0)
+            if twin.device.type == "cuda":
+                torch.cuda.synchronize(twin.device)
+            times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2] * len(x) / n
+
+
+# ---- the estimate ------------------------------------------------------------------------------
+def expected_epochs(cap: int, patience: int | None) -> tuple[int, str]:
+    """Epochs a run is expected to take: the cap, or early stopping's typical stop (``patience``
+    None: no early stopping)."""
+    if patience is None:
+        return cap, "epochs"
+    typical = math.ceil(TYPICAL_STOP_PATIENCES * patience)
+    return (typical, "early stopping") if typical < cap else (cap, "epochs")
+
+
+def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, float]:
+    """``(epochs, seconds)`` of a run that TimeBudget stops: after each epoch it stops when one more
+    would not fit, so ``floor(budget / per_epoch)`` whole epochs run; when not even one fits, the
+    first epoch is cut at the budget and ``tail`` (the step under way and the validation) follows."""
+    whole = math.floor(budget / per_epoch) if per_epoch > 0 else 0
+    return (whole, whole * per_epoch) if whole >= 1 else (1, budget + tail)
+
+
+def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None = None,
+                 y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
+                 time_budget: float | None = None, price_per_hour: float | None = None,
+                 scratch_dir: str | Path | None = None) -> Estimate:
+    """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run."""
+    if not isinstance(x_train, np.ndarray) or len(x_train) == 0:
+        raise NNGuruError("estimate needs the training inputs as a non-empty array; received "
+                          f"{type(x_train).__name__}. Streamed tables are not estimated yet.")
+    if price_per_hour is not None and (not math.isfinite(price_per_hour) or price_per_hour < 0):
+        raise NNGuruError(f"price_per_hour (--price-per-hour) must be a number >= 0; received {price_per_hour!r}. "
+                          "Pass the machine's price per hour, e.g. 2.5.")
+    batch_size = min(int(batch_size), len(x_train))
+    timing = time_training(model, x_train, y_train, batch_size, x_val, y_val, scratch_dir)  # builds the model
+    example = torch.as_tensor(np.asarray(x_train[:1], dtype=np.float32), device=model.device)
+    flops = count_flops(model, example)
+    params = int(model.count_params())
+    val_s = time_validation(model, x_val, y_val, batch_size) if x_val is not None and len(x_val) else 0.0
+    steps = math.ceil(len(x_train) / batch_size)
+    per_epoch = steps * timing.step + val_s + timing.epoch_overhead
+    n_epochs, stop = expected_epochs(int(epochs), patience if x_val is not None and len(x_val) else None)
+    seconds = n_epochs * per_epoch
+    if time_budget is not None and seconds > time_budget:
+        n_epochs, seconds = budget_stop(per_epoch, time_budget, timing.step + val_s)
+        stop = "time budget"
+    activations = activation_elements(model, example)
+    data_bytes = sum(a.nbytes for a in (x_train, y_train, x_val, y_val) if isinstance(a, np.ndarray))
+    peak = data_bytes + (2 + EPOCH_STATE_COPIES) * 4 * params + 2 * 4 * activations * batch_size
+    peak = max(peak, 4 * activations * min(4096, len(x_val) if x_val is not None else 0) + data_bytes)
+    return Estimate(
+        seconds=seconds, seconds_per_epoch=per_epoch, epochs=n_epochs, epochs_cap=int(epochs), stop=stop,
+        seconds_per_step=timing.step, steps_per_epoch=steps, validation_seconds=val_s,
+        epoch_overhead_seconds=timing.epoch_overhead, params=params,
+        flops_per_sample=flops, train_flops_per_sample=3 * flops, peak_memory_mb=peak / 2**20,
+        device=str(model.device), batch_size=batch_size, n_train=len(x_train), time_budget=time_budget,
+        price_per_hour=price_per_hour, cost=None if price_per_hour is None else price_per_hour * seconds / 3600,
+        train_step=timing.name)
+
+
+def compare(est: Estimate | None, actual_seconds: float, epochs_run: int) -> dict[str, Any] | None:
+    """metrics.json's ``estimate``: the prediction next to what happened, and the relative error."""
+    if est is None:
+        return None
+    return {**est.to_dict(), "actual_seconds": round(actual_seconds, 3), "actual_epochs": epochs_run,
+            "error": round((est.seconds - actual_seconds) / actual_seconds, 4) if actual_seconds > 0 else None}
+
+
+def write(est: Estimate, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps({"kind": "nnguru.estimate", **est.to_dict()}, indent=2) + "\n")
+    return path
+
+
+def parse_price(value: Any) -> float | None:
+    """``--price-per-hour``: a number >= 0 (the machine's price per hour, any currency), or None."""
+    if value is None:
+        return None
+    try:
+        price = float(value)
+    except (TypeError, ValueError):
+        price = math.nan
+    if not math.isfinite(price) or price < 0 or isinstance(value, bool):
+        raise NNGuruError(f"price_per_hour (--price-per-hour) must be a number >= 0; received {value!r}. Pass "
+                          "the machine's price per hour, e.g. --price-per-hour 2.5.")
+    return price
+
+
+def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any = None, console=None,
+             **options: Any) -> Estimate:
+    """``nnguru estimate``: load and prepare ``data`` as ``nnguru train`` would, build the same
+    model, and predict its training time, memory and cost (options as ``nnguru.train``'s)."""
+    from rich.console import Console
+
+    import nnguru
+    from nnguru import pipeline
+    from nnguru.config import check_names, resolve_config
+
+    price = parse_price(price_per_hour)
+    cfg = resolve_config(None, data=data if isinstance(data, (str, Path)) else None, target=target, **options)
+    check_names(cfg)
+    nnguru.set_seed(int(cfg["seed"]))
+    console = console or Console(quiet=True)
+    ds = pipeline.load(data, cfg)
+    task = pipeline.choose_task(ds, cfg, console)
+    p = task.prepare(ds, console)
+    model = pipeline.make_model(task, p)
+    epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
+    return estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"], batch_size=int(cfg["batch_size"]),
+                        epochs=epochs, patience=patience if early else None, time_budget=budget,
+                        price_per_hour=price)

@@ -1,0 +1,102 @@
+"""nnguru.estimate: FLOPs against a hand count, the estimate's structure, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nnguru import Sequential, estimate
+from nnguru.cli import main
+from nnguru.errors import NNGuruError
+from nnguru.layers import Dense, Flatten
+
+
+def _mlp():
+    model = Sequential([Flatten(input_shape=(28, 28)), Dense(128, activation="relu"), Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _data(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def test_flops_match_a_hand_count():
+    model = _mlp()
+    x, _ = _data(2)
+    model.build(x.shape[1:])
+    # a multiply-add counts 2: 784x128 and 128x10 matrix products per sample (bias adds and ReLU not counted)
+    assert estimate.count_flops(model, torch.as_tensor(x)) == 2 * (784 * 128 + 128 * 10)
+    assert estimate.activation_elements(model, torch.as_tensor(x)) == 784 + 128 + 10
+
+
+def test_estimate_structure_and_the_model_is_untouched():
+    x, y = _data(400)
+    xv, yv = _data(100, seed=1)
+    model = _mlp()
+    model.build(x.shape[1:])
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    est = estimate.estimate_fit(model, x, y, xv, yv, batch_size=32, epochs=200, patience=10, price_per_hour=3.6)
+    for key, value in model.state_dict().items():  # a copy was timed
+        torch.testing.assert_close(value, weights[key])
+    assert torch.equal(torch.get_rng_state(), rng)  # the run that follows shuffles as without the estimate
+    d = est.to_dict()
+    for key in ("seconds", "seconds_per_epoch", "epochs", "peak_memory_mb", "flops_per_sample", "cost"):
+        assert key in d
+    assert est.params == 784 * 128 + 128 + 128 * 10 + 10 and est.steps_per_epoch == 13
+    assert est.seconds_per_step > 0 and est.validation_seconds > 0
+    assert est.seconds_per_epoch == pytest.approx(13 * est.seconds_per_step + est.validation_seconds
+                                                  + est.epoch_overhead_seconds)
+    assert est.stop == "early stopping" and est.epochs == 20  # 2 patiences, below the cap of 200
+    assert est.seconds == pytest.approx(20 * est.seconds_per_epoch)
+    assert est.cost == pytest.approx(est.seconds / 1000)  # 3.6 per hour = 0.001 per second
+    assert est.peak_memory_mb * 2**20 > x.nbytes + xv.nbytes
+    assert "parameters" in est.summary()
+
+
+def test_time_budget_caps_the_estimate():
+    x, y = _data(200)
+    est = estimate.estimate_fit(_mlp(), x, y, batch_size=32, epochs=50, time_budget=1e-4)
+    # not one epoch fits: the first is cut at the budget, then the step under way ends
+    assert est.stop == "time budget" and est.epochs == 1 and est.seconds == pytest.approx(1e-4 + est.seconds_per_step)
+
+
+@pytest.mark.parametrize(("per_epoch", "budget", "expected"), [(25.0, 90.0, (3, 75.0)), (30.0, 90.0, (3, 90.0)),
+                                                               (100.0, 90.0, (1, 95.0))])
+def test_budget_stop(per_epoch, budget, expected):
+    assert estimate.budget_stop(per_epoch, budget, tail=5.0) == expected
+
+
+@pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (20, "early stopping")),
+                                                           (20, 10, (20, "epochs")), (7, None, (7, "epochs"))])
+def test_expected_epochs(cap, patience, expected):
+    assert estimate.expected_epochs(cap, patience) == expected
+
+
+@pytest.mark.parametrize("price", ["abc", "-1", "nan", True])
+def test_bad_price(price):
+    with pytest.raises(NNGuruError, match=r"price_per_hour \(--price-per-hour\) must be a number >= 0"):
+        estimate.parse_price(price)
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--price-per-hour", "two dollars", "price_per_hour"), ("--epochs", "0", "epochs (--epochs) must be"),
+    ("--device", "tpu", "device (--device) 'tpu' is not a device name"),
+    ("--time-budget", "soon", "time_budget (--time-budget) must be a positive duration")])
+def test_cli_bad_input_exits_2(tmp_path, capsys, flag, value, message):
+    assert main(["estimate", "builtin:iris", "--out", str(tmp_path / "e.json"), flag, value]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "e.json").exists()
+
+
+def test_cli_writes_estimate_json(tmp_path):
+    out = tmp_path / "estimate.json"
+    assert main(["estimate", "builtin:iris", "--out", str(out), "--epochs", "30", "--quiet"]) == 0
+    d = json.loads(out.read_text())
+    assert d["kind"] == "nnguru.estimate" and d["epochs_cap"] == 30 and d["seconds"] > 0 and d["cost"] is None
+    assert main(["estimate", "builtin:iris", "--out", str(out), "--quiet"]) == 2  # no silent overwrite
