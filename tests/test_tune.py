@@ -149,3 +149,14 @@ def test_resume_refuses_changed_options(tmp_path, capsys):
         nnguru.tune("builtin:iris", out=out, trials=3, epochs=2, verbose=0, callbacks=[interrupt])
     assert main(["tune", "--resume", str(out), "--seed", "3"]) == 2
     assert "keeps its options" in capsys.readouterr().err
+
+
+def test_per_trial_time_budget_is_the_training_loops_callback_and_bad_durations_exit_2(tmp_path, capsys):
+    from nnguru.callbacks import TimeBudget
+    from nnguru.tuning.search import _budget
+
+    (budget,) = _budget(30.0)
+    assert isinstance(budget, TimeBudget) and budget.seconds == 30.0 and not budget.restore_best_weights
+    assert _budget(None) == []
+    assert main(["tune", "builtin:iris", "--time-budget", "ten minutes", "--out", str(tmp_path / "t")]) == 2
+    assert "--time-budget" in capsys.readouterr().err and not (tmp_path / "t").exists()

@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="classification, regression, forecast or auto (default: from the data)")
     p.add_argument("--trials", type=int, help="finished trials the study should hold (default 20)")
     p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
+    p.add_argument("--time-budget", metavar="DURATION", help="each trial's training time, e.g. 30s or 2m")
     p.add_argument("--sampler", help="tpe (default) or random")
     p.add_argument("--pruner", help="median (default), halving or none: stop trials behind the others")
     p.add_argument("--storage", metavar="URL", help="Optuna storage shared by several processes, e.g. "
@@ -378,7 +379,8 @@ def cmd_tune(args) -> int:
                           "continue an interrupted search.")
     try:
         run = api.tune(args.data, target=target, task=args.task, out=args.out, trials=args.trials,
-                       timeout=args.timeout, sampler=args.sampler, pruner=args.pruner, storage=args.storage,
+                       timeout=args.timeout, time_budget=args.time_budget, sampler=args.sampler,
+                       pruner=args.pruner, storage=args.storage,
                        study_name=args.study_name, resume=args.resume, overwrite=args.overwrite,
                        config=args.config, console=_console(args), **options)
     except RunComplete as done:

@@ -458,7 +458,6 @@ def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, 
     return est
 
 
-
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
     """Score the test split, once, next to the task's baselines; write metrics.json and the plots."""
     from nnguru import report

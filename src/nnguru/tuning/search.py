@@ -84,6 +84,10 @@ def tune(data: Any = None, target: str | int | None = None, task: str | None = N
         return _resume(resume, data, out, trials, timeout, callbacks, console, options)
     file_cfg = _read_config(config)
     search_space = search_space if search_space is not None else file_cfg.pop("search_space", None)
+    if isinstance(time_budget, str):  # "10m", "90s", as --time-budget on train
+        from nnguru.training.callbacks.time_budget import parse_duration
+
+        time_budget = parse_duration(time_budget, "time_budget (--time-budget)")
     settings = {"trials": trials, "timeout": timeout, "sampler": sampler, "pruner": pruner, "storage": storage,
                 "study_name": study_name, "time_budget": time_budget}
     settings.update({k: v for k, v in file_cfg.items() if k in TUNE_KEYS and settings.get(k) is None})
@@ -180,7 +184,7 @@ def check_settings(settings: dict) -> None:
         value = settings.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                   or not math.isfinite(value) or value <= 0):
-            flag = "--timeout" if key == "timeout" else "time_budget"
+            flag = "--timeout" if key == "timeout" else "--time-budget"
             raise NNGuruError(f"{key} ({flag}) must be a number of seconds > 0; received {describe(value)}. "
                               f"E.g. {flag} 600, or leave it out for no limit.")
     for key, valid in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
@@ -371,16 +375,13 @@ def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: 
 
 
 def _budget(time_budget: float | None) -> list:
-    """The per-trial time budget: the training loop's TimeBudget callback (``--time-budget`` on train)."""
+    """The per-trial time budget: the training loop's TimeBudget callback (``--time-budget`` on train);
+    the trial's early stopping restores the best weights, so the budget keeps no second copy."""
     if time_budget is None:
         return []
-    from nnguru import callbacks
+    from nnguru.callbacks import TimeBudget
 
-    budget = getattr(callbacks, "TimeBudget", None)
-    if budget is None:
-        raise NNGuruError("time_budget needs the TimeBudget training callback, which this nnguru lacks; leave "
-                          "time_budget out and bound the search with --timeout instead.")
-    return [budget(time_budget)]
+    return [TimeBudget(time_budget, restore_best_weights=False)]
 
 
 # ---- what the study leaves in the run directory --------------------------------------------------
