@@ -63,6 +63,18 @@ DEFAULTS: dict[str, Any] = {
     "stream": "auto",
     "stream_threshold_mb": None,
     "shuffle_buffer": None,  # rows mixed across chunks when streaming (default 65536)
+    # tables with the mlp template: overrides of TABLE_DEFAULTS (below), e.g. {"ensemble": 1}
+    "tabular": None,
+}
+# The mlp's recipe for tables (after RealMLP, Holzmüller et al. 2024, and TabM, Gorishniy et al. 2025),
+# each choice measured against the previous default in benchmarks/tables.py (RESULTS.md, "Table defaults").
+TABLE_DEFAULTS: dict[str, Any] = {
+    "scaling": "robust",  # median/IQR + smooth clipping (standard: mean/std): skewed columns, outliers
+    "binary": "signed",  # a two-category column is one -1/+1 feature (onehot: two 0/1 columns)
+    "feature_scale": True,  # a learned scale per input feature before the first Dense layer
+    "label_smoothing": 0.1,  # classification: targets 0.9/0.1-ish, so confident rows stop pulling
+    "beta_2": 0.95,  # Adam's second-moment decay when the optimizer is the default adam (Keras: 0.999)
+    "lr_schedule": "cosine",  # the learning rate decays to 0 over the epochs (constant: Keras's)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -272,6 +284,28 @@ def _verbose(value: Any) -> Any:
     raise _Invalid("'auto' or a whole number >= 0")
 
 
+def _tabular(value: Any) -> dict:
+    """A mapping of TABLE_DEFAULTS keys to values of the same kind."""
+    if not isinstance(value, dict):
+        raise _Invalid("a mapping of table recipe options")
+    unknown = sorted(set(value) - set(TABLE_DEFAULTS))
+    if unknown:
+        raise _Invalid("a mapping of table recipe options",
+                       f"tabular has unknown key(s) {unknown}. Valid keys: {', '.join(TABLE_DEFAULTS)}.")
+    choices = {"scaling": ("robust", "standard"), "binary": ("signed", "onehot"),
+               "lr_schedule": ("cosine", "constant")}
+    for key, allowed in choices.items():
+        if key in value and value[key] not in allowed:
+            raise _Invalid("a mapping of table recipe options",
+                           f"tabular[{key!r}] is {value[key]!r}; use one of {list(allowed)}.")
+    return dict(value)
+
+
+def table_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """TABLE_DEFAULTS with the run's ``tabular`` overrides."""
+    return {**TABLE_DEFAULTS, **(cfg.get("tabular") or {})}
+
+
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -348,6 +382,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stream": (_stream, "--stream, --no-stream, or auto (stream CSV/Parquet files over the threshold)"),
     "stream_threshold_mb": (_real(0.0), "e.g. 512; leave it out for min(1 GiB, available memory / 8)"),
     "shuffle_buffer": (_whole(1), "e.g. 65536 (the default)"),
+    "tabular": (lambda value: _tabular(value), "a mapping, e.g. {ensemble: 1, scaling: standard}"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {
@@ -355,7 +390,7 @@ FLAGS: dict[str, str | None] = {
     "header": "--header/--no-header", "hidden_scale": None, "verbose": "--quiet",
     "early_stopping": "--early-stopping/--no-early-stopping", "drop_outliers": "--drop-outliers",
     "auto_fix": "--auto-fix/--no-auto-fix", "tensorboard": "--tensorboard/--no-tensorboard",
-    "stream": "--stream/--no-stream",
+    "stream": "--stream/--no-stream", "tabular": None,
 }
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from nnguru import rundir, tasks
-from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
+from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config, table_options
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
 from nnguru.tasks.base import Evaluation, Prepared, Task
@@ -290,15 +290,22 @@ def make_model(task: Task, p: Prepared, user_model=None):
     from nnguru.nn.model import Model
 
     cfg = task.cfg
+    recipe: dict = {}  # the table recipe applies to nnguru's mlp on a table (config.TABLE_DEFAULTS)
     if isinstance(user_model, Model):
         model = user_model
     else:
+        if p.pre.kind == "table" and templates.resolve(cfg["model"], p.pre.input_shape) == "mlp":
+            recipe = table_options(cfg)
+        extra = {"feature_scale": bool(recipe["feature_scale"])} if recipe else {}
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
-                                hidden_scale=float(cfg["hidden_scale"]))
+                                hidden_scale=float(cfg["hidden_scale"]), **extra)
+    model.table_recipe = recipe  # fit reads the learning-rate schedule from it
     if model._compile_args is None:
         opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": float(cfg["lr"])}
-        model.compile(optimizer=opt, loss=task.loss, metrics=list(task.history_metrics))
+        if recipe and cfg["optimizer"] == "adam":  # the recipe's Adam; a dict optimizer is the user's own
+            opt = {**(opt if isinstance(opt, dict) else {"name": "adam"}), "beta_2": float(recipe["beta_2"])}
+        model.compile(optimizer=opt, loss=task.loss_spec(recipe), metrics=list(task.history_metrics))
     if cfg["device"] != "auto" or _cuda():
         model.to(_device(cfg["device"]))
         model.amp = model.device.type == "cuda"
@@ -334,11 +341,14 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                  + (f", early stopping (patience {patience})" if early else ""))
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
+    callbacks = [early, backup] if early else [backup]
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine":
+        callbacks.insert(0, _cosine_schedule(model, epochs))
     t0 = time.perf_counter()
     streamed = "stream" in p.context  # streamed splits carry their targets
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
-                        callbacks=[early, backup] if early else [backup], class_weight=class_weight,
+                        callbacks=callbacks, class_weight=class_weight,
                         verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
     hist = history.logs  # with the learning rate and seconds of each epoch (history.csv, the guru)
@@ -351,6 +361,18 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     # the restored (best) epoch, counted from 1 as the curves and the report show epochs
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Fitted(hist, train_seconds, restored)
+
+
+def _cosine_schedule(model, epochs: int):
+    """Cosine decay of the compiled learning rate to 0 over ``epochs`` (set at each epoch's start):
+    large steps while the loss falls fast, small ones to settle in the minimum (RealMLP, TabM)."""
+    import math
+
+    from nnguru.callbacks import LearningRateScheduler
+    from nnguru.training.callbacks.reduce_lr_on_plateau import get_lr
+
+    base = get_lr(model.optimizer)
+    return LearningRateScheduler(lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
 
 
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
