@@ -6,7 +6,8 @@ smoothing, Adam(0.9, 0.999), constant learning rate, threshold 0.5), and with ea
 reverted alone (``-scaling``, ``-binary``, ... : the ablation rows). HistGradientBoosting with
 defaults (what a practitioner tries first) is fitted on the same training + validation rows (it
 needs no validation split: it picks its iterations itself above 10,000 rows) and scored on the
-same test rows, on one thread (threadpoolctl; see below): the split is nnguru's, recomputed from the seed (``task.prepare``), and HGB gets
+same test rows, on one thread (threadpoolctl; see below): the split is nnguru's, recomputed from
+the seed (``task.prepare``), and HGB gets
 nnguru's encoded features (trees do not care about monotone rescaling; one-hot/±1 is what a
 practitioner's ``OneHotEncoder`` would give).
 
@@ -182,7 +183,8 @@ def main() -> None:
             rows.append({"table": name, "seed": seed, "method": "HGB", **ref})
             for v in variants:
                 data = source() if callable(source) else source
-                r = nnguru_run(data, target, seed, VARIANTS[v], ref["rare"], ref["task"], Path(args.out) / f"{name}-{v}")
+                out = Path(args.out) / f"{name}-{v}"
+                r = nnguru_run(data, target, seed, VARIANTS[v], ref["rare"], ref["task"], out)
                 rows.append({"table": name, "seed": seed, "method": f"nnguru {v}", **r})
                 print(f"{name:16s} seed {seed} {v:18s} {r['metric']} {r['score']:.4f} ({r['seconds']:.1f} s) "
                       f"| HGB {ref['score']:.4f} ({ref['seconds']:.2f} s)", flush=True)

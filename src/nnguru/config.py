@@ -291,13 +291,14 @@ def _tabular(value: Any) -> dict:
     unknown = sorted(set(value) - set(TABLE_DEFAULTS))
     if unknown:
         raise _Invalid("a mapping of table recipe options",
-                       f"tabular has unknown key(s) {unknown}. Valid keys: {', '.join(TABLE_DEFAULTS)}.")
+                       f"tabular {value!r} has unknown key(s) {unknown}. Use keys among: "
+                       f"{', '.join(TABLE_DEFAULTS)}.")
     choices = {"scaling": ("robust", "standard"), "binary": ("signed", "onehot"),
                "lr_schedule": ("cosine", "constant")}
     for key, allowed in choices.items():
         if key in value and value[key] not in allowed:
             raise _Invalid("a mapping of table recipe options",
-                           f"tabular[{key!r}] is {value[key]!r}; use one of {list(allowed)}.")
+                           f"tabular {value!r}: {key} must be one of {list(allowed)}. Use one of them.")
     return dict(value)
 
 
@@ -382,7 +383,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "stream": (_stream, "--stream, --no-stream, or auto (stream CSV/Parquet files over the threshold)"),
     "stream_threshold_mb": (_real(0.0), "e.g. 512; leave it out for min(1 GiB, available memory / 8)"),
     "shuffle_buffer": (_whole(1), "e.g. 65536 (the default)"),
-    "tabular": (lambda value: _tabular(value), "a mapping, e.g. {ensemble: 1, scaling: standard}"),
+    "tabular": (lambda value: _tabular(value), "a mapping, e.g. {scaling: standard, label_smoothing: 0}"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {
