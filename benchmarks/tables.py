@@ -7,8 +7,8 @@ reverted alone (``-scaling``, ``-binary``, ... : the ablation rows). HistGradien
 defaults (what a practitioner tries first) is fitted on the same training + validation rows (it
 needs no validation split: it picks its iterations itself above 10,000 rows) and scored on the
 same test rows, on one thread (threadpoolctl; see below): the split is nnguru's, recomputed from
-the seed (``task.prepare``), and HGB gets nnguru's encoded features (trees do not care about monotone rescaling; one-hot/±1 is what a
-practitioner's ``OneHotEncoder`` would give).
+the seed (``task.prepare``), and HGB gets nnguru's encoded features (trees do not care about
+monotone rescaling; one-hot/±1 is what a practitioner's ``OneHotEncoder`` would give).
 
 Score: accuracy; F1 of the positive class on imbalanced binary tables (positive share < 20%,
 nnguru's own rule for choosing the threshold); MAE for regression (lower is better). Wall time:

@@ -89,7 +89,8 @@ class Metrics(TypedDict, total=False):
     baseline: dict[str, Any]
     epochs_run: int
     train_seconds: float
-    threshold: dict[str, Any]  # binary classification with a chosen decision threshold
+    threshold: dict[str, Any]  # binary classification with a chosen decision threshold (and why: reason)
+    choices: dict[str, Any]  # binary classification: positive class, threshold, threshold_rule
 
 
 # ----------------------------------------------------------------------------------- readers

@@ -212,7 +212,7 @@ class Classification(Task):
                       f"chosen because the positive class is rare ({positive_share:.1%} of the training "
                       f"rows, under {RARE_POSITIVE:.0%}): 0.5 would predict it too seldom")
             metrics["threshold"] = {"value": value, "chosen_on": "validation", "tradeoff": table,
-                                    "reason": "best F1 on validation, " + reason}
+                                    "reason": reason}
             return value
         try:
             value = float(spec)
