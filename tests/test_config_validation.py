@@ -45,6 +45,9 @@ from nnguru.errors import NNGuruError
     ("device", "gpu", "'cuda:N'"),
     ("device", "cuda:99", "not available"),
     ("optimizer", 3, "optimizer name"),
+    ("tabular", "robust", "mapping of table recipe options"),
+    ("tabular", {"scale": "robust"}, "unknown key(s) ['scale']"),
+    ("tabular", {"scaling": "minmax"}, "['robust', 'standard']"),
 ])
 def test_invalid_values_are_refused_naming_option_value_and_fix(option, value, words):
     with pytest.raises(NNGuruError) as info:

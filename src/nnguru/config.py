@@ -72,7 +72,6 @@ DEFAULTS: dict[str, Any] = {
     # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
     "base": None,
     "freeze_epochs": None,  # None: 5 epochs training the new head alone before unfreezing (with base)
-
     # the guru's network remedies (guru/remedies.py NETWORK_REMEDIES; nn/adjust.py); None: as built
     "activation": None,  # hidden layers' activation, e.g. relu, leaky_relu
     "batch_norm": None,  # true: BatchNormalization between each hidden Dense/Conv and its activation
@@ -82,6 +81,18 @@ DEFAULTS: dict[str, Any] = {
     "output_activation": None,  # auto (what the loss expects) or an activation name for the last layer
     "clipnorm": None,  # clip each weight's gradient to this norm (Keras's clipnorm)
     "lr_scale": None,  # multiply the learning rate (given or the optimizer's default)
+    # tables with the mlp template: overrides of TABLE_DEFAULTS (below), e.g. {"ensemble": 1}
+    "tabular": None,
+}
+# The mlp's recipe for tables (after RealMLP, Holzmüller et al. 2024, and TabM, Gorishniy et al. 2025),
+# each choice measured against the previous default in benchmarks/tables.py (RESULTS.md, "Table defaults").
+TABLE_DEFAULTS: dict[str, Any] = {
+    "scaling": "robust",  # median/IQR + smooth clipping (standard: mean/std): skewed columns, outliers
+    "binary": "signed",  # a two-category column is one -1/+1 feature (onehot: two 0/1 columns)
+    "feature_scale": True,  # a learned scale per input feature before the first Dense layer
+    "label_smoothing": 0.1,  # classification: targets 0.9/0.1-ish, so confident rows stop pulling
+    "beta_2": 0.95,  # Adam's second-moment decay when the optimizer is the default adam (Keras: 0.999)
+    "lr_schedule": "cosine",  # the learning rate decays to 0 over the epochs (constant: Keras's)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -333,6 +344,29 @@ def _verbose(value: Any) -> Any:
     raise _Invalid("'auto' or a whole number >= 0")
 
 
+def _tabular(value: Any) -> dict:
+    """A mapping of TABLE_DEFAULTS keys to values of the same kind."""
+    if not isinstance(value, dict):
+        raise _Invalid("a mapping of table recipe options")
+    unknown = sorted(set(value) - set(TABLE_DEFAULTS))
+    if unknown:
+        raise _Invalid("a mapping of table recipe options",
+                       f"tabular {value!r} has unknown key(s) {unknown}. Use keys among: "
+                       f"{', '.join(TABLE_DEFAULTS)}.")
+    choices = {"scaling": ("robust", "standard"), "binary": ("signed", "onehot"),
+               "lr_schedule": ("cosine", "constant")}
+    for key, allowed in choices.items():
+        if key in value and value[key] not in allowed:
+            raise _Invalid("a mapping of table recipe options",
+                           f"tabular {value!r}: {key} must be one of {list(allowed)}. Use one of them.")
+    return dict(value)
+
+
+def table_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """TABLE_DEFAULTS with the run's ``tabular`` overrides."""
+    return {**TABLE_DEFAULTS, **(cfg.get("tabular") or {})}
+
+
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -414,7 +448,6 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "monitor_every": (lambda value: _monitor_every(value), "auto, or e.g. 50 (steps between samples)"),
     "base": (_path, "a run directory, e.g. --from runs/mnist04"),
     "freeze_epochs": (_whole(0), "e.g. 5 (epochs training the new head alone); 0 fine-tunes everything at once"),
-
     "activation": (_activation, "e.g. relu or leaky_relu; leave it out to keep the model's"),
     "batch_norm": (_bool, "true or false"),
     "kernel_initializer": (_initializer, "e.g. he_normal or glorot_uniform"),
@@ -423,6 +456,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "output_activation": (_output_activation, "auto (what the loss expects), or e.g. softmax"),
     "clipnorm": (_real(0.0), "e.g. 1.0"),
     "lr_scale": (_real(0.0), "e.g. 0.1 for a 10x lower learning rate"),
+    "tabular": (lambda value: _tabular(value), "a mapping, e.g. {scaling: standard, label_smoothing: 0}"),
 }
 # The command-line spelling of options whose flag is not --<option with dashes> (None: no flag).
 FLAGS: dict[str, str | None] = {
@@ -430,7 +464,7 @@ FLAGS: dict[str, str | None] = {
     "header": "--header/--no-header", "hidden_scale": None, "verbose": "--quiet",
     "early_stopping": "--early-stopping/--no-early-stopping", "drop_outliers": "--drop-outliers",
     "auto_fix": "--auto-fix/--no-auto-fix", "tensorboard": "--tensorboard/--no-tensorboard",
-    "stream": "--stream/--no-stream", "monitor": "--monitor/--no-monitor",
+    "stream": "--stream/--no-stream", "monitor": "--monitor/--no-monitor", "tabular": None,
 }
 
 

@@ -18,6 +18,7 @@ from nnguru.nn.layers import (  # noqa: F401
     Dense,
     Dropout,
     Embedding,
+    FeatureScale,
     Flatten,
     GaussianDropout,
     GaussianNoise,

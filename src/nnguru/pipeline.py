@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from nnguru import rundir, tasks
-from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config
+from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config, table_options
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
 from nnguru.tasks.base import Evaluation, Prepared, Task
@@ -302,6 +302,7 @@ def make_model(task: Task, p: Prepared, user_model=None):
     from nnguru.nn.model import Model
 
     cfg = task.cfg
+    recipe: dict = {}  # the table recipe applies to nnguru's mlp on a table (config.TABLE_DEFAULTS)
     if isinstance(user_model, Model):
         model = user_model
     elif getattr(task, "base", None) is not None:  # --from: the base's layers, a new head
@@ -309,14 +310,20 @@ def make_model(task: Task, p: Prepared, user_model=None):
 
         model, task.transfer = transfer.transfer_model(task.base, task.head(p.n_out, p.y["train"]), p.pre.input_shape)
     else:
+        if p.pre.kind == "table" and templates.resolve(cfg["model"], p.pre.input_shape) == "mlp":
+            recipe = table_options(cfg)
+        extra = {"feature_scale": bool(recipe["feature_scale"])} if recipe else {}
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
-                                hidden_scale=float(cfg["hidden_scale"]))
+                                hidden_scale=float(cfg["hidden_scale"]), **extra)
     # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
-    model = adjust.apply_config(model, cfg, p.x["train"], task.loss)
+    model = adjust.apply_config(model, cfg, p.x["train"], task.loss_spec(recipe))
+    model.table_recipe = recipe  # fit reads the learning-rate schedule from it
     if model._compile_args is None:
         opt = adjust.optimizer_spec(cfg["optimizer"], cfg["lr"], cfg.get("lr_scale"), cfg.get("clipnorm"))
-        model.compile(optimizer=opt, loss=task.loss, metrics=list(task.history_metrics))
+        if recipe and cfg["optimizer"] == "adam":  # the recipe's Adam; a dict optimizer is the user's own
+            opt = {**(opt if isinstance(opt, dict) else {"name": "adam"}), "beta_2": float(recipe["beta_2"])}
+        model.compile(optimizer=opt, loss=task.loss_spec(recipe), metrics=list(task.history_metrics))
         if cfg.get("lr_scale") is not None:  # folded into lr, so config.yaml reruns the same rate
             cfg["lr"], cfg["lr_scale"] = opt["lr"], None
     if cfg["device"] != "auto" or _cuda():
@@ -396,6 +403,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
 
         warm = transfer.warm_up_head(model, p, cfg, console, class_weight)
     callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine":
+        callbacks.insert(0, _cosine_schedule(model, epochs))
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
@@ -456,6 +465,18 @@ def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, 
         return None
     console.print(f"Estimate: {est.summary()}", highlight=False)
     return est
+
+
+def _cosine_schedule(model, epochs: int):
+    """Cosine decay of the compiled learning rate to 0 over ``epochs`` (set at each epoch's start):
+    large steps while the loss falls fast, small ones to settle in the minimum (RealMLP, TabM)."""
+    import math
+
+    from nnguru.callbacks import LearningRateScheduler
+    from nnguru.training.callbacks.reduce_lr_on_plateau import get_lr
+
+    base = get_lr(model.optimizer)
+    return LearningRateScheduler(lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
 
 
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:

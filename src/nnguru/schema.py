@@ -89,7 +89,8 @@ class Metrics(TypedDict, total=False):
     baseline: dict[str, Any]
     epochs_run: int
     train_seconds: float
-    threshold: dict[str, Any]  # binary classification with a chosen decision threshold
+    threshold: dict[str, Any]  # binary classification with a chosen decision threshold (and why: reason)
+    choices: dict[str, Any]  # binary classification: positive class, threshold, threshold_rule
     estimate_seconds: float | None  # the up-front estimate of train_seconds (nnguru.estimate)
     estimate: dict[str, Any] | None  # the whole estimate with actual_seconds, actual_epochs and error
     time_budget: dict[str, Any] | None  # {"seconds", "reached", "best_epoch"} when a budget applied

@@ -22,7 +22,9 @@ from nnguru.data import columns as col
 from nnguru.data.features.audio import N_MELS, AudioFeaturizer
 from nnguru.data.features.image import ImageFeaturizer
 from nnguru.data.features.table import (
+    BINARY_CODINGS,
     MAX_CATEGORIES,
+    SCALINGS,
     CategoricalBlock,
     DatetimeBlock,
     IdentifierBlock,
@@ -39,6 +41,10 @@ OPTIONS = {
     "column_types": "dict column -> type, overriding inference (see nnguru.data.columns)",
     "zeros_missing": "numeric columns whose zeros mean 'missing' (the cleaner's placeholder_zeros='missing')",
     "max_categories": "one-hot columns per categorical column (default 30)",
+    "scaling": "numeric columns: 'standard' (mean/std, the default here) or 'robust' (median/IQR + "
+               "smooth clipping, what nnguru train uses for tables)",
+    "binary": "two-category columns: 'onehot' (two columns, the default here) or 'signed' (one "
+              "-1/+1 column, what nnguru train uses for tables)",
     "text_features": "word n-grams kept per text column (default 2000)",
     "char_features": "character n-grams kept per text column (default 1000)",
     "image_size": "(height, width) of images; default: the most common training size",
@@ -168,11 +174,16 @@ class Preprocessor:
 
     def _table_blocks(self) -> list:
         types = self.column_types
+        scaling, binary = str(self.options.get("scaling", "standard")), str(self.options.get("binary", "onehot"))
+        for option, value, valid in (("scaling", scaling, SCALINGS), ("binary", binary, BINARY_CODINGS)):
+            if value not in valid:
+                raise NNGuruError(f"Preprocessing option {option}={value!r} is not one of {list(valid)}; "
+                                  f"pick one of them (or leave it out for {valid[0]!r}).")
         blocks: list = [NumericBlock([c for c, t in types.items() if t == "numeric"],
-                                     list(self.options.get("zeros_missing") or ()))]
+                                     list(self.options.get("zeros_missing") or ()), scaling)]
         for c, t in types.items():
             if t == "categorical":
-                blocks.append(CategoricalBlock(c, int(self.options.get("max_categories", MAX_CATEGORIES))))
+                blocks.append(CategoricalBlock(c, int(self.options.get("max_categories", MAX_CATEGORIES)), binary))
             elif t == "datetime":
                 blocks.append(DatetimeBlock(c))
             elif t == "identifier":

@@ -122,19 +122,39 @@ class _Probabilistic(Loss):
 
 
 class SparseCategoricalCrossentropy(_Probabilistic):
-    """Integer class labels ``0..K-1`` against K probabilities (or logits)."""
+    """Integer class labels ``0..K-1`` against K probabilities (or logits).
+
+    ``label_smoothing=e`` (an nnguru extension; Keras has it on ``CategoricalCrossentropy``) scores
+    against ``(1 - e) * one_hot + e / K``, as ``torch.nn.functional.cross_entropy`` does: the model
+    stops pushing logits apart once it is confident, which regularizes small tables.
+    """
 
     name = "sparse_categorical_crossentropy"
     output_activation = "softmax"
 
+    def __init__(self, from_logits: bool = False, reduction: str = "sum_over_batch_size",
+                 name: str | None = None, label_smoothing: float = 0.0) -> None:
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name)
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise NNGuruError(f"label_smoothing must be in [0, 1); received {label_smoothing!r}. "
+                              "Use e.g. 0.1, or 0 for none.")
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        return {**config, "label_smoothing": self.label_smoothing} if self.label_smoothing else config
+
     def elementwise(self, outputs, y):
+        e = self.label_smoothing
         if self.logits:
-            return F.cross_entropy(outputs, y, reduction="none")
-        return F.nll_loss(_log_probabilities(outputs), y, reduction="none")
+            return F.cross_entropy(outputs, y, reduction="none", label_smoothing=e)
+        logp = _log_probabilities(outputs)
+        nll = F.nll_loss(logp, y, reduction="none")
+        return nll if not e else (1 - e) * nll - e * logp.mean(dim=-1)
 
     def compute(self, outputs, y, w=None):
         if w is None and self.logits:  # fast path: one fused kernel
-            return F.cross_entropy(outputs, y)
+            return F.cross_entropy(outputs, y, label_smoothing=self.label_smoothing)
         return super().compute(outputs, y, w)
 
     def prepare_targets(self, y, n_outputs):

@@ -22,6 +22,7 @@ from nnguru.nn.layers import (
     Conv2D,
     Dense,
     Dropout,
+    FeatureScale,
     Flatten,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
@@ -53,13 +54,17 @@ def _hidden_units(n_features: int, n_train: int) -> int:
 
 @register_template("mlp")
 def mlp(input_shape, head: list, n_train: int, dropout: float | None = None,
-        hidden_scale: float = 1.0) -> Sequential:
+        hidden_scale: float = 1.0, feature_scale: bool = False) -> Sequential:
+    """Two ReLU layers with dropout; ``feature_scale``: a learned scale per input feature first
+    (RealMLP's, for tables: each feature's weight is learned directly)."""
     n_features = math.prod(input_shape)
     h = int(_hidden_units(n_features, n_train) * hidden_scale)
     rate = dropout if dropout is not None else (0.2 if n_train < 20000 else 0.1)
     layers = [Input(shape=input_shape)]
     if len(input_shape) > 1:
         layers.append(Flatten())
+    if feature_scale:
+        layers.append(FeatureScale())
     layers += [Dense(h, activation="relu"), Dropout(rate), Dense(max(h // 2, 16), activation="relu"),
                Dropout(rate), *head]
     return Sequential(layers, name="mlp")
@@ -122,9 +127,14 @@ def check(name: str) -> None:
         raise NNGuruError(f"Unknown model template {name!r}. Valid: {', '.join(names())}.")
 
 
-def build(name: str, input_shape, head: list, n_train: int, **kwargs) -> Sequential:
-    """The template ``name`` ending in ``head`` ('auto' picks cnn for images/spectrograms, else mlp)."""
+def resolve(name: str, input_shape) -> str:
+    """The template ``name`` stands for ('auto' picks cnn for images/spectrograms, else mlp)."""
     check(name)
     if name == "auto":
-        name = "cnn" if len(input_shape) == 3 else "mlp"
-    return _TEMPLATES[name](tuple(input_shape), head, n_train, **kwargs)
+        return "cnn" if len(input_shape) == 3 else "mlp"
+    return name
+
+
+def build(name: str, input_shape, head: list, n_train: int, **kwargs) -> Sequential:
+    """The template ``name`` ending in ``head`` ('auto' picks cnn for images/spectrograms, else mlp)."""
+    return _TEMPLATES[resolve(name, input_shape)](tuple(input_shape), head, n_train, **kwargs)

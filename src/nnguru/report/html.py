@@ -268,7 +268,9 @@ def _threshold_table(metrics: dict[str, Any]) -> str:
     chosen = info.get("value")
     return ("<h3>Decision threshold: precision/recall trade-off (validation)</h3>"
             + (f"<p>Chosen threshold {esc(fmt(chosen))} maximizes F1 of the positive class on "
-               "the validation split.</p>" if chosen is not None else "")
+               "the validation split"
+               + (f" ({esc(info['reason'])})" if info.get("reason") else "") + ".</p>"
+               if chosen is not None else "")
             + "<table><tr><th class='num'>threshold</th><th class='num'>precision</th>"
             "<th class='num'>recall</th><th class='num'>F1</th><th></th></tr>" + rows
             + "</table>")

@@ -91,6 +91,7 @@ class Task(ABC):
     # --- prepare ----------------------------------------------------------------------------
     def prepare(self, ds, console) -> Prepared:
         """Clean (and report), split (test first, untouched), fit preprocessing on train only."""
+        from nnguru.config import table_options
         from nnguru.data.clean import clean, duplicates_across
         from nnguru.data.inspect import print_data_report
         from nnguru.data.preprocess import Preprocessor
@@ -125,7 +126,9 @@ class Task(ABC):
 
             pre = adopt_preprocessor(self.base, tr.X, tr.y, self.name)
         else:
-            pre = Preprocessor(self.name, zeros_missing=zeros).fit(tr.X, tr.y)
+            recipe = table_options(cfg)  # robust scaling, signed binary columns (tables only)
+            pre = Preprocessor(self.name, zeros_missing=zeros, scaling=recipe["scaling"],
+                               binary=recipe["binary"]).fit(tr.X, tr.y)
         x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
         y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
         self.check_prepared(pre, ds.target)
@@ -171,6 +174,11 @@ class Task(ABC):
     def evaluate_stream(self, model, p: Prepared) -> Evaluation:
         """``evaluate`` on streamed splits: metrics accumulated chunk by chunk."""
         raise NNGuruError(f"The task {self.name} cannot evaluate streamed data; leave out --stream.")
+
+    def loss_spec(self, recipe: dict) -> str | dict:
+        """The loss to compile; ``recipe`` is the table recipe (``config.table_options``) when the
+        model is the mlp on a table, else empty."""
+        return self.loss
 
     def check_prepared(self, pre, target: str | None) -> None:
         """Refuse data the task cannot learn from (e.g. a single class); every target is learnable here."""

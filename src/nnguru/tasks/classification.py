@@ -1,7 +1,9 @@
 """Classification: predict a label. Stratified split, softmax head, accuracy/precision/recall/F1.
 
 Binary tasks have a positive class (``--positive``, else the minority class) and a decision
-threshold (0.5, a number, or ``auto``: best F1 on the validation split, never on test).
+threshold (0.5, a number, or ``auto``: best F1 on the validation split, never on test). Left
+unset, it is ``auto`` when the positive class is rare (under ``RARE_POSITIVE`` of the training
+rows): there 0.5 on probabilities fitted to the base rate predicts the positive class too seldom.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nnguru.tasks.base import Evaluation, Prepared, Task
 
 MAX_CLASSES_FOR_INTEGERS = 20  # integer targets with more distinct values are counts/amounts
 NUMERIC_MIN_SHARE = 0.9  # a text target that mostly parses as numbers is numbers with a few bad cells
+RARE_POSITIVE = 0.2  # a binary task whose positive class is rarer than this chooses its threshold on validation
 
 
 def numeric_values(y) -> np.ndarray | None:
@@ -87,6 +90,11 @@ class Classification(Task):
 
         return [Dense(n_out, activation="softmax")]
 
+    def loss_spec(self, recipe: dict) -> str | dict:
+        """Cross-entropy, with the table recipe's label smoothing (``recipe`` is empty elsewhere)."""
+        smoothing = float(recipe.get("label_smoothing") or 0.0)
+        return {"name": self.loss, "label_smoothing": smoothing} if smoothing else self.loss
+
     def class_weight(self, y_train: np.ndarray, n_out: int, counts: np.ndarray | None = None) -> dict | None:
         spec = self.cfg.get("class_weight")
         if spec is None or spec is False:
@@ -115,7 +123,7 @@ class Classification(Task):
         positive, threshold, plots = self.cfg["positive"], None, {}
         if len(classes) == 2:
             pos_index = resolve_positive(classes, positive, y_tr)
-            threshold = self._threshold(y_va, proba_va, pos_index, metrics)
+            threshold = self._threshold(y_va, proba_va, pos_index, metrics, self._share(y_tr, pos_index))
             positive = classes[pos_index]
             plots["positive_index"] = pos_index
         if proba_va is not None:
@@ -125,7 +133,19 @@ class Classification(Task):
             metrics["baseline"] = self.baseline(y_tr, y_te, classes=classes, positive=positive)
             plots.update(y_true=y_te, proba=proba_te)
         choices = {"positive": positive, "threshold": threshold} if len(classes) == 2 else {}
+        if choices:
+            metrics["choices"] = {**choices, "threshold_rule": self._threshold_rule(metrics)}
         return Evaluation(metrics, choices, plots)
+
+    @staticmethod
+    def _share(y_train: np.ndarray, pos_index: int) -> float:
+        y = np.asarray(y_train).reshape(-1)
+        return float(np.mean(y == pos_index)) if len(y) else 0.5
+
+    @staticmethod
+    def _threshold_rule(metrics: dict) -> str:
+        info = metrics.get("threshold") or {}
+        return str(info.get("reason") or ("given" if info.get("chosen_on") == "user" else "default 0.5"))
 
     def evaluate_stream(self, model, p: Prepared) -> Evaluation:
         """``evaluate`` chunk by chunk: confusion counts and summed log-loss give every metric
@@ -143,11 +163,12 @@ class Classification(Task):
             # as resolve_positive: the given class, else the training minority (index 1 on a tie)
             minority = 0 if train_counts[0] < train_counts[1] else 1
             pos_index = minority if positive is None else resolve_positive(classes, positive)
-            if self.cfg.get("threshold") == "auto" and has_val:
+            share = float(train_counts[pos_index] / max(train_counts.sum(), 1))
+            if self._threshold_spec(share) == "auto" and has_val:
                 sample = st.classification_counts(model, p.x["val"], pos_index, None, k)["sample"]
-                threshold = self._threshold(sample.y, sample.out, pos_index, metrics)
+                threshold = self._threshold(sample.y, sample.out, pos_index, metrics, share)
             else:
-                threshold = self._threshold(None, None, pos_index, metrics)
+                threshold = self._threshold(None, None, pos_index, metrics, share)
             positive = classes[pos_index]
             plots["positive_index"] = pos_index
         if has_val:
@@ -167,19 +188,31 @@ class Classification(Task):
                                                f"(training share {share:.3f})")
             plots.update(y_true=counts["sample"].y, proba=counts["sample"].out)
         choices = {"positive": positive, "threshold": threshold} if k == 2 else {}
+        if choices:
+            metrics["choices"] = {**choices, "threshold_rule": self._threshold_rule(metrics)}
         return Evaluation(metrics, choices, plots)
 
-    def _threshold(self, y_va, proba_va, pos_index: int, metrics: dict) -> float | None:
+    def _threshold_spec(self, positive_share: float) -> object:
+        """The configured threshold; unset, ``auto`` for a rare positive class (see RARE_POSITIVE)."""
+        spec = self.cfg.get("threshold")
+        return "auto" if spec is None and positive_share < RARE_POSITIVE else spec
+
+    def _threshold(self, y_va, proba_va, pos_index: int, metrics: dict,
+                   positive_share: float = 0.5) -> float | None:
         from nnguru.evaluate import choose_threshold
 
-        spec = self.cfg.get("threshold")
+        spec = self._threshold_spec(positive_share)
         if spec is None:
             return None
         if spec == "auto":
             if proba_va is None:
                 return None
             value, table = choose_threshold(y_va, proba_va, pos_index)
-            metrics["threshold"] = {"value": value, "chosen_on": "validation", "tradeoff": table}
+            reason = ("asked for (threshold: auto)" if self.cfg.get("threshold") == "auto" else
+                      f"chosen because the positive class is rare ({positive_share:.1%} of the training "
+                      f"rows, under {RARE_POSITIVE:.0%}): 0.5 would predict it too seldom")
+            metrics["threshold"] = {"value": value, "chosen_on": "validation", "tradeoff": table,
+                                    "reason": reason}
             return value
         try:
             value = float(spec)

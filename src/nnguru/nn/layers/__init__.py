@@ -12,6 +12,7 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     recurrent      LSTM, GRU, SimpleRNN, Bidirectional
     wrappers       TimeDistributed, RepeatVector (around the time axis)
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
+    tabular        FeatureScale (a learned per-feature scale, for tables)
     augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
 
@@ -81,6 +82,7 @@ from nnguru.nn.layers.recurrent import (
     fold_legacy_biases,
     fold_second_bias,
 )
+from nnguru.nn.layers.tabular import FeatureScale
 from nnguru.nn.layers.wrappers import RepeatVector, TimeDistributed
 
 __all__ = [
@@ -95,4 +97,5 @@ __all__ = [
     "ReLU", "RepeatVector", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D",
     "SpatialDropout2D",
     "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
+    "FeatureScale",
 ]
