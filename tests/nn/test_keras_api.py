@@ -262,3 +262,19 @@ def test_import_nnguru_stays_lazy():
     code = "import sys, nnguru; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_model_call_after_fit_is_inference_as_in_keras():
+    """Keras's model(x) runs in inference mode: after fit, no dropout, the same output as predict."""
+    import nnguru
+    from nnguru.layers import Dense, Dropout
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = nnguru.Sequential([Dense(16, activation="relu", input_shape=(4,)), Dropout(0.5),
+                               Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    first = np.asarray(model(x))
+    np.testing.assert_allclose(first, np.asarray(model(x)))
+    np.testing.assert_allclose(first, model.predict(x), atol=1e-6)

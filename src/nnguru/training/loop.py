@@ -434,4 +434,5 @@ def fit(model, train: TensorData | BatchStream, val: TensorData | BatchStream | 
             if model.stop_training:
                 break
     cbs.on_train_end(logs)
+    model.eval()  # as Keras: model(x) after fit is inference (no dropout, BatchNorm's moving statistics)
     return history
