@@ -15,6 +15,7 @@ from nnguru.config import DEFAULTS, SOURCE_OPTIONS, resolve_config
 from nnguru.inference import evaluate_run, load_run, predict
 from nnguru.pipeline import Run, lr_find, train
 from nnguru.rundir import RUN_FILES
+from nnguru.similarity import similar
 
 __all__ = ["DEFAULTS", "RUN_FILES", "SOURCE_OPTIONS", "Run", "evaluate_run", "load_run", "lr_find",
-           "predict", "resolve_config", "train"]
+           "predict", "resolve_config", "similar", "train"]

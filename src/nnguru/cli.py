@@ -1,4 +1,4 @@
-"""The ``nnguru`` command: demo | inspect | train | evaluate | predict | report | lr-find.
+"""The ``nnguru`` command: demo | inspect | train | evaluate | predict | report | lr-find | similar.
 
 Every user error is an ``NNGuruError``: printed as one paragraph (what, where, how to fix) with
 exit code 2 and no traceback; ``--debug`` shows tracebacks. Nothing the user had is overwritten
@@ -159,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     _source_options(p)
     _common(p)
 
+    p = sub.add_parser("similar", help="the training items nearest to QUERY (rows, a file or a folder)")
+    p.add_argument("run_dir")
+    p.add_argument("query", help="a table of rows, an image/audio file, or a folder of them")
+    p.add_argument("--k", type=int, default=5, help="neighbours per query item (default 5)")
+    p.add_argument("--out", help="CSV of query, rank, item, distance[, label] (default: print it)")
+    p.add_argument("--overwrite", action="store_true")
+    _source_options(p)
+    _common(p)
+
     p = sub.add_parser("report", help="rebuild RUN_DIR/report.html from the run's files")
     p.add_argument("run_dir")
     _common(p)
@@ -311,6 +320,20 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_similar(args) -> int:
+    from nnguru.similarity import similar
+
+    _refuse_existing(args.out, args.overwrite)
+    frame = similar(args.run_dir, args.query, k=args.k, **_source_kwargs(args))
+    if args.out:
+        frame.to_csv(args.out, index=False)
+        if not args.quiet:
+            print(f"{frame['query'].nunique()} queries x {args.k} neighbours written to {args.out}")
+    elif not args.quiet:
+        print(frame.to_string(index=False))
+    return 0
+
+
 def cmd_report(args) -> int:
     from nnguru.report import write_report
     from nnguru.rundir import require_complete
@@ -340,7 +363,7 @@ def cmd_lr_find(args) -> int:
 
 
 COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find}
+            "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find, "similar": cmd_similar}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,7 @@ class Metrics(TypedDict, total=False):
     epochs_run: int
     train_seconds: float
     threshold: dict[str, Any]  # binary classification with a chosen decision threshold
+    similarity: dict[str, Any]  # precision@k of the stored embedding vs preprocessed features (nnguru.similarity)
 
 
 # ----------------------------------------------------------------------------------- readers
