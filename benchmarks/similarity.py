@@ -1,8 +1,9 @@
 """Similarity search on real data (issue 13): precision@5 of the stored embedding against the same
 search on the preprocessed features, what storing the embeddings costs, and nearest recordings.
 
-    .venv/bin/python benchmarks/similarity.py            # MNIST (IDX folder, default cnn) + spoken digits
-    .venv/bin/python benchmarks/similarity.py --quick    # MNIST subsample of 6,000, mlp, 3 epochs
+    .venv/bin/python benchmarks/similarity.py                # MNIST (IDX folder, mlp, 3 epochs) + spoken digits
+    .venv/bin/python benchmarks/similarity.py --model cnn    # MNIST with the image default template (slow on a CPU)
+    .venv/bin/python benchmarks/similarity.py --quick        # MNIST subsample of 6,000, mlp, 3 epochs
 
 Each run is a plain ``nnguru.train``; the figures come from its ``metrics.json`` (``similarity``:
 precision@5 of same-label neighbours of up to 2,000 test items among the training items) and from
@@ -36,13 +37,13 @@ def costs(run_dir: Path) -> dict:
             "weights_mb": round((model / "weights.safetensors").stat().st_size / 2**20, 2)}
 
 
-def mnist(out: Path, quick: bool) -> dict:
+def mnist(out: Path, quick: bool, model: str) -> dict:
     if quick:
         (x, y), _ = load_mnist(DATA / "mnist")
         pick = np.random.default_rng(0).choice(len(x), 6000, replace=False)
         run = nnguru.train((x[pick], y[pick]), out=out / "mnist", model="mlp", epochs=3, verbose=0)
     else:
-        run = nnguru.train(str(DATA / "mnist"), out=out / "mnist", epochs=3, verbose=0)
+        run = nnguru.train(str(DATA / "mnist"), out=out / "mnist", model=model, epochs=3, verbose=0)
     return {"accuracy": run.metrics["test"]["accuracy"], **costs(run.run_dir)}
 
 
@@ -63,11 +64,12 @@ def spoken_digits(out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="MNIST subsample with the mlp template only")
+    parser.add_argument("--model", default="mlp", help="MNIST's template (mlp, or cnn: the image default)")
     args = parser.parse_args()
     nnguru.set_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        results = {"mnist": mnist(out, args.quick)}
+        results = {"mnist": mnist(out, args.quick, args.model)}
         if not args.quick:
             results["free_spoken_digit_dataset"] = spoken_digits(out)
     print(json.dumps(results, indent=2))

@@ -150,3 +150,17 @@ def test_similar_refuses_a_bundle_without_embeddings(iris_run, tmp_path, capsys)
     shutil.copytree(iris_run.run_dir, old)
     (old / "model" / similarity.VECTORS).unlink()
     _fails(["similar", str(old), "whatever.csv"], capsys, "no stored embeddings", "Train it again")
+
+
+def test_item_ids_are_paths_else_rows_as_loaded():
+    from nnguru.data.clean import clean
+    from nnguru.data.types import Dataset
+    from nnguru.tasks.base import item_ids
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.1, 0.2, 0.3]})
+    ds = Dataset(X=frame, y=np.array(["x", None, "y", "x"], dtype=object), name="t", kind="table")
+    cleaned, _ = clean(ds, task="classification")  # row 1 has no target: dropped
+    assert item_ids(cleaned, np.array([0, 1, 2])) == [0, 2, 3]
+    files = Dataset(X=pd.DataFrame({"path": ["a.png", "b.png"]}), y=None, name="f", kind="image",
+                    info={"path_column": "path"})
+    assert item_ids(files, np.array([1])) == ["b.png"]
