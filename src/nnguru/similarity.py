@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from nnguru.errors import NNGuruError
+from nnguru.jsonutil import jsonable
 
 FORMAT = "nnguru-embeddings-1"
 VECTORS, META = "embeddings.safetensors", "embeddings.json"
@@ -173,7 +174,7 @@ class Index:
         meta = {"format": FORMAT, "head_layer": self.head_layer, "kind": self.kind, "count": len(self.vectors),
                 "dim": int(self.vectors.shape[1]), "dtype": str(vectors.dtype),
                 "ids": "rows" if rows else [str(i) for i in self.ids], "classes": self.classes}
-        (folder / META).write_text(json.dumps(meta, default=str))
+        (folder / META).write_text(json.dumps(jsonable(meta)))  # NumPy class labels as plain JSON
 
 
 def load_index(model_dir: str | Path) -> Index:
