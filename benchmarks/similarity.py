@@ -6,7 +6,7 @@ search on the preprocessed features, what storing the embeddings costs, and near
     .venv/bin/python benchmarks/similarity.py --quick        # MNIST subsample of 6,000, mlp, 3 epochs
 
 Each run is a plain ``nnguru.train``; the figures come from its ``metrics.json`` (``similarity``:
-precision@5 of same-label neighbours of up to 2,000 test items among the training items) and from
+precision@5 of same-label neighbours of up to 1,000 test items among the training items) and from
 the bundle's files. Datasets: ../shared/datasets (or $NNGURU_DATASETS).
 """
 
@@ -31,7 +31,8 @@ def costs(run_dir: Path) -> dict:
     model = run_dir / "model"
     sim = json.loads((run_dir / "metrics.json").read_text())["similarity"]
     return {"embedding": sim["embedding"], "preprocessed_features": sim["preprocessed_features"],
-            "items": sim["items"], "dim": sim["dim"], "seconds": sim["seconds"],
+            "items": sim["items"], "dim": sim["dim"], "queries": sim.get("queries"),
+            "embed_seconds": sim["embed_seconds"], "eval_seconds": sim["eval_seconds"],
             "train_seconds": json.loads((run_dir / "metrics.json").read_text())["train_seconds"],
             "embeddings_mb": round((model / "embeddings.safetensors").stat().st_size / 2**20, 2),
             "weights_mb": round((model / "weights.safetensors").stat().st_size / 2**20, 2)}

@@ -436,8 +436,9 @@ def _similarity(task: Task, model, p: Prepared, console) -> dict:
         console.print(f"[yellow]Note:[/] {exc}")
         return {"similarity": {"note": str(exc)}}
     p.context["similarity_index"] = index
+    t1 = time.perf_counter()
     block = similarity.evaluate(task, model, p, index)
-    block["seconds"] = round(time.perf_counter() - t0, 3)
+    block.update(embed_seconds=round(t1 - t0, 3), eval_seconds=round(time.perf_counter() - t1, 3))
     return {"similarity": block}
 
 

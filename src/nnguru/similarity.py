@@ -36,7 +36,9 @@ from nnguru.jsonutil import jsonable
 FORMAT = "nnguru-embeddings-1"
 VECTORS, META = "embeddings.safetensors", "embeddings.json"
 K = 5  # neighbours scored by the evaluate stage (precision@5)
-MAX_EVAL_QUERIES = 2000  # test items scored; the raw-feature search costs N_train x D per query
+# Test items scored: the raw-feature search costs N_train x D per query (MNIST: 51,000 x 784), and
+# 1,000 queries pin precision@5 near 0.95 to about +-0.01.
+MAX_EVAL_QUERIES = 1000
 FLOAT16_ABOVE = 8 * 2**20  # bytes of float32 vectors past which they are stored as float16
 BATCH = 4096
 
