@@ -15,7 +15,8 @@ from nnguru.config import DEFAULTS, SOURCE_OPTIONS, resolve_config
 from nnguru.inference import evaluate_run, load_run, predict
 from nnguru.pipeline import Run, lr_find, train
 from nnguru.rundir import RUN_FILES
+from nnguru.similarity import similar
 from nnguru.tuning import tune
 
 __all__ = ["DEFAULTS", "RUN_FILES", "SOURCE_OPTIONS", "Run", "evaluate_run", "load_run", "lr_find",
-           "predict", "resolve_config", "train", "tune"]
+           "predict", "resolve_config", "similar", "train", "tune"]

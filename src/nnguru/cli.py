@@ -1,4 +1,5 @@
-"""The ``nnguru`` command: demo | inspect | train | tune | evaluate | predict | report | lr-find | export.
+"""The ``nnguru`` command: demo | inspect | train | tune | evaluate | predict | report | lr-find | export |
+estimate | similar.
 
 Every user error is an ``NNGuruError``: printed as one paragraph (what, where, how to fix) with
 exit code 2 and no traceback; ``--debug`` shows tracebacks. Nothing the user had is overwritten
@@ -192,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV of predictions")
     p.add_argument("--horizon", type=int, help="forecasting runs: steps to forecast past the end of each series "
                    "(default: the trained horizon; beyond it, forecasts are fed back recursively)")
+    p.add_argument("--overwrite", action="store_true")
+    _source_options(p)
+    _common(p)
+
+    p = sub.add_parser("similar", help="the training items nearest to QUERY (rows, a file or a folder)")
+    p.add_argument("run_dir")
+    p.add_argument("query", help="a table of rows, an image/audio file, or a folder of them")
+    p.add_argument("--k", type=int, default=5, help="neighbours per query item (default 5)")
+    p.add_argument("--out", help="CSV of query, rank, item, distance[, label] (default: print it)")
     p.add_argument("--overwrite", action="store_true")
     _source_options(p)
     _common(p)
@@ -419,6 +429,20 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_similar(args) -> int:
+    from nnguru.similarity import similar
+
+    _refuse_existing(args.out, args.overwrite)
+    frame = similar(args.run_dir, args.query, k=args.k, **_source_kwargs(args))
+    if args.out:
+        frame.to_csv(args.out, index=False)
+        if not args.quiet:
+            print(f"{frame['query'].nunique()} queries x {args.k} neighbours written to {args.out}")
+    elif not args.quiet:
+        print(frame.to_string(index=False))
+    return 0
+
+
 def cmd_report(args) -> int:
     from nnguru.report import write_report
     from nnguru.rundir import require_complete
@@ -466,7 +490,7 @@ def cmd_export(args) -> int:
 
 COMMANDS = {"demo": cmd_demo, "inspect": cmd_inspect, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate,
             "predict": cmd_predict, "report": cmd_report, "lr-find": cmd_lr_find, "export": cmd_export,
-            "estimate": cmd_estimate}
+            "estimate": cmd_estimate, "similar": cmd_similar}
 
 
 def main(argv: list[str] | None = None) -> int:

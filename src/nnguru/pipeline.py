@@ -76,6 +76,16 @@ class Run:
     def predict_proba(self, data: Any) -> np.ndarray:
         return self.model.predict(data)
 
+    def similar(self, query: Any, k: int = 5, **source_options: Any) -> pd.DataFrame:
+        """The ``k`` nearest training items of each query item (rows, a file or a folder):
+        ``query, rank, item, distance`` (and ``label``), as ``nnguru similar`` writes."""
+        from nnguru import similarity
+
+        index = similarity.load_index(self.run_dir / "model")
+        similarity.check_k(k, len(index))
+        x, ids = similarity.query_inputs(self.model, self.config, query, **source_options)
+        return similarity.search(self.task, self.model, index, x, ids, k)
+
 
 @dataclass
 class Fitted:
@@ -489,6 +499,7 @@ def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, cons
                   "estimate_seconds": None if fitted.estimate is None else fitted.estimate["seconds"],
                   "estimate": fitted.estimate, "time_budget": fitted.time_budget}
     ev.metrics.setdefault("test", {})
+    ev.metrics.update(_similarity(task, model, p, console))
     task.cfg.update(ev.choices)
     write_json(run_dir / "metrics.json", ev.metrics)
     write_config(run_dir / "config.yaml", task.cfg)
@@ -531,7 +542,8 @@ def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findin
             console.print("[yellow]--tensorboard: the tensorboard package is not installed; skipped.[/]")
     write_json(run_dir / "environment.json", report.environment())
     model.preprocessor = p.pre  # from here on the model takes raw rows, files or series
-    save_model(model, run_dir / "model")
+    index = p.context.get("similarity_index")  # made by the evaluate stage
+    save_model(model, run_dir / "model", extra=index.save if index is not None else None)
     report_path = report.write_report(run_dir)
     console.rule("[bold]7. Files[/]")
     console.print(f"Run written to [bold]{rundir.final_path(run_dir)}[/]: report {report_path.name}, model/, "
@@ -540,6 +552,26 @@ def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findin
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+def _similarity(task: Task, model, p: Prepared, console) -> dict:
+    """Embed the training items for the bundle (``p.context["similarity_index"]``) and score the
+    search on the test split: ``{"similarity": ...}`` for metrics.json (see ``nnguru.similarity``)."""
+    from nnguru import similarity
+
+    if "stream" in p.context:
+        return {"similarity": {"note": "not stored: the table was streamed in chunks"}}
+    t0 = time.perf_counter()
+    try:
+        index = similarity.build_index(task, model, p)
+    except NNGuruError as exc:  # a model whose head cannot be found (a raw torch module)
+        console.print(f"[yellow]Note:[/] {exc}")
+        return {"similarity": {"note": str(exc)}}
+    p.context["similarity_index"] = index
+    t1 = time.perf_counter()
+    block = similarity.evaluate(task, model, p, index)
+    block.update(embed_seconds=round(t1 - t0, 3), eval_seconds=round(time.perf_counter() - t1, 3))
+    return {"similarity": block}
+
+
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"
 

@@ -94,6 +94,7 @@ class Metrics(TypedDict, total=False):
     estimate_seconds: float | None  # the up-front estimate of train_seconds (nnguru.estimate)
     estimate: dict[str, Any] | None  # the whole estimate with actual_seconds, actual_epochs and error
     time_budget: dict[str, Any] | None  # {"seconds", "reached", "best_epoch"} when a budget applied
+    similarity: dict[str, Any]  # precision@k of the stored embedding vs preprocessed features (nnguru.similarity)
 
 
 # ----------------------------------------------------------------------------------- readers

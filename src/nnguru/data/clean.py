@@ -124,7 +124,7 @@ def _clean_table(ds: Dataset, report: dict, missing: str, drop_outliers: bool, z
         report["target"].update(_target_summary(y, task, report["warnings"]))
     # The types travel with the rows (Dataset.take keeps attrs) so the preprocessor reuses them.
     frame.attrs["column_types"] = dict(types)
-    info = {**ds.info, "column_types": dict(types)}
+    info = {**ds.info, "column_types": dict(types), "source_rows": _source_rows(ds.info, keep)}
     return Dataset(X=frame, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=info)
 
 
@@ -601,7 +601,15 @@ def _clean_array(ds: Dataset, report: dict, task: str | None) -> Dataset:
     report["duplicates"] = _duplicates(X, y, None)
     if y is not None:
         report["target"].update(_target_summary(y, task, report["warnings"]))
-    return Dataset(X=X, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=dict(ds.info))
+    info = {**ds.info, "source_rows": _source_rows(ds.info, keep)}
+    return Dataset(X=X, y=y, name=ds.name, kind=ds.kind, target=ds.target, split_hint=hint, info=info)
+
+
+def _source_rows(info: dict, keep: np.ndarray) -> np.ndarray:
+    """Each kept row's number in the data as loaded (similarity search names items by it)."""
+    before = info.get("source_rows")
+    rows = np.flatnonzero(keep)
+    return rows if before is None else np.asarray(before)[rows]
 
 
 # ------------------------------------------------------------------------------------ report

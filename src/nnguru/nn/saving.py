@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +77,10 @@ def model_record(model) -> dict:
     }
 
 
-def save_model(model, path: str | Path) -> Path:
+def save_model(model, path: str | Path, extra: Callable[[Path], None] | None = None) -> Path:
     """Write ``model`` (an ``nnguru.Sequential`` or functional model, compiled or not) and its
-    preprocessing to ``path``."""
+    preprocessing to ``path``; ``extra(folder)`` adds more files in the same swap (a run's
+    similarity index)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NNGuruError(f"Cannot save a model to {str(path)!r}: it is an existing file. Pick a folder name.")
@@ -96,6 +98,8 @@ def save_model(model, path: str | Path) -> Path:
             state = {k: np.ascontiguousarray(v) for k, v in model.preprocessor.state().items()}
             save_np(state, folder / PRE_ARRAYS)
             _write_json(folder / PRE_JSON, model.preprocessor.to_config())
+        if extra is not None:
+            extra(folder)
         _write_json(folder / MODEL_JSON, meta)
 
     # All files go into a new hidden sibling that then replaces the folder whole, so a reader (or

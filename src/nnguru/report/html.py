@@ -293,6 +293,23 @@ def _per_class_section(metrics: dict[str, Any]) -> str:
     return _section("per-class", "Per-class results (test)", body)
 
 
+def _similarity_section(metrics: dict[str, Any]) -> str:
+    """precision@k of the stored embedding next to the search on preprocessed features."""
+    sim = metrics.get("similarity")
+    if not isinstance(sim, dict) or not isinstance(sim.get("embedding"), dict):
+        return ""
+    rows = "".join(f"<tr><td>{esc(name.replace('_', ' '))}</td><td class='num'>{fmt(v)}</td></tr>"
+                   for block, name in (("embedding", f"network embedding (input of {sim.get('head_layer', '')}, "
+                                        f"{sim.get('dim')} numbers)"), ("preprocessed_features",
+                                                                         "preprocessed features"))
+                   for v in (sim.get(block) or {}).values())
+    body = (f"<p>Nearest training items of {esc(sim.get('queries'))} test items (cosine distance): the "
+            f"share of the {esc(sim.get('k'))} neighbours with the query's label. "
+            "<code>nnguru similar RUN_DIR QUERY</code> searches the stored embeddings.</p>"
+            f"<table><tr><th>searched in</th><th class='num'>precision@{esc(sim.get('k'))}</th></tr>{rows}</table>")
+    return _section("similarity", "Similarity search", body)
+
+
 def _diagnosis_section(diagnosis: list[dict[str, Any]]) -> str:
     items = sorted((d for d in diagnosis if isinstance(d, dict)),
                    key=lambda d: SEVERITY_ORDER.get(d.get("severity"), 3))
@@ -520,6 +537,7 @@ def build_report_html(run_dir: str | Path) -> str:
     if metrics:
         add("metrics", "Metrics", _metrics_section(metrics))
         add("per-class", "Per class", _per_class_section(metrics))
+        add("similarity", "Similarity", _similarity_section(metrics))
     curves = [(HISTORY_PNG, "Loss and metrics per epoch: train vs validation, best epoch marked"),
               (LR_FINDER_PNG, "Learning-rate range test")]
     body = "".join(_img(pngs[f], f, cap) for f, cap in curves if f in pngs)

@@ -54,6 +54,16 @@ class Evaluation:
     plots: dict = field(default_factory=dict)
 
 
+def item_ids(ds, index: np.ndarray) -> list:
+    """How similarity search names the items ``index`` of cleaned ``ds``: their file paths, else
+    their row numbers in the data as loaded (0-based; cleaning may have dropped rows)."""
+    column = ds.info.get("path_column")
+    if column and isinstance(ds.X, pd.DataFrame) and column in ds.X.columns:
+        return ds.X[column].iloc[index].astype(str).tolist()
+    rows = ds.info.get("source_rows")
+    return [int(r) for r in (np.arange(len(ds)) if rows is None else np.asarray(rows))[index]]
+
+
 class Task(ABC):
     """Base of every task; row-wise defaults (see the module docstring)."""
 
@@ -132,7 +142,8 @@ class Task(ABC):
         x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
         y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
         self.check_prepared(pre, ds.target)
-        return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target)
+        context = {"train_ids": item_ids(ds, train_i)}  # similarity search names items by these
+        return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target, context)
 
     def prepare_stream(self, stream, console) -> Prepared:
         """``prepare`` for a table streamed in chunks (``nnguru.data.stream``): one pass for the
@@ -191,6 +202,14 @@ class Task(ABC):
     @abstractmethod
     def head(self, n_out: int, y_train: np.ndarray) -> list:
         """The output layers the template ends with."""
+
+    def embed(self, model, x: np.ndarray) -> np.ndarray:
+        """Unit-length vectors of preprocessed ``x`` for similarity search (``nnguru.similarity``):
+        by default the input of the model's head; a task whose model has another natural code (an
+        autoencoder's bottleneck) overrides this, and its runs are searched with it."""
+        from nnguru import similarity
+
+        return similarity.embed(model, x)
 
     def class_weight(self, y_train: np.ndarray, n_out: int, counts: np.ndarray | None = None) -> dict | None:
         """Per-class loss weights (``counts``: the training class counts, when ``y_train`` is a sample)."""
