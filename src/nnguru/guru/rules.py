@@ -68,6 +68,14 @@ OSC_MIN_SHARE = 0.3
 OSC_MIN_RISES = 2
 # Shape rules need a few points; below this they stay silent rather than guess.
 OSC_MIN_EPOCHS = 5
+# Stalled by too large steps (SGD at lr 3 kills the ReLUs and bounces at the prior's loss): the
+# training loss never gets 5% below predicting the class shares, which the output bias alone
+# learns in an epoch at any sane rate...
+STALL_MAX_BELOW_BASELINE = 0.05
+# ...and the validation loss (no dropout noise there) goes up in at least 30% of epoch steps, each
+# time by 0.5% of its level: a crawl descends on validation every epoch, a stall wanders.
+STALL_RISE_FRACTION = 0.005
+STALL_MIN_SHARE = 0.3
 # The value advised when the learning rate is too high / too low: one decade down / up.
 LR_STEP = 10.0
 # What Keras and PyTorch's Adam use when the user set nothing (for advice only).
@@ -84,6 +92,13 @@ LR_LOW_MAX_TOTAL_DROP = 0.5
 LR_LOW_MIN_LINEARITY = 0.5
 # ...and still measurably moving (relative drop per epoch); below this the loss is flat.
 LR_LOW_MIN_RATE = 1e-4
+# A curve still at the prior-predictor loss (within 20%) learned nothing yet, so a slower steady
+# descent (lr 3e-5 with SGD moves the validation loss ~0.01% per epoch) is a crawl too.
+LR_LOW_MIN_RATE_UNTRAINED = 1e-5
+# Dropout makes the epoch-mean training loss noisy: the crawl test also reads a 3-epoch moving
+# average of it and the validation curve (computed without dropout).
+LR_LOW_SMOOTH = 3
+LR_LOW_MAX_NOISE_RISE = 0.02
 
 # --- plateau ---------------------------------------------------------------------------------
 # An epoch that changes the loss by less than 1% is flat.
@@ -363,6 +378,10 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
             f"The best training loss {np.min(loss):.4g} stayed above {LR_HIGH_ABOVE_BASELINE}x "
             f"the {base:.4g} of just predicting the class shares: the steps overshoot."))
         return Finding("lr_too_high", "warning", ev, advice)
+    stall = _stall(f, base)
+    if stall is not None:
+        ev.update(stall)
+        return Finding("lr_too_high", "warning", ev, advice)
     if n >= OSC_MIN_EPOCHS:
         d = np.diff(loss)
         rises = int(np.sum((d > OSC_RISE_FRACTION * np.abs(loss[:-1]))
@@ -375,27 +394,76 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
     return None
 
 
+def _stall(f: RunFacts, base: float | None) -> dict[str, Any] | None:
+    """Evidence that the loss sits at the prior's level and wanders: steps too large to descend."""
+    loss, n = f.loss, f.n_epochs
+    curve = f.val_loss if f.val_loss is not None and len(f.val_loss) == n else loss
+    if not base or n < OSC_MIN_EPOCHS or not np.isfinite(curve).all():
+        return None
+    if np.min(loss[1:]) < (1 - STALL_MAX_BELOW_BASELINE) * base:
+        return None
+    d = np.diff(curve)
+    rises = int(np.sum(d > STALL_RISE_FRACTION * np.abs(curve[:-1])))
+    if rises / (n - 1) < STALL_MIN_SHARE:
+        return None
+    which = "validation" if curve is not loss else "training"
+    return {"min_loss": _r(np.min(loss)), "baseline_loss": _r(base), "rises": rises,
+            "epoch_steps": n - 1, "curve": which, "summary": (
+                f"The training loss never got below {np.min(loss):.4g}, the {base:.4g} of just "
+                f"predicting the class shares, and the {which} loss went up in {rises} of "
+                f"{n - 1} epochs: the steps are too large to descend (they bounce, or killed the "
+                "units), not too small.")}
+
+
+def _crawl(curve: np.ndarray, untrained: bool) -> dict[str, float] | None:
+    """Shape of a crawl: a steady, slow, straight descent (None when the curve is not one)."""
+    n = len(curve)
+    if n < LR_LOW_MIN_EPOCHS or not np.isfinite(curve).all() or curve[0] <= 0:
+        return None
+    d = np.diff(curve)
+    share_down = float(np.mean(d < 0))
+    total_drop = float((curve[0] - curve[-1]) / curve[0])
+    third = max(1, (n - 1) // 3)
+    early = curve[0] - curve[third]
+    late = curve[-1 - third] - curve[-1]
+    linearity = float(late / early) if early > 0 else 0.0
+    late_rate = float(late / third / curve[0])
+    min_rate = LR_LOW_MIN_RATE_UNTRAINED if untrained else LR_LOW_MIN_RATE
+    if not (share_down >= LR_LOW_MIN_SHARE_DOWN and 0 < total_drop < LR_LOW_MAX_TOTAL_DROP
+            and linearity >= LR_LOW_MIN_LINEARITY and late_rate >= min_rate):
+        return None
+    return {"share_down": share_down, "total_drop": total_drop, "linearity": linearity}
+
+
 def _lr_too_low(f: RunFacts) -> Finding | None:
     loss, n = f.loss, f.n_epochs
     if n < LR_LOW_MIN_EPOCHS or not np.isfinite(loss).all() or loss[0] <= 0:
         return None
-    d = np.diff(loss)
-    share_down = float(np.mean(d < 0))
-    total_drop = float((loss[0] - loss[-1]) / loss[0])
-    third = max(1, (n - 1) // 3)
-    early = loss[0] - loss[third]
-    late = loss[-1 - third] - loss[-1]
-    linearity = float(late / early) if early > 0 else 0.0
-    late_rate = float(late / third / loss[0])
-    if not (share_down >= LR_LOW_MIN_SHARE_DOWN and 0 < total_drop < LR_LOW_MAX_TOTAL_DROP
-            and linearity >= LR_LOW_MIN_LINEARITY and late_rate >= LR_LOW_MIN_RATE):
+    base = f.train_baseline_loss()
+    untrained = bool(base) and float(np.min(loss)) >= UNDERFIT_LOSS_RATIO * base
+    k = LR_LOW_SMOOTH
+    smooth = np.convolve(loss, np.ones(k) / k, mode="valid") if n >= LR_LOW_MIN_EPOCHS + k - 1 \
+        else loss
+    candidates = [("training", loss), ("smoothed training", smooth)]
+    if f.val_loss is not None and len(f.val_loss) == n:
+        candidates.append(("validation", f.val_loss))
+    for which, curve in candidates:
+        shape = _crawl(curve, untrained)
+        if shape is not None:
+            break
+    else:
         return None
+    # Training itself must not trend up (a rising training loss is never a crawl); dropout noise
+    # of a percent or two either way is allowed.
+    if smooth[-1] > (1 + LR_LOW_MAX_NOISE_RISE) * smooth[0]:
+        return None
+    share_down, total_drop = shape["share_down"], shape["total_drop"]
     value, why = _lr_value_advice(f, "up")
     ev = {"lr": f.lr, "advised_lr": _r(value), "epochs": n, "first_loss": _r(loss[0]),
-          "final_loss": _r(loss[-1]),
+          "final_loss": _r(loss[-1]), "curve": which,
           "total_drop": _r(total_drop), "share_of_epochs_down": _r(share_down),
-          "late_vs_early_speed": _r(linearity), "summary": (
-              f"The training loss fell steadily ({share_down:.0%} of epochs) but slowly: only "
+          "late_vs_early_speed": _r(shape["linearity"]), "summary": (
+              f"The {which} loss fell steadily ({share_down:.0%} of epochs) but slowly: only "
               f"{total_drop:.1%} in {n} epochs, as fast at the end as at the start — the "
               "optimizer is crawling, not converging.")}
     advice = (f"Raise the learning rate to {value:.2g} ({why}); `nnguru lr-find` shows the "
@@ -721,21 +789,28 @@ class Rule:
     check: Callable[[RunFacts], Finding | None]
     suppresses: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()  # RunFacts fields that must be present for the check to run
+    lr_direction: str | None = None  # "up" / "down": where the advice moves the learning rate
 
 
 RULES: dict[str, Rule] = {}
+LR_DIRECTIONS = (None, "up", "down")
 _FACT_NAMES = frozenset(field.name for field in fields(RunFacts))
 
 
 def register(code: str, check: Callable[[RunFacts], Finding | None], *,
              suppresses: Iterable[str] = (), needs: Iterable[str] = (),
-             replace: bool = False) -> None:
+             lr_direction: str | None = None, replace: bool = False) -> None:
     """Add a rule that :func:`diagnose` runs after those registered before it.
 
     ``check(facts)`` returns a :class:`Finding` with ``code`` or None. ``suppresses``: the codes
     whose findings this one explains (they are dropped when it fires). ``needs``: RunFacts
-    fields without which the rule is skipped.
+    fields without which the rule is skipped. ``lr_direction`` ("up" or "down"): where the
+    advice moves the learning rate; of two findings of one run advising opposite directions, the
+    one registered first is kept (a run's advice never contradicts itself).
     """
+    if lr_direction not in LR_DIRECTIONS:
+        raise NNGuruError(f"rule {code!r}: lr_direction must be one of {LR_DIRECTIONS}; received "
+                          f"{lr_direction!r}.")
     needs = tuple(needs)
     unknown = sorted(set(needs) - _FACT_NAMES)
     if unknown:
@@ -744,20 +819,20 @@ def register(code: str, check: Callable[[RunFacts], Finding | None], *,
     if code in RULES and not replace:
         raise NNGuruError(f"a guru rule {code!r} is already registered; pass replace=True to "
                           "override it.")
-    RULES[code] = Rule(code, check, tuple(suppresses), needs)
+    RULES[code] = Rule(code, check, tuple(suppresses), needs, lr_direction)
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (hasattr(value, "__len__") and len(value) == 0)
 
 
-register("lr_too_high", _lr_too_high, needs=("loss",), suppresses=(
+register("lr_too_high", _lr_too_high, needs=("loss",), lr_direction="down", suppresses=(
     "lr_too_low", "plateau", "overfitting", "underfitting", "worse_than_baseline"))
-register("lr_too_low", _lr_too_low, needs=("loss",),
+register("lr_too_low", _lr_too_low, needs=("loss",), lr_direction="up",
          suppresses=("plateau", "underfitting", "worse_than_baseline"))
-register("plateau", _plateau, needs=("loss",))
+register("plateau", _plateau, needs=("loss",), lr_direction="up")
 register("overfitting", _overfitting, needs=("loss",), suppresses=("underfitting",))
-register("underfitting", _underfitting)
+register("underfitting", _underfitting, lr_direction="up")
 register("class_imbalance", _class_imbalance, needs=("class_counts",))
 register("accuracy_paradox", _accuracy_paradox, needs=("class_counts", "eval_metrics"),
          suppresses=("underfitting",))
@@ -809,6 +884,10 @@ def diagnose(
                 found.append(finding)
     suppressed = {code for x in found for code in RULES[x.code].suppresses}
     found = [x for x in found if x.code not in suppressed]
+    # Opposite learning-rate advice: the first registered direction wins (rules run in order).
+    direction = next((RULES[x.code].lr_direction for x in found if RULES[x.code].lr_direction),
+                     None)
+    found = [x for x in found if RULES[x.code].lr_direction in (None, direction)]
     if not found:
         return [_healthy(f)]
     return sorted(found, key=lambda x: SEVERITIES.index(x.severity))
