@@ -447,12 +447,11 @@ def _lr_too_low(f: RunFacts) -> Finding | None:
     candidates = [("training", loss), ("smoothed training", smooth)]
     if f.val_loss is not None and len(f.val_loss) == n:
         candidates.append(("validation", f.val_loss))
-    for which, curve in candidates:
-        shape = _crawl(curve, untrained)
-        if shape is not None:
-            break
-    else:
+    found = next(((which, shape) for which, curve in candidates
+                  if (shape := _crawl(curve, untrained)) is not None), None)
+    if found is None:
         return None
+    which, shape = found
     # Training itself must not trend up (a rising training loss is never a crawl); dropout noise
     # of a percent or two either way is allowed.
     if smooth[-1] > (1 + LR_LOW_MAX_NOISE_RISE) * smooth[0]:
