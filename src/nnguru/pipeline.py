@@ -545,21 +545,27 @@ def _fix_summary(run: Run) -> dict:
 
 def lr_find(data: Any, target: str | int | None = None, task: str | None = None, model: str | None = None,
             optimizer: str = "adam", out: str | Path | None = None, **options: Any):
-    """Learning-rate range test on the training split with the default (or chosen) template."""
+    """Learning-rate range test on the training split with the default (or chosen) template,
+    stepping with ``optimizer`` and seeded by ``seed`` (model, batches): the same call gives the
+    same answer."""
     from rich.console import Console
 
+    import nnguru
     from nnguru import report
 
     cfg = resolve_config(None, data=str(data), target=target, task=task, optimizer=optimizer, **options)
     if model:
         cfg["model"] = model
     check_names(cfg)
+    nnguru.set_seed(int(cfg["seed"]))
     console = Console(quiet=True)
     ds = load(data, cfg)
     chosen = choose_task(ds, cfg, console)
     p = chosen.prepare(ds, console)
+    nnguru.set_seed(int(cfg["seed"]))  # the weights do not depend on what preparing drew
     net = make_model(chosen, p)
-    result = net.find_lr(p.x["train"], p.y["train"])
+    result = net.find_lr(p.x["train"], p.y["train"], optimizer=cfg["optimizer"],
+                         seed=int(cfg["seed"]))
     if out:
         report.plot_lr_finder(result, out)
     return result
