@@ -22,6 +22,7 @@ files. Tools that repeat part of a run (tuning, a time estimate) call the stages
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -158,6 +159,8 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
         task = choose_task(ds.sample if streamed else ds, cfg, console)
         # bad data stops here, before anything is written
         p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
+        if cfg.get("drop_train_rows") and not streamed:
+            _drop_train_rows(p, cfg["drop_train_rows"], console)
         run_dir = begin()
         write_prepared(task, p, run_dir)
         rd().stage_done("prepare", run_dir)
@@ -172,6 +175,18 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
     result = write(task, model, p, fitted, ev, findings, run_dir, console)
     rd().stage_done("write", run_dir)
     return result
+
+
+def _drop_train_rows(p: Prepared, rows: list[int], console) -> None:
+    """Leave training-split positions ``rows`` out (auto-fix: suspected label errors)."""
+    keep = np.ones(len(p.y["train"]), dtype=bool)
+    keep[[i for i in rows if 0 <= i < len(keep)]] = False
+    p.x["train"], p.y["train"] = p.x["train"][keep], p.y["train"][keep]
+    if p.context.get("train_items") is not None:
+        p.context["train_items"] = [n for n, k in zip(p.context["train_items"], keep, strict=True) if k]
+    p.data_report.setdefault("split", {})["dropped_label_errors"] = int((~keep).sum())
+    p.data_report["split"]["train"] = int(keep.sum())
+    console.print(f"{int((~keep).sum())} suspected label errors left out of training (auto-fix).")
 
 
 def _finish(first: Run, ds, cfg: dict, console, rd) -> Run:
@@ -323,7 +338,9 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
-    epochs = int(cfg["epochs"] or auto_epochs(len(x_tr)))
+    # A whole-batch method takes one step per epoch: its own step budget, not the data's epochs.
+    budget = _step_budget(cfg["optimizer"])
+    epochs = int(cfg["epochs"] or budget or auto_epochs(len(x_tr)))
     patience = int(cfg["patience"] or (10 if len(x_tr) <= 10_000 else 5))
     early = None
     if cfg["early_stopping"] and len(x_va):
@@ -336,7 +353,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
                               delete_checkpoint=False)  # removed when the run commits
     t0 = time.perf_counter()
     streamed = "stream" in p.context  # streamed splits carry their targets
-    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
+    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs,
+                        batch_size=None if cfg["batch_size"] == "auto" else int(cfg["batch_size"]),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=[early, backup] if early else [backup], class_weight=class_weight,
                         verbose=cfg["verbose"])
@@ -351,6 +369,17 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     # the restored (best) epoch, counted from 1 as the curves and the report show epochs
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
     return Fitted(hist, train_seconds, restored)
+
+
+def _step_budget(optimizer: Any) -> int | None:
+    """The optimizer's own step budget when it takes whole-batch steps (see ModelOptimizer)."""
+    from nnguru.optim import registry
+
+    name = optimizer.get("name") if isinstance(optimizer, dict) else optimizer
+    factory = registry.entry(name).factory if isinstance(name, str) else None
+    if isinstance(factory, type) and getattr(factory, "full_batch", False):
+        return getattr(factory, "default_steps", None)
+    return None
 
 
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
@@ -376,16 +405,33 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
     from nnguru import guru
 
     hist = fitted.history
+    checks = data_checks(task, p)
     findings = guru.diagnose(
         history=hist, data_report=p.data_report, metrics=ev.metrics, rules=task.guru_rules,
         headline=task.headline, n_params=model.count_params(),
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
-        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch)
+        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, **checks)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)
     return findings
+
+
+def data_checks(task: Task, p: Prepared) -> dict:
+    """Label errors (class targets) and near-duplicate test samples, on in-memory splits."""
+    from nnguru.guru import data_checks as dc
+
+    if "stream" in p.context or not all(isinstance(p.x[s], np.ndarray) for s in ("train", "test")):
+        return {}
+    seed = int(task.cfg["seed"])
+    near = dc.near_duplicates(p.x["train"], p.x["test"], seed=seed) if len(p.x["test"]) else None
+    out: dict = {"near_duplicates": near["count"] if near else None}
+    if task.categorical_target:
+        classes = getattr(p.pre, "classes", None)
+        out["label_issues"] = dc.label_issues(p.x["train"], p.y["train"], classes=classes,
+                                              items=p.context.get("train_items"), seed=seed)
+    return out
 
 
 def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findings: list,
@@ -501,40 +547,88 @@ def _device(spec: str):
 
 # ---- --auto-fix and the learning-rate finder ---------------------------------------------------
 def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
-    """Apply the guru's remedies once, retrain, and keep the better run (by validation loss).
+    """Up to ``auto_fix_rounds`` rounds of diagnose -> the strongest finding's remedy -> retrain;
+    the round kept is the best on the validation split (never the test split); a healthy run (no
+    remedy applies) is left alone. ``auto_fix.json`` records every round.
 
-    The second run is written into ``run_dir/_auto_fix_tmp`` inside the same transaction; a resumed
-    run repeats the first run's stages (from its checkpoints while they exist) and then this."""
+    Each retrain is written into ``run_dir/_auto_fix_N`` inside the same transaction; the kept
+    round's files then replace the first run's."""
     from nnguru import guru, report
 
-    fix = guru.remedies(first.diagnosis, first.config)
-    if not fix["changes"]:
+    runs, rounds = [first], [{"round": 0, "changes": {}, "description": ["the run as configured"],
+                              "codes": [], **_fix_summary(first)}]
+    current = first
+    for number in range(1, int(cfg["auto_fix_rounds"]) + 1):
+        fix = guru.strongest_remedy(current.diagnosis, current.config, only=cfg["auto_fix_only"])
+        if not fix["changes"]:
+            break
+        console.rule(f"[bold]--auto-fix round {number}[/]: " + "; ".join(fix["description"]))
+        folder = run_dir / f"_auto_fix_{number}"
+
+        def begin(folder: Path = folder) -> Path:
+            folder.mkdir(exist_ok=True)
+            return folder
+
+        current = run_stages(ds, {**current.config, **fix["changes"]}, console, None, begin,
+                             lambda: rd)
+        runs.append(current)
+        rounds.append({"round": number, **fix, **_fix_summary(current)})
+    if len(runs) == 1:
+        fix = guru.strongest_remedy(first.diagnosis, first.config, only=cfg["auto_fix_only"])
         console.print("--auto-fix: the diagnosis calls for no change that retraining can make.")
-        write_json(run_dir / "auto_fix.json", {"applied": False, "reason": "nothing to fix", **fix})
+        write_json(run_dir / "auto_fix.json", {"applied": False, "reason": "nothing to fix",
+                                               "rounds": rounds, "chosen": 0, **fix})
         return first
-    console.rule("[bold]--auto-fix[/]: " + "; ".join(fix["description"]))
-    second_dir = run_dir / "_auto_fix_tmp"
-
-    def begin() -> Path:
-        second_dir.mkdir(exist_ok=True)
-        return second_dir
-
-    second = run_stages(ds, {**cfg, **fix["changes"]}, console, None, begin, lambda: rd)
-    summary = {"applied": True, **fix, "before": _fix_summary(first), "after": _fix_summary(second)}
-    # The fixed run replaces the first in the run directory; the first's numbers stay in auto_fix.json.
-    keep = {second_dir.name, rundir.MARKER, rundir.LOCK}
-    shutil.rmtree(second_dir / rundir.CHECKPOINTS, ignore_errors=True)
-    for p in list(run_dir.iterdir()):
-        if p.name not in keep:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-    for p in second_dir.iterdir():
-        p.rename(run_dir / p.name)
-    second_dir.rmdir()
-    second.run_dir = run_dir
+    metric = _selection_metric(runs)
+    chosen = 0
+    for i, candidate in enumerate(runs[1:], 1):
+        if _better_on_val(candidate, runs[chosen], metric):
+            chosen = i
+    summary = {"applied": chosen > 0, "rounds": rounds, "chosen": chosen, "selected_by": metric,
+               "before": _fix_summary(first), "after": _fix_summary(runs[chosen])}
+    console.print(f"--auto-fix: kept round {chosen} of {len(runs) - 1} (best validation {metric}).")
+    kept = runs[chosen]
+    for folder in (run_dir / f"_auto_fix_{i}" for i in range(1, len(runs))):
+        shutil.rmtree(folder / rundir.CHECKPOINTS, ignore_errors=True)
+    if chosen:  # the kept round's files replace the first run's
+        src = run_dir / f"_auto_fix_{chosen}"
+        keep = {rundir.MARKER, rundir.LOCK} | {f"_auto_fix_{i}" for i in range(1, len(runs))}
+        for p in list(run_dir.iterdir()):
+            if p.name not in keep:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        for p in src.iterdir():
+            p.rename(run_dir / p.name)
+    for i in range(1, len(runs)):
+        shutil.rmtree(run_dir / f"_auto_fix_{i}", ignore_errors=True)
+    kept.run_dir = run_dir
     write_json(run_dir / "auto_fix.json", summary)
-    second.report_path = report.write_report(run_dir)
-    second.extras["auto_fix"] = summary
-    return second
+    kept.report_path = report.write_report(run_dir)
+    kept.extras["auto_fix"] = summary
+    return kept
+
+
+def _selection_metric(runs: list[Run]) -> str:
+    """What rounds are compared by on validation: balanced accuracy for classes (fair when class
+    weights change between rounds), else the task's headline, else the validation loss."""
+    from nnguru import tasks
+
+    vals = [r.metrics.get("val") or {} for r in runs]
+    if all(isinstance(v.get("balanced_accuracy"), (int, float)) for v in vals):
+        return "balanced_accuracy"
+    headline = tasks.get(runs[0].metrics["task"]).headline
+    if all(isinstance(v.get(headline), (int, float)) for v in vals):
+        return headline
+    return "val_loss_best"
+
+
+def _better_on_val(a: Run, b: Run, metric: str) -> bool:
+    from nnguru import schema
+
+    if metric == "val_loss_best":
+        x, y = _fix_summary(a)["val_loss_best"], _fix_summary(b)["val_loss_best"]
+        return x is not None and (y is None or x < y)
+    x, y = a.metrics["val"][metric], b.metrics["val"][metric]
+    return math.isfinite(x) and (not math.isfinite(y) or schema.better(metric, x, y))
 
 
 def _fix_summary(run: Run) -> dict:

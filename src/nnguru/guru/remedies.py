@@ -1,14 +1,26 @@
-"""``--auto-fix``: turn the diagnosis into one round of configuration changes.
+"""``--auto-fix``: turn findings into configuration changes for a retrain.
 
-Only remedies that a retrain can apply are returned; problems of the data itself (leakage) are
-explained, not "fixed", because retraining on leaked data would only hide them.
+A registry maps each finding code to its remedy: a function ``(finding, config) -> Remedy | None``
+giving config changes and a sentence saying why. :func:`remedies` combines the remedies of all
+findings (the first finding to set a key wins); :func:`strongest_remedy` gives the remedy of the
+most severe finding that has one, which is what each ``--auto-fix`` round applies (one change at a
+time, so the report can say what helped). Problems of the data itself (leakage) are explained,
+not "fixed", because retraining on leaked data would only hide them.
+
+Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
+``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold``, ``seed``
+(re-initialization) and ``drop_train_rows`` (training-split positions to leave out: suspected
+label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from nnguru.guru.findings import Finding
+from nnguru.errors import NNGuruError
+from nnguru.guru.findings import SEVERITIES, Finding
 from nnguru.guru.rules import DEFAULT_LR, LR_STEP
 
 # Dropout added against overfitting when the model has none: the middle of the usual 0.2-0.5.
@@ -22,78 +34,177 @@ UNDERFIT_HIDDEN_SCALE = 2
 UNDERFIT_EPOCH_SCALE = 2
 # A plateau without a range-test suggestion: a moderately larger step leaves flat regions sooner.
 PLATEAU_LR_SCALE = 3.0
+# Where adaptive per-weight steps rescue a gradient problem, the robust default optimizer.
+FALLBACK_OPTIMIZER = "adam"
+
+
+@dataclass
+class Remedy:
+    """Config changes for one finding and the sentences that explain them."""
+
+    changes: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+RemedyFn = Callable[[Finding, dict[str, Any]], "Remedy | None"]
+REMEDIES: dict[str, RemedyFn] = {}
+# Findings that are explained but not changed by a retrain (and the sentence saying so).
+EXPLAIN_ONLY: dict[str, str] = {
+    "leakage": "leakage is not fixed by retraining: remove the duplicated rows and rerun",
+}
+
+
+def register_remedy(code: str, fn: RemedyFn, *, replace: bool = False) -> None:
+    """Make ``fn(finding, config)`` the remedy of finding ``code`` (None: nothing to change)."""
+    if code in REMEDIES and not replace:
+        raise NNGuruError(f"a remedy for {code!r} is already registered; pass replace=True.")
+    REMEDIES[code] = fn
+
+
+def _lr(config: dict[str, Any]) -> float:
+    return float(config.get("lr") or DEFAULT_LR)
+
+
+def _lr_change(value: float, code: str, why: str, config: dict[str, Any]) -> Remedy:
+    return Remedy({"lr": float(value)},
+                  [f"learning rate {_lr(config):.2g} -> {value:.2g} ({code}: {why})"])
+
+
+def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
+    advised = f.evidence.get("advised_lr")
+    return _lr_change(advised or _lr(config) / LR_STEP, f.code, "the advised rate", config)
+
+
+def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
+    advised = f.evidence.get("advised_lr")
+    return _lr_change(advised or _lr(config) * LR_STEP, f.code, "the advised rate", config)
+
+
+def _plateau(f: Finding, config: dict[str, Any]) -> Remedy:
+    suggested = f.evidence.get("suggested_lr")
+    why = "range-test suggestion" if suggested else f"x{PLATEAU_LR_SCALE:g} to leave the flat"
+    return _lr_change(suggested or _lr(config) * PLATEAU_LR_SCALE, f.code, why, config)
+
+
+def _regularize(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    changes, notes = {}, []
+    old = float(config.get("dropout") or 0.0)
+    new = OVERFIT_DROPOUT if old <= 0 else min(old + DROPOUT_STEP, MAX_DROPOUT)
+    if new > old:
+        changes["dropout"] = new
+        notes.append(f"dropout {old:g} -> {new:g} ({f.code})")
+    if not config.get("early_stopping"):
+        changes["early_stopping"] = True
+        notes.append(f"early stopping on validation loss, best epoch restored ({f.code})")
+    return Remedy(changes, notes) if changes else None
+
+
+def _widen(f: Finding, config: dict[str, Any]) -> Remedy:
+    changes: dict[str, Any] = {
+        "hidden_scale": UNDERFIT_HIDDEN_SCALE * float(config.get("hidden_scale") or 1)}
+    notes = [f"hidden layers {UNDERFIT_HIDDEN_SCALE}x wider ({f.code})"]
+    if config.get("epochs"):
+        changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
+        notes.append(f"epochs {config['epochs']} -> {changes['epochs']} ({f.code})")
+    return Remedy(changes, notes)
+
+
+def _class_weights(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    if f.code == "class_imbalance" and f.severity == "info":
+        return None  # rare classes the model already handles
+    if config.get("class_weight") != "balanced":
+        # Weights first: they change what is learned. Tuning the threshold as well would mostly
+        # undo their shift towards the rare class (it trades recall back for precision).
+        return Remedy({"class_weight": "balanced"},
+                      [f"class weights 'balanced' so the rare class counts in the loss ({f.code})"])
+    n_classes = f.evidence.get("n_classes") or config.get("n_classes")
+    if n_classes == 2 and config.get("threshold") != "auto":
+        return Remedy({"threshold": "auto"},
+                      [f"decision threshold chosen on validation for best F1 ({f.code})"])
+    return None
+
+
+def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    rows = f.evidence.get("train_indices") or []
+    already = set(config.get("drop_train_rows") or [])
+    new = sorted(already | {int(i) for i in rows})
+    if len(new) == len(already):
+        return None
+    return Remedy({"drop_train_rows": new},
+                  [f"{len(new) - len(already)} suspected label errors left out of training "
+                   f"({f.code})"])
+
+
+def _adaptive_optimizer(f: Finding, config: dict[str, Any]) -> Remedy:
+    """Vanishing gradients: per-weight adaptive steps (Adam) reach the small gradients."""
+    if str(config.get("optimizer") or FALLBACK_OPTIMIZER) != FALLBACK_OPTIMIZER:
+        return Remedy({"optimizer": FALLBACK_OPTIMIZER, "lr": None},
+                      [f"optimizer {config.get('optimizer')} -> {FALLBACK_OPTIMIZER} at its "
+                       f"default rate ({f.code})"])
+    return _lr_up(f, config)
+
+
+def _reinit(f: Finding, config: dict[str, Any]) -> Remedy:
+    seed = int(config.get("seed") or 0) + 1
+    return Remedy({"seed": seed}, [f"weights re-initialized (seed {seed}) ({f.code})"])
+
+
+for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
+                   ("overfitting", _regularize), ("small_data", _regularize),
+                   ("underfitting", _widen), ("accuracy_paradox", _class_weights),
+                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors),
+                   # the training monitor's findings (nnguru.training.monitor)
+                   ("exploding_gradients", _lr_down), ("dead_units", _lr_down),
+                   ("saturation", _lr_down), ("vanishing_gradients", _adaptive_optimizer),
+                   ("bad_initialization", _reinit)):
+    register_remedy(_code, _fn)
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    """Most severe first; the diagnosis order (rule priority) within a severity."""
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 
 def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
-    """Configuration changes for one auto-fix retrain, with why each was made.
+    """Configuration changes for one retrain addressing every finding, with why each was made.
 
     Returns ``{"changes": {key: value}, "description": [sentence, ...], "codes": [code, ...]}``.
-    Apply with ``config.update(result["changes"])``. Keys used: ``lr`` (float),
-    ``early_stopping`` (bool), ``dropout`` (float), ``hidden_scale`` (width multiplier for the
-    template model), ``epochs`` (int), ``class_weight`` ("balanced"), ``threshold`` ("auto",
-    binary only, when class weights are already in use). ``changes`` is empty when nothing can
-    be fixed by retraining.
+    Apply with ``config.update(result["changes"])``; a key set by an earlier finding is kept
+    (``lr_too_high`` wins the learning rate over ``plateau``). ``changes`` is empty when nothing
+    can be fixed by retraining.
     """
-    by_code = {f.code: f for f in findings}
     changes: dict[str, Any] = {}
     notes: list[str] = []
     addressed: list[str] = []
-    lr_now = config.get("lr") or DEFAULT_LR
-
-    def set_lr(code: str, value: float, why: str) -> None:
-        if "lr" not in changes:
-            changes["lr"] = float(value)
-            notes.append(f"learning rate {lr_now:.2g} -> {value:.2g} ({code}: {why})")
-            addressed.append(code)
-
-    for code, direction in (("lr_too_high", "down"), ("lr_too_low", "up")):
-        if code in by_code:
-            advised = by_code[code].evidence.get("advised_lr")
-            value = advised or (lr_now / LR_STEP if direction == "down" else lr_now * LR_STEP)
-            set_lr(code, value, "the advised rate")
-    if "plateau" in by_code:
-        suggested = by_code["plateau"].evidence.get("suggested_lr")
-        why = "range-test suggestion" if suggested else f"x{PLATEAU_LR_SCALE:g} to leave the flat"
-        set_lr("plateau", suggested or lr_now * PLATEAU_LR_SCALE, why)
-
-    if "overfitting" in by_code or "small_data" in by_code:
-        code = "overfitting" if "overfitting" in by_code else "small_data"
-        old = float(config.get("dropout") or 0.0)
-        new = OVERFIT_DROPOUT if old <= 0 else min(old + DROPOUT_STEP, MAX_DROPOUT)
-        if new > old:
-            changes["dropout"] = new
-            notes.append(f"dropout {old:g} -> {new:g} ({code})")
-        if not config.get("early_stopping"):
-            changes["early_stopping"] = True
-            notes.append(f"early stopping on validation loss, best epoch restored ({code})")
-        if new > old or not config.get("early_stopping"):
-            addressed.append(code)
-
-    if "underfitting" in by_code:
-        changes["hidden_scale"] = UNDERFIT_HIDDEN_SCALE * float(config.get("hidden_scale") or 1)
-        notes.append(f"hidden layers {UNDERFIT_HIDDEN_SCALE}x wider (underfitting)")
-        if config.get("epochs"):
-            changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
-            notes.append(f"epochs {config['epochs']} -> {changes['epochs']} (underfitting)")
-        addressed.append("underfitting")
-
-    imbalance = by_code.get("class_imbalance")
-    if "accuracy_paradox" in by_code or (imbalance and imbalance.severity != "info"):
-        code = "accuracy_paradox" if "accuracy_paradox" in by_code else "class_imbalance"
-        n_classes = (imbalance.evidence.get("n_classes") if imbalance else None) or config.get(
-            "n_classes")
-        if config.get("class_weight") != "balanced":
-            # Weights first: they change what is learned. Tuning the threshold as well would
-            # mostly undo their shift towards the rare class (it trades recall back for precision).
-            changes["class_weight"] = "balanced"
-            notes.append(f"class weights 'balanced' so the rare class counts in the loss ({code})")
-        elif n_classes == 2 and config.get("threshold") != "auto":
-            changes["threshold"] = "auto"
-            notes.append(f"decision threshold chosen on validation for best F1 ({code})")
-        addressed.append(code)
-
-    if "leakage" in by_code:
-        notes.append("leakage is not fixed by retraining: remove the duplicated rows and rerun")
+    for f in findings:
+        fn = REMEDIES.get(f.code)
+        remedy = fn(f, config) if fn else None
+        if remedy is not None:
+            fresh = {k: v for k, v in remedy.changes.items() if k not in changes}
+            if fresh:
+                changes.update(fresh)
+                notes += remedy.notes
+                addressed.append(f.code)
+        elif f.code in EXPLAIN_ONLY:
+            notes.append(EXPLAIN_ONLY[f.code])
     if not changes:
         notes.append("nothing to change: no finding has an automatic remedy")
     return {"changes": changes, "description": notes, "codes": addressed}
+
+
+def strongest_remedy(findings: list[Finding], config: dict[str, Any],
+                     only: list[str] | None = None) -> dict[str, Any]:
+    """The remedy of the most severe finding that has one (``only``: codes allowed to act).
+
+    Same shape as :func:`remedies`, with ``codes`` the one finding acted on.
+    """
+    for f in _ordered(findings):
+        if only is not None and f.code not in only:
+            continue
+        fn = REMEDIES.get(f.code)
+        remedy = fn(f, config) if fn else None
+        if remedy is not None and remedy.changes:
+            return {"changes": remedy.changes, "description": remedy.notes, "codes": [f.code]}
+    notes = [EXPLAIN_ONLY[f.code] for f in findings if f.code in EXPLAIN_ONLY]
+    return {"changes": {}, "description": notes + ["nothing to change: no finding has an "
+                                                   "automatic remedy"], "codes": []}

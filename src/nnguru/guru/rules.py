@@ -150,6 +150,14 @@ LEAKAGE_ERROR_SHARE = 0.05
 # score by one sample: at least 2 are needed.
 LEAKAGE_MIN_COUNT = 2
 
+# --- label_errors --------------------------------------------------------------------------
+# Confident learning flags ~0.2% of digits' clean labels and ~22% with 20% flipped: 5% (and at
+# least 5 samples) is well above what a clean set with a decent cheap model shows; 15% means the
+# labels themselves limit what can be learned.
+LABEL_ERRORS_MIN_SHARE = 0.05
+LABEL_ERRORS_MIN_COUNT = 5
+LABEL_ERRORS_ERROR_SHARE = 0.15
+
 # --- small_data ------------------------------------------------------------------------------
 # Fewer than 10 training samples in some class: its metrics are a coin toss.
 SMALL_MIN_PER_CLASS = 10
@@ -209,6 +217,8 @@ class RunFacts:
     leakage_count: int | None
     class_weight: Any = None
     restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
+    label_issues: dict[str, Any] | None = None  # guru.data_checks.label_issues
+    near_duplicates: int | None = None  # test samples with a near-copy in training
 
     @property
     def has_classes(self) -> bool:
@@ -286,6 +296,8 @@ def gather_facts(
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
+    label_issues: dict[str, Any] | None = None,
+    near_duplicates: int | None = None,
 ) -> RunFacts:
     """Read the inputs of :func:`diagnose` from the schema (exposed for tests and custom rules)."""
     history = history or {}
@@ -318,6 +330,8 @@ def gather_facts(
         leakage_count=split["duplicates_train_test"] if split else None,
         class_weight=class_weight,
         restored_epoch=restored_epoch,
+        label_issues=label_issues,
+        near_duplicates=near_duplicates,
     )
 
 
@@ -669,20 +683,44 @@ def _class_imbalance(f: RunFacts) -> Finding | None:
 
 
 def _leakage(f: RunFacts) -> Finding | None:
-    count = f.leakage_count
+    exact, near = f.leakage_count or 0, f.near_duplicates or 0
+    count = max(exact, near)
     if not count or count < LEAKAGE_MIN_COUNT:
         return None
     share = count / f.n_test if f.n_test else None
     if share is not None and share < LEAKAGE_MIN_SHARE:
         return None
     severe = share is None or share >= LEAKAGE_ERROR_SHARE
-    ev = {"duplicated_test_samples": int(count), "test_samples": f.n_test,
-          "share_of_test": _r(share), "summary": (
+    near_only = near > exact
+    ev = {"duplicated_test_samples": int(count), "exact_copies": int(exact),
+          "near_copies": int(near) if f.near_duplicates is not None else None,
+          "test_samples": f.n_test, "share_of_test": _r(share), "summary": (
               f"{count} test samples" + (f" ({share:.1%} of the test split)" if share else "")
-              + " also appear in the training data: the test score rewards memory, not skill.")}
+              + (" have a near-copy (resized, re-encoded or slightly changed)" if near_only
+                 else " also appear") + " in the training data: the test score rewards memory, "
+              "not skill.")}
     advice = ("Remove duplicates before splitting (or split by group, e.g. per patient/user), "
               "then retrain and re-evaluate; until then the test score is optimistic.")
     return Finding("leakage", "error" if severe else "warning", ev, advice)
+
+
+def _label_errors(f: RunFacts) -> Finding | None:
+    li = f.label_issues
+    share, count = float(li.get("share") or 0.0), int(li.get("count") or 0)
+    if share < LABEL_ERRORS_MIN_SHARE or count < LABEL_ERRORS_MIN_COUNT:
+        return None
+    rows = li.get("rows") or []
+    shown = "; ".join(f"{r['item']}: given {r['given']!r}, likely {r['likely']!r}" for r in rows[:5])
+    ev = {"suspicious": count, "checked": li.get("checked"), "share": _r(share),
+          "method": li.get("method"), "rows": rows,
+          "train_indices": li.get("train_indices") or [], "summary": (
+              f"{count} of {li.get('checked')} training samples ({share:.1%}) look mislabeled: a "
+              f"held-out model finds another class far more likely (e.g. {shown}).")}
+    severity = "error" if share >= LABEL_ERRORS_ERROR_SHARE else "warning"
+    advice = ("Check the listed samples (diagnosis.json lists the most suspicious with given and "
+              "likely labels) and correct or drop the wrong ones; `--auto-fix` retrains without "
+              "them. Noisy labels cap the accuracy any model can reach and mislead validation.")
+    return Finding("label_errors", severity, ev, advice)
 
 
 def _small_data(f: RunFacts) -> Finding | None:
@@ -835,7 +873,8 @@ register("underfitting", _underfitting, lr_direction="up")
 register("class_imbalance", _class_imbalance, needs=("class_counts",))
 register("accuracy_paradox", _accuracy_paradox, needs=("class_counts", "eval_metrics"),
          suppresses=("underfitting",))
-register("leakage", _leakage, needs=("leakage_count",))
+register("leakage", _leakage)
+register("label_errors", _label_errors, needs=("label_issues",))
 register("small_data", _small_data)
 register("worse_than_baseline", _worse_than_baseline,
          needs=("headline", "test_metrics", "baselines"), suppresses=("underfitting",))
@@ -854,6 +893,8 @@ def diagnose(
     suggested_lr: float | None = None,
     class_weight: Any = None,
     restored_epoch: int | None = None,
+    label_issues: dict[str, Any] | None = None,
+    near_duplicates: int | None = None,
 ) -> list[Finding]:
     """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
 
@@ -865,7 +906,9 @@ def diagnose(
     learning-rate range test's suggestion, used in the advice; ``class_weight`` ("balanced" or
     {label: weight}) is what the training loss was weighted with, so it is compared with the
     right prior-predictor loss; ``restored_epoch`` (1-based) is the epoch whose weights early
-    stopping restored, if it did.
+    stopping restored, if it did; ``label_issues`` and ``near_duplicates`` come from
+    :mod:`nnguru.guru.data_checks` (likely mislabeled training samples; test samples with a
+    near-copy in training, counted by ``leakage`` next to the exact copies).
     """
     wanted = list(RULES) if rules is None else list(rules)
     unknown = [code for code in wanted if code not in RULES]
@@ -874,7 +917,8 @@ def diagnose(
     f = gather_facts(history=history, data_report=data_report, metrics=metrics,
                      headline=headline, n_params=n_params, n_classes=n_classes, lr=lr,
                      suggested_lr=suggested_lr, class_weight=class_weight,
-                     restored_epoch=restored_epoch)
+                     restored_epoch=restored_epoch, label_issues=label_issues,
+                     near_duplicates=near_duplicates)
     found = []
     for rule in (RULES[code] for code in RULES if code in wanted):
         if all(_present(getattr(f, need)) for need in rule.needs):

@@ -123,7 +123,11 @@ class Task(ABC):
         x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
         y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
         self.check_prepared(pre, ds.target)
-        return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target)
+        # names of the training samples for the guru's listings (label errors): files, else rows
+        items = (tr.X["path"].astype(str).tolist() if isinstance(tr.X, pd.DataFrame) and "path" in tr.X
+                 else [f"row {int(i)}" for i in train_i])
+        return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target,
+                        context={"train_items": items})
 
     def prepare_stream(self, stream, console) -> Prepared:
         """``prepare`` for a table streamed in chunks (``nnguru.data.stream``): one pass for the
