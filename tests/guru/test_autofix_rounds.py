@@ -1,0 +1,31 @@
+"""``--auto-fix`` rounds end to end through ``nnguru.train`` on iris (small, a few seconds a run)."""
+
+from __future__ import annotations
+
+import json
+
+import nnguru
+
+
+def test_rounds_fix_a_crawl_and_choose_on_validation(tmp_path):
+    run = nnguru.train("builtin:iris", optimizer="sgd", lr=1e-5, epochs=8, auto_fix=True,
+                       auto_fix_rounds=2, out=tmp_path / "run", verbose=0)
+    fix = json.loads((tmp_path / "run" / "auto_fix.json").read_text())
+    rounds = fix["rounds"]
+    assert rounds[0]["round"] == 0 and "lr_too_low" in rounds[0]["diagnosis"]
+    assert 2 <= len(rounds) <= 3
+    assert rounds[1]["codes"] == ["lr_too_low"] and rounds[1]["changes"]["lr"] > 1e-5
+    # the kept round is the best on validation, and the run directory holds it
+    metric = fix["selected_by"]
+    best = max(range(len(rounds)), key=lambda i: rounds[i]["val"][metric])
+    assert rounds[fix["chosen"]]["val"][metric] == rounds[best]["val"][metric]
+    assert run.metrics["val"] == rounds[fix["chosen"]]["val"]
+    assert not list((tmp_path / "run").glob("_auto_fix_*"))
+
+
+def test_a_healthy_run_is_left_alone(tmp_path):
+    run = nnguru.train("builtin:iris", auto_fix=True, out=tmp_path / "ok", verbose=0, epochs=60)
+    fix = json.loads((tmp_path / "ok" / "auto_fix.json").read_text())
+    codes = [f.code for f in run.diagnosis]
+    assert codes == ["healthy"], codes
+    assert fix["applied"] is False and len(fix["rounds"]) == 1 and fix["chosen"] == 0
