@@ -112,3 +112,14 @@ def test_cli_refuses_bad_auto_fix_options(argv, capsys):
     assert main(["train", "builtin:iris", "--auto-fix", *argv]) == 2
     err = capsys.readouterr().err
     assert "auto" in err and "Traceback" not in err
+
+
+def test_a_rate_decades_off_goes_back_to_the_documented_default():
+    low = remedies([Finding("lr_too_low", "warning", {"advised_lr": 1e-4})],
+                   {"optimizer": "sgd", "lr": 1e-5})
+    assert low["changes"] == {"lr": 0.01} and "documented default" in low["description"][0]
+    high = remedies([Finding("lr_too_high", "error")], {"optimizer": "sgd", "lr": 30.0})
+    assert high["changes"] == {"lr": 0.01}
+    # within a decade of the default: one decade, as advised
+    assert remedies([Finding("lr_too_high", "error")], {"optimizer": "sgd", "lr": 0.05})[
+        "changes"]["lr"] == pytest.approx(0.005)

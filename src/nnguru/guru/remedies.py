@@ -70,14 +70,39 @@ def _lr_change(value: float, code: str, why: str, config: dict[str, Any]) -> Rem
                   [f"learning rate {_lr(config):.2g} -> {value:.2g} ({code}: {why})"])
 
 
+def _documented_lr(config: dict[str, Any]) -> float | None:
+    """The optimizer's documented default rate (None when it depends on options)."""
+    from nnguru.optim import registry
+
+    name = config.get("optimizer")
+    if not name:
+        return None
+    try:
+        value = registry.entry(name["name"] if isinstance(name, dict) else name).default_lr
+    except (NNGuruError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _lr_move(f: Finding, config: dict[str, Any], down: bool) -> Remedy:
+    """One decade (or the advised rate); straight back to the optimizer's documented default
+    when the rate is more than a decade beyond it in the wrong direction (lr 30 or 1e-5 for
+    SGD): three decades in one round instead of three rounds."""
+    now = _lr(config)
+    value = f.evidence.get("advised_lr") or (now / LR_STEP if down else now * LR_STEP)
+    why = "the advised rate"
+    default = _documented_lr(config)
+    if default is not None and (now > default * LR_STEP if down else now < default / LR_STEP):
+        value, why = default, "back to the optimizer's documented default"
+    return _lr_change(value, f.code, why, config)
+
+
 def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
-    advised = f.evidence.get("advised_lr")
-    return _lr_change(advised or _lr(config) / LR_STEP, f.code, "the advised rate", config)
+    return _lr_move(f, config, down=True)
 
 
 def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
-    advised = f.evidence.get("advised_lr")
-    return _lr_change(advised or _lr(config) * LR_STEP, f.code, "the advised rate", config)
+    return _lr_move(f, config, down=False)
 
 
 def _plateau(f: Finding, config: dict[str, Any]) -> Remedy:
