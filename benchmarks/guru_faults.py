@@ -153,19 +153,31 @@ def _hashes(a: np.ndarray) -> set:
     return {r.tobytes() for r in np.ascontiguousarray(a.reshape(len(a), -1))}
 
 
+_CHECKS: dict[int, tuple[Data, dict]] = {}
+
+
 def checks(data: Data, cfg: dict) -> dict:
-    """The data-side facts the pipeline gives the guru (label issues, duplicates, class counts)."""
+    """The data-side facts the pipeline gives the guru (label issues, duplicates, class counts);
+    computed once per data set (repairs retrain on the same data)."""
+    key = id(data)
+    if key not in _CHECKS or _CHECKS[key][0] is not data:
+        _CHECKS[key] = (data, _checks(data))
+    facts = dict(_CHECKS[key][1])
+    issues = facts["label_issues"]
+    if issues and cfg["drop_train_rows"]:  # already left out: the check sees what trains
+        left = sorted(set(issues["train_indices"]) - set(cfg["drop_train_rows"]))
+        facts["label_issues"] = {**issues, "count": len(left), "train_indices": left,
+                                 "share": len(left) / issues["checked"]}
+    return facts
+
+
+def _checks(data: Data) -> dict:
     x_tr = data.x["train"]
     y_tr = data.y["train"]
     seen = _hashes(x_tr)
     exact = sum(r in seen for r in _hashes(data.x["test"]))
     near = near_duplicates(x_tr, data.x["test"]) if data.kind != "text" else None
     issues = label_issues(x_tr, y_tr) if data.kind != "text" else None
-    if issues and cfg["drop_train_rows"]:  # already left out: the check sees what trains
-        dropped = set(cfg["drop_train_rows"])
-        issues = {**issues, "count": len(set(issues["train_indices"]) - dropped),
-                  "train_indices": sorted(set(issues["train_indices"]) - dropped)}
-        issues["share"] = issues["count"] / issues["checked"]
     counts = np.bincount(np.concatenate([data.y[s] for s in ("train", "val", "test")]),
                          minlength=data.n_classes)
     report = {"split": {"train": len(y_tr), "val": len(data.y["val"]), "test": len(data.y["test"]),

@@ -584,7 +584,12 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
     for i, candidate in enumerate(runs[1:], 1):
         if _better_on_val(candidate, runs[chosen], metric):
             chosen = i
+    kept_rounds = rounds[1:chosen + 1]
     summary = {"applied": chosen > 0, "rounds": rounds, "chosen": chosen, "selected_by": metric,
+               # what the kept run changed, over its rounds (auto_fix.json's one-round keys)
+               "changes": {k: v for r in kept_rounds for k, v in r["changes"].items()},
+               "description": [d for r in kept_rounds for d in r["description"]],
+               "codes": [c for r in kept_rounds for c in r["codes"]],
                "before": _fix_summary(first), "after": _fix_summary(runs[chosen])}
     console.print(f"--auto-fix: kept round {chosen} of {len(runs) - 1} (best validation {metric}).")
     kept = runs[chosen]
@@ -622,13 +627,19 @@ def _selection_metric(runs: list[Run]) -> str:
 
 
 def _better_on_val(a: Run, b: Run, metric: str) -> bool:
+    """``a`` beats ``b`` on the validation ``metric``; a tie goes to the lower validation loss."""
     from nnguru import schema
 
+    loss_a, loss_b = _fix_summary(a)["val_loss_best"], _fix_summary(b)["val_loss_best"]
+    lower_loss = loss_a is not None and (loss_b is None or loss_a < loss_b)
     if metric == "val_loss_best":
-        x, y = _fix_summary(a)["val_loss_best"], _fix_summary(b)["val_loss_best"]
-        return x is not None and (y is None or x < y)
+        return lower_loss
     x, y = a.metrics["val"][metric], b.metrics["val"][metric]
-    return math.isfinite(x) and (not math.isfinite(y) or schema.better(metric, x, y))
+    if not math.isfinite(x):
+        return False
+    if not math.isfinite(y) or schema.better(metric, x, y):
+        return True
+    return x == y and lower_loss
 
 
 def _fix_summary(run: Run) -> dict:

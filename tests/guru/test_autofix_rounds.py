@@ -29,3 +29,16 @@ def test_a_healthy_run_is_left_alone(tmp_path):
     codes = [f.code for f in run.diagnosis]
     assert codes == ["healthy"], codes
     assert fix["applied"] is False and len(fix["rounds"]) == 1 and fix["chosen"] == 0
+
+
+def test_the_report_shows_every_round():
+    from nnguru.report.html import _autofix_rounds
+
+    fix = {"chosen": 1, "selected_by": "balanced_accuracy", "rounds": [
+        {"round": 0, "description": ["the run as configured"], "val": {"balanced_accuracy": 0.5},
+         "diagnosis": ["lr_too_low"]},
+        {"round": 1, "description": ["learning rate 1e-05 -> 0.01"],
+         "val": {"balanced_accuracy": 0.9}, "diagnosis": ["healthy"]}]}
+    html = _autofix_rounds(fix)
+    assert html.count("<tr>") == 3 and "1 (kept)" in html and "0.9" in html
+    assert "learning rate 1e-05 -&gt; 0.01" in html
