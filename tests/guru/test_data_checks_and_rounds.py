@@ -77,7 +77,7 @@ def test_strongest_remedy_acts_on_the_most_severe_finding():
 
 def test_remedies_by_name_for_data_and_network_findings():
     assert {"label_errors", "exploding_gradients", "dead_units", "vanishing_gradients",
-            "bad_initialization", "lr_too_high", "overfitting", "underfitting",
+            "lr_too_high", "overfitting", "underfitting",
             "class_imbalance"} <= set(REMEDIES)
     drop = remedies([Finding("label_errors", "error", {"train_indices": [5, 2]})], {})
     assert drop["changes"] == {"drop_train_rows": [2, 5]}
@@ -86,7 +86,6 @@ def test_remedies_by_name_for_data_and_network_findings():
                     {"drop_train_rows": [2, 5]})["changes"] == {}
     vanish = remedies([Finding("vanishing_gradients", "warning")], {"optimizer": "sgd", "lr": 0.01})
     assert vanish["changes"] == {"optimizer": "adam", "lr": None}
-    assert remedies([Finding("bad_initialization", "warning")], {"seed": 4})["changes"] == {"seed": 5}
     assert remedies([Finding("exploding_gradients", "error")], {"lr": 0.1})["changes"]["lr"] == \
         pytest.approx(0.01)
 

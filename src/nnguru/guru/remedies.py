@@ -8,9 +8,11 @@ time, so the report can say what helped). Problems of the data itself (leakage) 
 not "fixed", because retraining on leaked data would only hide them.
 
 Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
-``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold``, ``seed``
-(re-initialization) and ``drop_train_rows`` (training-split positions to leave out: suspected
-label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`.
+``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold`` and
+``drop_train_rows`` (training-split positions to leave out: suspected
+label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
+re-initialization needs a seed for the weights apart from the split's (``seed`` moves both,
+which would change the validation split rounds are compared on), so it is not offered yet.
 """
 
 from __future__ import annotations
@@ -169,19 +171,13 @@ def _adaptive_optimizer(f: Finding, config: dict[str, Any]) -> Remedy:
     return _lr_up(f, config)
 
 
-def _reinit(f: Finding, config: dict[str, Any]) -> Remedy:
-    seed = int(config.get("seed") or 0) + 1
-    return Remedy({"seed": seed}, [f"weights re-initialized (seed {seed}) ({f.code})"])
-
-
 for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
                    ("overfitting", _regularize), ("small_data", _regularize),
                    ("underfitting", _widen), ("accuracy_paradox", _class_weights),
                    ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors),
                    # the training monitor's findings (nnguru.training.monitor)
                    ("exploding_gradients", _lr_down), ("dead_units", _lr_down),
-                   ("saturation", _lr_down), ("vanishing_gradients", _adaptive_optimizer),
-                   ("bad_initialization", _reinit)):
+                   ("saturation", _lr_down), ("vanishing_gradients", _adaptive_optimizer)):
     register_remedy(_code, _fn)
 
 
