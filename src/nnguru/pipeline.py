@@ -613,10 +613,14 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
 
 
 def _selection_metric(runs: list[Run]) -> str:
-    """What rounds are compared by on validation: balanced accuracy for classes (fair when class
-    weights change between rounds), else the task's headline, else the validation loss."""
+    """What rounds are compared by on validation: the validation loss (what early stopping
+    watches, and smoother than a score on a small split), unless a round changed the class
+    weights, which changes what the loss measures: then balanced accuracy (for classes), else
+    the task's headline."""
     from nnguru import tasks
 
+    if len({str(r.config.get("class_weight")) for r in runs}) == 1:
+        return "val_loss_best"
     vals = [r.metrics.get("val") or {} for r in runs]
     if all(isinstance(v.get("balanced_accuracy"), (int, float)) for v in vals):
         return "balanced_accuracy"

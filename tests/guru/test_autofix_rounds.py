@@ -16,9 +16,9 @@ def test_rounds_fix_a_crawl_and_choose_on_validation(tmp_path):
     assert 2 <= len(rounds) <= 3
     assert rounds[1]["codes"] == ["lr_too_low"] and rounds[1]["changes"]["lr"] > 1e-5
     # the kept round is the best on validation, and the run directory holds it
-    metric = fix["selected_by"]
-    best = max(range(len(rounds)), key=lambda i: rounds[i]["val"][metric])
-    assert rounds[fix["chosen"]]["val"][metric] == rounds[best]["val"][metric]
+    assert fix["selected_by"] == "val_loss_best"  # the class weights did not change
+    best = min(range(len(rounds)), key=lambda i: rounds[i]["val_loss_best"])
+    assert fix["chosen"] == best
     assert run.metrics["val"] == rounds[fix["chosen"]]["val"]
     assert not list((tmp_path / "run").glob("_auto_fix_*"))
 
