@@ -68,7 +68,7 @@ def test_valid_values_are_kept_and_yaml_strings_read_as_numbers():
     cfg = resolve_config(yaml.safe_load("lr: 1e-3\nbatch_size: null\nepochs: 10.0\nthreshold: auto\n"
                                         "optimizer: {name: sgd, lr: 0.1}\nclass_weight: {a: 2}\n"
                                         "column_types: {x: categorical}\npositive: yes\n"))
-    assert cfg["lr"] == 0.001 and cfg["batch_size"] == 32 and cfg["epochs"] == 10
+    assert cfg["lr"] == 0.001 and cfg["batch_size"] == "auto" and cfg["epochs"] == 10
     assert type(cfg["epochs"]) is int and cfg["threshold"] == "auto"
     assert cfg["optimizer"] == {"name": "sgd", "lr": 0.1} and cfg["class_weight"] == {"a": 2}
     assert cfg["positive"] is True  # any label
@@ -106,7 +106,7 @@ def test_cli_device_that_does_not_exist_names_the_devices(tmp_path, capsys):
 
 
 # ---- property tests ----------------------------------------------------------------------------
-WHOLE = {"epochs": 1, "batch_size": 1, "patience": 1, "seed": 0, "horizon": 1, "window": 1, "season": 1,
+WHOLE = {"epochs": 1, "patience": 1, "seed": 0, "horizon": 1, "window": 1, "season": 1,
          "test_steps": 1, "shuffle_buffer": 1}
 REAL = {"lr": (0, None, False), "hidden_scale": (0, None, False), "dropout": (0, 1, True),
         "val_frac": (0, 1, True), "test_frac": (0, 1, True), "stream_threshold_mb": (0, None, False)}

@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--transform", choices=["none", "log"], help="value transform (default: chosen on validation)")
     g.add_argument("--test-steps", type=int,
                    help="length of the test span (default: --test-frac of the series, at least 3 horizons)")
-    _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
+    _bool_flag(p, "auto-fix", "apply the guru's advice and retrain, in rounds; keep the best round on validation")
+    p.add_argument("--auto-fix-rounds", type=int, help="rounds of diagnose -> remedy -> retrain (default 3)")
+    p.add_argument("--auto-fix-only", help="finding codes allowed to act, comma-separated (default: all)")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
     _bool_flag(p, "stream", "read a CSV/Parquet table in chunks (data larger than memory; default: "
                "files over min(1 GiB, available memory / 8))")
@@ -299,6 +301,7 @@ def cmd_inspect(args) -> int:
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
               "early_stopping", "patience", "time_budget", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
+              "auto_fix_rounds", "auto_fix_only",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)

@@ -25,7 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "lr": None,  # None: the optimizer's documented default
     "epochs": None,  # None: chosen from the data size, with early stopping
-    "batch_size": 32,  # Keras's default; small batches generalize well on small data
+    # auto: the optimizer's own batch (32, Keras's, for mini-batch methods; random-search 1024,
+    # hessian-free 6000; gd and lbfgs take the whole training split each step)
+    "batch_size": "auto",
     "seed": 0,
     "val_frac": 0.15,
     "test_frac": 0.15,
@@ -57,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "transform": None,  # none | log (default: chosen on validation)
     "test_steps": None,  # length of the test span (default: test_frac of the series, >= 3 horizons)
     "auto_fix": False,
+    "auto_fix_rounds": 3,  # rounds of diagnose -> strongest finding's remedy -> retrain
+    "auto_fix_only": None,  # None: every finding may act; else the finding codes allowed to
+    "drop_train_rows": None,  # training-split positions left out (auto-fix: suspected label errors)
     "tensorboard": False,
     "device": "auto",
     "verbose": "auto",
@@ -320,6 +325,37 @@ def _regex(value: Any) -> str:
     return value
 
 
+def _finding_codes(value: Any) -> list[str]:
+    """Finding codes the guru knows (its rules and remedies), as a list."""
+    from nnguru.guru.remedies import REMEDIES
+    from nnguru.guru.rules import RULES
+
+    codes = value.split(",") if isinstance(value, str) else value
+    if not isinstance(codes, (list, tuple)) or not all(isinstance(c, str) for c in codes):
+        raise _Invalid("a list of finding codes")
+    known = sorted(set(RULES) | set(REMEDIES))
+    unknown = [c.strip() for c in codes if c.strip() not in known]
+    if unknown:
+        raise _Invalid("", (f"auto_fix_only (--auto-fix-only) names unknown finding code(s) "
+                            f"{unknown}. Known codes: {', '.join(known)}."))
+    return [c.strip() for c in codes]
+
+
+def _row_positions(value: Any) -> list[int]:
+    if not isinstance(value, (list, tuple)) or not all(_is_int(v) and v >= 0 for v in value):
+        raise _Invalid("a list of whole numbers >= 0")
+    return [int(v) for v in value]
+
+
+def _batch_size(value: Any) -> Any:
+    if value == "auto":
+        return value
+    try:
+        return _whole(1)(value)
+    except _Invalid:
+        raise _Invalid("a positive whole number or 'auto'") from None
+
+
 def _stream(value: Any) -> Any:
     if value == "auto" or isinstance(value, bool):
         return value
@@ -407,7 +443,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "optimizer": (_optimizer, "e.g. adam or sgd"),
     "lr": (_real(0.0), "e.g. 0.001; leave it out for the optimizer's default"),
     "epochs": (_whole(1), "e.g. 50; leave it out to choose from the data size"),
-    "batch_size": (_whole(1), "e.g. 32 (the default)"),
+    "batch_size": (_batch_size, "e.g. 32, or auto (the default: the optimizer's own batch size)"),
     "seed": (_whole(0), "e.g. 0 (the default)"),
     # 0 is a choice: no validation split (no early stopping), or no test split (a final model)
     "val_frac": (_real(0.0, 1.0, low_open=False), "e.g. 0.15 (the default)"),
@@ -437,6 +473,9 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "transform": (_choice("none", "log"), "none or log; leave it out to choose on validation"),
     "test_steps": (_whole(1), "e.g. 24; leave it out to use --test-frac"),
     "auto_fix": (_bool, "true or false"),
+    "auto_fix_rounds": (_whole(1), "e.g. 3 (the default); leave out --auto-fix for no rounds"),
+    "auto_fix_only": (_finding_codes, "e.g. --auto-fix-only lr_too_high,overfitting"),
+    "drop_train_rows": (_row_positions, "a list of training-split positions, e.g. [3, 17]"),
     "tensorboard": (_bool, "true or false"),
     "device": (_device, "e.g. --device cpu, or auto to use a GPU when there is one"),
     "verbose": (_verbose, "auto, 0 (quiet), 1 or 2"),

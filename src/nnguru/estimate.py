@@ -341,6 +341,7 @@ def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any 
     p = task.prepare(ds, console)
     model = pipeline.make_model(task, p)
     epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
-    return estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"], batch_size=int(cfg["batch_size"]),
+    rows = pipeline.steps_batch_size(task.cfg, model, len(p.x["train"]))
+    return estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"], batch_size=rows,
                         epochs=epochs, patience=patience if early else None, time_budget=budget,
                         price_per_hour=price)

@@ -23,6 +23,7 @@ files. Tools that repeat part of a run (tuning, a time estimate) call the stages
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -176,6 +177,8 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
             transfer.check_data(task.base, ds.sample if streamed else ds)
         # bad data stops here, before anything is written
         p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
+        if cfg.get("drop_train_rows") and not streamed:
+            _drop_train_rows(p, cfg["drop_train_rows"], console)
         run_dir = begin()
         write_prepared(task, p, run_dir)
         rd().stage_done("prepare", run_dir)
@@ -190,6 +193,18 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
     result = write(task, model, p, fitted, ev, findings, run_dir, console)
     rd().stage_done("write", run_dir)
     return result
+
+
+def _drop_train_rows(p: Prepared, rows: list[int], console) -> None:
+    """Leave training-split positions ``rows`` out (auto-fix: suspected label errors)."""
+    keep = np.ones(len(p.y["train"]), dtype=bool)
+    keep[[i for i in rows if 0 <= i < len(keep)]] = False
+    p.x["train"], p.y["train"] = p.x["train"][keep], p.y["train"][keep]
+    if p.context.get("train_items") is not None:
+        p.context["train_items"] = [n for n, k in zip(p.context["train_items"], keep, strict=True) if k]
+    p.data_report.setdefault("split", {})["dropped_label_errors"] = int((~keep).sum())
+    p.data_report["split"]["train"] = int(keep.sum())
+    console.print(f"{int((~keep).sum())} suspected label errors left out of training (auto-fix).")
 
 
 def _finish(first: Run, ds, cfg: dict, console, rd) -> Run:
@@ -370,10 +385,30 @@ def time_budget_seconds(cfg: dict) -> float | None:
     return None if budget in (None, "none") else float(budget)
 
 
+def batch_size(cfg: dict) -> int | None:
+    """The run's batch size; None ("auto") lets the optimizer take its own (whole-batch methods, 6000
+    for hessian-free, 1024 for random search, else Keras's 32)."""
+    return None if cfg["batch_size"] == "auto" else int(cfg["batch_size"])
+
+
+def steps_batch_size(cfg: dict, model, n_train: int) -> int:
+    """The rows one training step sees (what an estimate times): batch_size, or the optimizer's own."""
+    chosen = batch_size(cfg)
+    if chosen is not None:
+        return chosen
+    opt = model.optimizer
+    if getattr(opt, "full_batch", False):
+        return max(n_train, 1)
+    from nnguru.nn.model import DEFAULT_BATCH
+
+    return int(getattr(opt, "preferred_batch_size", None) or DEFAULT_BATCH)
+
+
 def training_plan(cfg: dict, n_train: int, n_val: int) -> tuple[int, int, bool, float | None]:
     """``(epochs, patience, early stopping?, time budget in seconds or None)`` of a run: what fit
     trains with and what ``nnguru estimate`` predicts."""
-    epochs = int(cfg["epochs"] or auto_epochs(n_train))
+    # a whole-batch method takes one step per epoch: its own step budget, not the data's epochs
+    epochs = int(cfg["epochs"] or _step_budget(cfg["optimizer"]) or auto_epochs(n_train))
     patience = int(cfg["patience"] or (10 if n_train <= 10_000 else 5))
     return epochs, patience, bool(cfg["early_stopping"] and n_val), time_budget_seconds(cfg)
 
@@ -415,7 +450,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
     if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine":
         callbacks.insert(0, _cosine_schedule(model, epochs))
-    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=int(cfg["batch_size"]),
+    history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
     train_seconds = time.perf_counter() - t0
@@ -468,7 +503,8 @@ def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, 
         return None
     try:
         est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
-                                    batch_size=int(cfg["batch_size"]), epochs=epochs, patience=patience,
+                                    batch_size=steps_batch_size(cfg, model, len(p.x["train"])), epochs=epochs,
+                                    patience=patience,
                                     time_budget=budget_s)
     except Exception as exc:  # an estimate must never stop the run it describes
         console.print(f"[yellow]Estimate skipped:[/] {type(exc).__name__}: {exc}")
@@ -487,6 +523,17 @@ def _cosine_schedule(model, epochs: int):
 
     base = get_lr(model.optimizer)
     return LearningRateScheduler(lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
+
+
+def _step_budget(optimizer: Any) -> int | None:
+    """The optimizer's own step budget when it takes whole-batch steps (see ModelOptimizer)."""
+    from nnguru.optim import registry
+
+    name = optimizer.get("name") if isinstance(optimizer, dict) else optimizer
+    factory = registry.entry(name).factory if isinstance(name, str) else None
+    if isinstance(factory, type) and getattr(factory, "full_batch", False):
+        return getattr(factory, "default_steps", None)
+    return None
 
 
 def evaluate(task: Task, model, p: Prepared, fitted: Fitted, run_dir: Path, console) -> Evaluation:
@@ -517,16 +564,33 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
     hist = fitted.history
     monitor_file = run_dir / "monitor.json"  # the network monitor's samples (training/monitor.py)
     monitor = json.loads(monitor_file.read_text(encoding="utf-8")) if monitor_file.is_file() else None
+    checks = data_checks(task, p)
     findings = guru.diagnose(
         history=hist, data_report=p.data_report, metrics=ev.metrics, rules=task.guru_rules,
         headline=task.headline, n_params=model.count_params(),
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
-        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor)
+        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor, **checks)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)
     return findings
+
+
+def data_checks(task: Task, p: Prepared) -> dict:
+    """Label errors (class targets) and near-duplicate test samples, on in-memory splits."""
+    from nnguru.guru import data_checks as dc
+
+    if "stream" in p.context or not all(isinstance(p.x[s], np.ndarray) for s in ("train", "test")):
+        return {}
+    seed = int(task.cfg["seed"])
+    near = dc.near_duplicates(p.x["train"], p.x["test"], seed=seed) if len(p.x["test"]) else None
+    out: dict = {"near_duplicates": near["count"] if near else None}
+    if task.categorical_target:
+        classes = getattr(p.pre, "classes", None)
+        out["label_issues"] = dc.label_issues(p.x["train"], p.y["train"], classes=classes,
+                                              items=p.context.get("train_items"), seed=seed)
+    return out
 
 
 def write(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, findings: list,
@@ -663,40 +727,103 @@ def _device(spec: str):
 
 # ---- --auto-fix and the learning-rate finder ---------------------------------------------------
 def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
-    """Apply the guru's remedies once, retrain, and keep the better run (by validation loss).
+    """Up to ``auto_fix_rounds`` rounds of diagnose -> the strongest finding's remedy -> retrain;
+    the round kept is the best on the validation split (never the test split); a healthy run (no
+    remedy applies) is left alone. ``auto_fix.json`` records every round.
 
-    The second run is written into ``run_dir/_auto_fix_tmp`` inside the same transaction; a resumed
-    run repeats the first run's stages (from its checkpoints while they exist) and then this."""
+    Each retrain is written into ``run_dir/_auto_fix_N`` inside the same transaction; the kept
+    round's files then replace the first run's."""
     from nnguru import guru, report
 
-    fix = guru.remedies(first.diagnosis, first.config)
-    if not fix["changes"]:
+    runs, rounds = [first], [{"round": 0, "changes": {}, "description": ["the run as configured"],
+                              "codes": [], **_fix_summary(first)}]
+    current = first
+    for number in range(1, int(cfg["auto_fix_rounds"]) + 1):
+        fix = guru.strongest_remedy(current.diagnosis, current.config, only=cfg["auto_fix_only"])
+        if not fix["changes"]:
+            break
+        console.rule(f"[bold]--auto-fix round {number}[/]: " + "; ".join(fix["description"]))
+        folder = run_dir / f"_auto_fix_{number}"
+
+        def begin(folder: Path = folder) -> Path:
+            folder.mkdir(exist_ok=True)
+            return folder
+
+        current = run_stages(ds, {**current.config, **fix["changes"]}, console, None, begin,
+                             lambda: rd)
+        runs.append(current)
+        rounds.append({"round": number, **fix, **_fix_summary(current)})
+    if len(runs) == 1:
+        fix = guru.strongest_remedy(first.diagnosis, first.config, only=cfg["auto_fix_only"])
         console.print("--auto-fix: the diagnosis calls for no change that retraining can make.")
-        write_json(run_dir / "auto_fix.json", {"applied": False, "reason": "nothing to fix", **fix})
+        write_json(run_dir / "auto_fix.json", {"applied": False, "reason": "nothing to fix",
+                                               "rounds": rounds, "chosen": 0, **fix})
         return first
-    console.rule("[bold]--auto-fix[/]: " + "; ".join(fix["description"]))
-    second_dir = run_dir / "_auto_fix_tmp"
-
-    def begin() -> Path:
-        second_dir.mkdir(exist_ok=True)
-        return second_dir
-
-    second = run_stages(ds, {**cfg, **fix["changes"]}, console, None, begin, lambda: rd)
-    summary = {"applied": True, **fix, "before": _fix_summary(first), "after": _fix_summary(second)}
-    # The fixed run replaces the first in the run directory; the first's numbers stay in auto_fix.json.
-    keep = {second_dir.name, rundir.MARKER, rundir.LOCK}
-    shutil.rmtree(second_dir / rundir.CHECKPOINTS, ignore_errors=True)
-    for p in list(run_dir.iterdir()):
-        if p.name not in keep:
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-    for p in second_dir.iterdir():
-        p.rename(run_dir / p.name)
-    second_dir.rmdir()
-    second.run_dir = run_dir
+    metric = _selection_metric(runs)
+    chosen = 0
+    for i, candidate in enumerate(runs[1:], 1):
+        if _better_on_val(candidate, runs[chosen], metric):
+            chosen = i
+    kept_rounds = rounds[1:chosen + 1]
+    summary = {"applied": chosen > 0, "rounds": rounds, "chosen": chosen, "selected_by": metric,
+               # what the kept run changed, over its rounds (auto_fix.json's one-round keys)
+               "changes": {k: v for r in kept_rounds for k, v in r["changes"].items()},
+               "description": [d for r in kept_rounds for d in r["description"]],
+               "codes": [c for r in kept_rounds for c in r["codes"]],
+               "before": _fix_summary(first), "after": _fix_summary(runs[chosen])}
+    console.print(f"--auto-fix: kept round {chosen} of {len(runs) - 1} (best validation {metric}).")
+    kept = runs[chosen]
+    for folder in (run_dir / f"_auto_fix_{i}" for i in range(1, len(runs))):
+        shutil.rmtree(folder / rundir.CHECKPOINTS, ignore_errors=True)
+    if chosen:  # the kept round's files replace the first run's
+        src = run_dir / f"_auto_fix_{chosen}"
+        keep = {rundir.MARKER, rundir.LOCK} | {f"_auto_fix_{i}" for i in range(1, len(runs))}
+        for p in list(run_dir.iterdir()):
+            if p.name not in keep:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        for p in src.iterdir():
+            p.rename(run_dir / p.name)
+    for i in range(1, len(runs)):
+        shutil.rmtree(run_dir / f"_auto_fix_{i}", ignore_errors=True)
+    kept.run_dir = run_dir
     write_json(run_dir / "auto_fix.json", summary)
-    second.report_path = report.write_report(run_dir)
-    second.extras["auto_fix"] = summary
-    return second
+    kept.report_path = report.write_report(run_dir)
+    kept.extras["auto_fix"] = summary
+    return kept
+
+
+def _selection_metric(runs: list[Run]) -> str:
+    """What rounds are compared by on validation: the validation loss (what early stopping
+    watches, and smoother than a score on a small split), unless a round changed the class
+    weights, which changes what the loss measures: then balanced accuracy (for classes), else
+    the task's headline."""
+    from nnguru import tasks
+
+    if len({str(r.config.get("class_weight")) for r in runs}) == 1:
+        return "val_loss_best"
+    vals = [r.metrics.get("val") or {} for r in runs]
+    if all(isinstance(v.get("balanced_accuracy"), (int, float)) for v in vals):
+        return "balanced_accuracy"
+    headline = tasks.get(runs[0].metrics["task"]).headline
+    if all(isinstance(v.get(headline), (int, float)) for v in vals):
+        return headline
+    return "val_loss_best"
+
+
+def _better_on_val(a: Run, b: Run, metric: str) -> bool:
+    """``a`` beats ``b`` on the validation ``metric``; a tie goes to the lower validation loss."""
+    from nnguru import schema
+
+    loss_a, loss_b = _fix_summary(a)["val_loss_best"], _fix_summary(b)["val_loss_best"]
+    lower_loss = loss_a is not None and (loss_b is None or loss_a < loss_b)
+    if metric == "val_loss_best":
+        return lower_loss
+    x, y = a.metrics["val"][metric], b.metrics["val"][metric]
+    if not math.isfinite(x):
+        return False
+    if not math.isfinite(y) or schema.better(metric, x, y):
+        return True
+    return x == y and lower_loss
 
 
 def _fix_summary(run: Run) -> dict:
@@ -707,21 +834,27 @@ def _fix_summary(run: Run) -> dict:
 
 def lr_find(data: Any, target: str | int | None = None, task: str | None = None, model: str | None = None,
             optimizer: str = "adam", out: str | Path | None = None, **options: Any):
-    """Learning-rate range test on the training split with the default (or chosen) template."""
+    """Learning-rate range test on the training split with the default (or chosen) template,
+    stepping with ``optimizer`` and seeded by ``seed`` (model, batches): the same call gives the
+    same answer."""
     from rich.console import Console
 
+    import nnguru
     from nnguru import report
 
     cfg = resolve_config(None, data=str(data), target=target, task=task, optimizer=optimizer, **options)
     if model:
         cfg["model"] = model
     check_names(cfg)
+    nnguru.set_seed(int(cfg["seed"]))
     console = Console(quiet=True)
     ds = load(data, cfg)
     chosen = choose_task(ds, cfg, console)
     p = chosen.prepare(ds, console)
+    nnguru.set_seed(int(cfg["seed"]))  # the weights do not depend on what preparing drew
     net = make_model(chosen, p)
-    result = net.find_lr(p.x["train"], p.y["train"])
+    result = net.find_lr(p.x["train"], p.y["train"], optimizer=cfg["optimizer"],
+                         seed=int(cfg["seed"]))
     if out:
         report.plot_lr_finder(result, out)
     return result

@@ -204,7 +204,8 @@ def warm_up_head(model, p, cfg: dict, console, class_weight=None) -> dict[str, l
     if n > 0 and len(p.x["train"]):
         set_body_trainable(model, False)
         console.print(f"Transfer: {n} epoch(s) training the new head with the reused layers frozen.")
-        history = model.fit(p.x["train"], p.y["train"], epochs=n, batch_size=int(cfg["batch_size"]),
+        history = model.fit(p.x["train"], p.y["train"], epochs=n,
+                            batch_size=None if cfg["batch_size"] == "auto" else int(cfg["batch_size"]),
                             validation_data=(p.x["val"], p.y["val"]) if len(p.x["val"]) else None,
                             class_weight=class_weight, verbose=cfg["verbose"])
         logs = history.logs

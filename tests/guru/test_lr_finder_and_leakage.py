@@ -118,3 +118,30 @@ def test_lr_find_uses_the_optimizer_training_would_build():
     x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
     with pytest.raises(NNGuruError, match="does not take mini-batch gradient steps.*adam"):
         find_lr(model, nn.CrossEntropyLoss(), x, y, optimizer="hessian-free")
+
+
+def test_early_nan_and_spike_do_not_end_the_test_or_move_the_suggestion():
+    model, x, y = blob_problem()
+    clean = find_lr(model, nnguru_style_loss, x, y, steps=60, seed=3)
+    calls = {"n": 0}
+
+    def flaky(out, y, w):  # a NaN at step 2 and a spike at step 4, at tiny rates
+        calls["n"] += 1
+        loss = nnguru_style_loss(out, y, w)
+        return loss * (math.nan if calls["n"] == 2 else 20.0 if calls["n"] == 4 else 1.0)
+
+    r = find_lr(model, flaky, x, y, steps=60, seed=3)
+    assert len(r.lrs) >= len(clean.lrs) - 1  # not stopped at the NaN or the spike
+    assert r.suggestion is not None and clean.suggestion is not None
+    assert 0.3 <= r.suggestion / clean.suggestion <= 3
+
+
+def test_lr_find_is_seeded_and_uses_the_requested_optimizer():
+    from nnguru import api
+
+    a = api.lr_find("builtin:iris", optimizer="sgd", seed=1)
+    b = api.lr_find("builtin:iris", optimizer="sgd", seed=1)
+    assert a.optimizer == "SGD"
+    assert a.lrs == b.lrs and a.losses == b.losses and a.suggestion == b.suggestion
+    model, x, y = blob_problem()
+    assert find_lr(model, nnguru_style_loss, x, y, steps=5, optimizer="rmsprop").optimizer == "RMSprop"

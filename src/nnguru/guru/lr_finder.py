@@ -41,15 +41,19 @@ FALLBACK_DIVISOR = 10.0
 # (a model that already sits at its best, e.g. a forecast network correcting a linear fit): no rate
 # is suggested rather than a tenth of the first one tried.
 MIN_RELATIVE_DROP = 0.02
+# Median of the last 3 batch losses before smoothing: removes single-batch spikes.
+SPIKE_WINDOW = 3
 
 @dataclass
 class LRFinderResult:
     """Rates tried, smoothed losses, and the suggested rate (None when nothing was learned).
 
     ``suggestion`` is the rate where the smoothed loss falls fastest against log(lr) (the
-    steepest descent before the minimum, see :func:`suggest_lr`): large enough to learn
-    quickly, well below divergence. ``train_step`` names the step that ran (``Step.name``, as in
-    ``history.params["train_step"]`` after ``fit``).
+    steepest descent before the minimum, ignoring the first 10% of steps, see
+    :func:`suggest_lr`), or a tenth of the minimum's rate when the descent is too short to read:
+    large enough to learn quickly, well below divergence. A spike or NaN in the first 10% of steps
+    neither ends the test nor moves the suggestion (the NaN step is undone and skipped).
+    ``train_step`` names the step that ran (``Step.name``, as in ``history.params["train_step"]`` after ``fit``).
     """
 
     lrs: list[float]
@@ -59,6 +63,7 @@ class LRFinderResult:
     diverged: bool = False
     raw_losses: list[float] = field(default_factory=list)
     train_step: str | None = None
+    optimizer: str | None = None  # the optimizer class that stepped (the one asked for)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,7 +176,8 @@ def find_lr(
     lrs: list[float] = []
     raw: list[float] = []
     smoothed: list[float] = []
-    avg, best, diverged, pos = 0.0, math.inf, False, 0
+    avg, best, diverged, pos, kept = 0.0, math.inf, False, 0, 0
+    warmup = int(steps * SKIP_START_FRACTION)  # early spikes and NaNs here do not end the test
     module.train()
     try:
         for i in range(steps):
@@ -183,16 +189,24 @@ def find_lr(
             idx = order[pos : pos + batch_size].to(device)
             pos += batch_size
             value = float(step.run(x[idx], y[idx], None)[0])
-            if not math.isfinite(value):  # the weights it broke are restored below
-                diverged = True
+            if not math.isfinite(value):
+                if i < warmup:  # a fluke batch at a tiny rate: undo it and go on
+                    module.load_state_dict(saved)  # and a fresh optimizer: its moments saw the NaN
+                    opt = _make_optimizer(optimizer, module, params, lr)
+                    step = choose_step(module, opt, _three_argument_loss(loss_fn), x)
+                    continue
+                diverged = True  # the weights it broke are restored below
                 break
-            avg = SMOOTHING * avg + (1 - SMOOTHING) * value
-            s = avg / (1 - SMOOTHING ** (i + 1))  # bias correction of the moving average
-            lrs.append(lr)
+            kept += 1
             raw.append(value)
+            # A one-batch spike never reaches the curve: the moving average reads the median of
+            # the last SPIKE_WINDOW losses (real divergence lasts, so it still shows).
+            avg = SMOOTHING * avg + (1 - SMOOTHING) * float(np.median(raw[-SPIKE_WINDOW:]))
+            s = avg / (1 - SMOOTHING ** kept)  # bias correction of the moving average
+            lrs.append(lr)
             smoothed.append(s)
             best = min(best, s)
-            if s > DIVERGE_FACTOR * best:
+            if i >= warmup and s > DIVERGE_FACTOR * best:
                 diverged = True
                 break
     finally:
@@ -202,4 +216,5 @@ def find_lr(
         module.train(was_training)
     suggestion, min_lr = suggest_lr(lrs, smoothed)
     return LRFinderResult(lrs=lrs, losses=smoothed, suggestion=suggestion, min_loss_lr=min_lr,
-                          diverged=diverged, raw_losses=raw, train_step=step.name)
+                          diverged=diverged, raw_losses=raw, train_step=step.name,
+                          optimizer=type(opt).__name__)

@@ -1,14 +1,28 @@
-"""``--auto-fix``: turn the diagnosis into one round of configuration changes.
+"""``--auto-fix``: turn findings into configuration changes for a retrain.
 
-Only remedies that a retrain can apply are returned; problems of the data itself (leakage) are
-explained, not "fixed", because retraining on leaked data would only hide them.
+A registry maps each finding code to its remedy: a function ``(finding, config) -> Remedy | None``
+giving config changes and a sentence saying why. :func:`remedies` combines the remedies of all
+findings (the first finding to set a key wins); :func:`strongest_remedy` gives the remedy of the
+most severe finding that has one, which is what each ``--auto-fix`` round applies (one change at a
+time, so the report can say what helped). Problems of the data itself (leakage) are explained,
+not "fixed", because retraining on leaked data would only hide them.
+
+Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
+``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold`` and
+``drop_train_rows`` (training-split positions to leave out: suspected
+label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
+re-initialization needs a seed for the weights apart from the split's (``seed`` moves both,
+which would change the validation split rounds are compared on), so it is not offered yet.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from nnguru.guru.findings import Finding
+from nnguru.errors import NNGuruError
+from nnguru.guru.findings import SEVERITIES, Finding
 from nnguru.guru.rules import DEFAULT_LR, LR_STEP
 
 # Dropout added against overfitting when the model has none: the middle of the usual 0.2-0.5.
@@ -22,78 +36,165 @@ UNDERFIT_HIDDEN_SCALE = 2
 UNDERFIT_EPOCH_SCALE = 2
 # A plateau without a range-test suggestion: a moderately larger step leaves flat regions sooner.
 PLATEAU_LR_SCALE = 3.0
+# Where adaptive per-weight steps rescue a gradient problem, the robust default optimizer.
+
+
+@dataclass
+class Remedy:
+    """Config changes for one finding and the sentences that explain them."""
+
+    changes: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+RemedyFn = Callable[[Finding, dict[str, Any]], "Remedy | None"]
+REMEDIES: dict[str, RemedyFn] = {}
+# Findings that are explained but not changed by a retrain (and the sentence saying so).
+EXPLAIN_ONLY: dict[str, str] = {
+    "leakage": "leakage is not fixed by retraining: remove the duplicated rows and rerun",
+}
+
+
+def register_remedy(code: str, fn: RemedyFn, *, replace: bool = False) -> None:
+    """Make ``fn(finding, config)`` the remedy of finding ``code`` (None: nothing to change)."""
+    if code in REMEDIES and not replace:
+        raise NNGuruError(f"a remedy for {code!r} is already registered; pass replace=True.")
+    REMEDIES[code] = fn
+
+
+def _lr(config: dict[str, Any]) -> float:
+    return float(config.get("lr") or DEFAULT_LR)
+
+
+def _lr_change(value: float, code: str, why: str, config: dict[str, Any]) -> Remedy:
+    return Remedy({"lr": float(value)},
+                  [f"learning rate {_lr(config):.2g} -> {value:.2g} ({code}: {why})"])
+
+
+def _documented_lr(config: dict[str, Any]) -> float | None:
+    """The optimizer's documented default rate (None when it depends on options)."""
+    from nnguru.optim import registry
+
+    name = config.get("optimizer")
+    if not name:
+        return None
+    try:
+        value = registry.entry(name["name"] if isinstance(name, dict) else name).default_lr
+    except (NNGuruError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _lr_move(f: Finding, config: dict[str, Any], down: bool) -> Remedy:
+    """One decade (or the advised rate); straight back to the optimizer's documented default
+    when the rate is more than a decade beyond it in the wrong direction (lr 30 or 1e-5 for
+    SGD): three decades in one round instead of three rounds."""
+    now = _lr(config)
+    value = f.evidence.get("advised_lr") or (now / LR_STEP if down else now * LR_STEP)
+    why = "the advised rate"
+    default = _documented_lr(config)
+    if default is not None and (now > default * LR_STEP if down else now < default / LR_STEP):
+        value, why = default, "back to the optimizer's documented default"
+    return _lr_change(value, f.code, why, config)
+
+
+def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
+    return _lr_move(f, config, down=True)
+
+
+def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
+    return _lr_move(f, config, down=False)
+
+
+def _plateau(f: Finding, config: dict[str, Any]) -> Remedy:
+    suggested = f.evidence.get("suggested_lr")
+    why = "range-test suggestion" if suggested else f"x{PLATEAU_LR_SCALE:g} to leave the flat"
+    return _lr_change(suggested or _lr(config) * PLATEAU_LR_SCALE, f.code, why, config)
+
+
+def _regularize(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    changes, notes = {}, []
+    old = float(config.get("dropout") or 0.0)
+    new = OVERFIT_DROPOUT if old <= 0 else min(old + DROPOUT_STEP, MAX_DROPOUT)
+    if new > old:
+        changes["dropout"] = new
+        notes.append(f"dropout {old:g} -> {new:g} ({f.code})")
+    if not config.get("early_stopping"):
+        changes["early_stopping"] = True
+        notes.append(f"early stopping on validation loss, best epoch restored ({f.code})")
+    return Remedy(changes, notes) if changes else None
+
+
+def _widen(f: Finding, config: dict[str, Any]) -> Remedy:
+    changes: dict[str, Any] = {
+        "hidden_scale": UNDERFIT_HIDDEN_SCALE * float(config.get("hidden_scale") or 1)}
+    notes = [f"hidden layers {UNDERFIT_HIDDEN_SCALE}x wider ({f.code})"]
+    if config.get("epochs"):
+        changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
+        notes.append(f"epochs {config['epochs']} -> {changes['epochs']} ({f.code})")
+    return Remedy(changes, notes)
+
+
+def _class_weights(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    if f.code == "class_imbalance" and f.severity == "info":
+        return None  # rare classes the model already handles
+    if config.get("class_weight") != "balanced":
+        # Weights first: they change what is learned. Tuning the threshold as well would mostly
+        # undo their shift towards the rare class (it trades recall back for precision).
+        return Remedy({"class_weight": "balanced"},
+                      [f"class weights 'balanced' so the rare class counts in the loss ({f.code})"])
+    n_classes = f.evidence.get("n_classes") or config.get("n_classes")
+    if n_classes == 2 and config.get("threshold") != "auto":
+        return Remedy({"threshold": "auto"},
+                      [f"decision threshold chosen on validation for best F1 ({f.code})"])
+    return None
+
+
+def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    rows = f.evidence.get("train_indices") or []
+    already = set(config.get("drop_train_rows") or [])
+    new = sorted(already | {int(i) for i in rows})
+    if len(new) == len(already):
+        return None
+    return Remedy({"drop_train_rows": new},
+                  [f"{len(new) - len(already)} suspected label errors left out of training "
+                   f"({f.code})"])
+
+
+for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
+                   ("overfitting", _regularize), ("small_data", _regularize),
+                   ("underfitting", _widen), ("accuracy_paradox", _class_weights),
+                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors)):
+    register_remedy(_code, _fn)
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    """Most severe first; the diagnosis order (rule priority) within a severity."""
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))
 
 
 def remedies(findings: list[Finding], config: dict[str, Any]) -> dict[str, Any]:
-    """Configuration changes for one auto-fix retrain, with why each was made.
+    """Configuration changes for one retrain addressing every finding, with why each was made.
 
     Returns ``{"changes": {key: value}, "description": [sentence, ...], "codes": [code, ...]}``.
-    Apply with ``config.update(result["changes"])``. Keys used: ``lr`` (float),
-    ``early_stopping`` (bool), ``dropout`` (float), ``hidden_scale`` (width multiplier for the
-    template model), ``epochs`` (int), ``class_weight`` ("balanced"), ``threshold`` ("auto",
-    binary only, when class weights are already in use). ``changes`` is empty when nothing can
-    be fixed by retraining.
+    Apply with ``config.update(result["changes"])``; a key set by an earlier finding is kept
+    (``lr_too_high`` wins the learning rate over ``plateau``). ``changes`` is empty when nothing
+    can be fixed by retraining.
     """
-    by_code = {f.code: f for f in findings}
     changes: dict[str, Any] = {}
     notes: list[str] = []
     addressed: list[str] = []
-    lr_now = config.get("lr") or DEFAULT_LR
-
-    def set_lr(code: str, value: float, why: str) -> None:
-        if "lr" not in changes:
-            changes["lr"] = float(value)
-            notes.append(f"learning rate {lr_now:.2g} -> {value:.2g} ({code}: {why})")
-            addressed.append(code)
-
-    for code, direction in (("lr_too_high", "down"), ("lr_too_low", "up")):
-        if code in by_code:
-            advised = by_code[code].evidence.get("advised_lr")
-            value = advised or (lr_now / LR_STEP if direction == "down" else lr_now * LR_STEP)
-            set_lr(code, value, "the advised rate")
-    if "plateau" in by_code:
-        suggested = by_code["plateau"].evidence.get("suggested_lr")
-        why = "range-test suggestion" if suggested else f"x{PLATEAU_LR_SCALE:g} to leave the flat"
-        set_lr("plateau", suggested or lr_now * PLATEAU_LR_SCALE, why)
-
-    if "overfitting" in by_code or "small_data" in by_code:
-        code = "overfitting" if "overfitting" in by_code else "small_data"
-        old = float(config.get("dropout") or 0.0)
-        new = OVERFIT_DROPOUT if old <= 0 else min(old + DROPOUT_STEP, MAX_DROPOUT)
-        if new > old:
-            changes["dropout"] = new
-            notes.append(f"dropout {old:g} -> {new:g} ({code})")
-        if not config.get("early_stopping"):
-            changes["early_stopping"] = True
-            notes.append(f"early stopping on validation loss, best epoch restored ({code})")
-        if new > old or not config.get("early_stopping"):
-            addressed.append(code)
-
-    if "underfitting" in by_code:
-        changes["hidden_scale"] = UNDERFIT_HIDDEN_SCALE * float(config.get("hidden_scale") or 1)
-        notes.append(f"hidden layers {UNDERFIT_HIDDEN_SCALE}x wider (underfitting)")
-        if config.get("epochs"):
-            changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
-            notes.append(f"epochs {config['epochs']} -> {changes['epochs']} (underfitting)")
-        addressed.append("underfitting")
-
-    imbalance = by_code.get("class_imbalance")
-    if "accuracy_paradox" in by_code or (imbalance and imbalance.severity != "info"):
-        code = "accuracy_paradox" if "accuracy_paradox" in by_code else "class_imbalance"
-        n_classes = (imbalance.evidence.get("n_classes") if imbalance else None) or config.get(
-            "n_classes")
-        if config.get("class_weight") != "balanced":
-            # Weights first: they change what is learned. Tuning the threshold as well would
-            # mostly undo their shift towards the rare class (it trades recall back for precision).
-            changes["class_weight"] = "balanced"
-            notes.append(f"class weights 'balanced' so the rare class counts in the loss ({code})")
-        elif n_classes == 2 and config.get("threshold") != "auto":
-            changes["threshold"] = "auto"
-            notes.append(f"decision threshold chosen on validation for best F1 ({code})")
-        addressed.append(code)
-
-    if "leakage" in by_code:
-        notes.append("leakage is not fixed by retraining: remove the duplicated rows and rerun")
+    for f in findings:
+        fn = REMEDIES.get(f.code)
+        remedy = fn(f, config) if fn else None
+        if remedy is not None:
+            fresh = {k: v for k, v in remedy.changes.items() if k not in changes}
+            if fresh:
+                changes.update(fresh)
+                notes += remedy.notes
+                addressed.append(f.code)
+        elif f.code in EXPLAIN_ONLY:
+            notes.append(EXPLAIN_ONLY[f.code])
     if not changes:
         notes.append("nothing to change: no finding has an automatic remedy")
     return {"changes": changes, "description": notes, "codes": addressed}
@@ -123,6 +224,22 @@ NETWORK_REMEDIES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
+def _network(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    """A network finding's model/optimizer change (nn/adjust.py applies it on the next build)."""
+    entry = NETWORK_REMEDIES.get(f.code)
+    if entry is None:
+        return None
+    changes, why = entry
+    if "lr_scale" in changes:  # relative to this round's rate, as the other rate remedies are
+        rate = float(config.get("lr") or _documented_lr(config) or DEFAULT_LR)
+        changes = {**changes, "lr_scale": None, "lr": rate * float(changes["lr_scale"])}
+    return Remedy(dict(changes), [f"{why} ({f.code})"])
+
+
+for _code in NETWORK_REMEDIES:  # the training monitor's findings (nnguru.training.monitor)
+    register_remedy(_code, _network)
+
+
 def network_remedy(finding: Finding) -> dict[str, Any] | None:
     """``{"changes": ..., "description": [...], "codes": [code]}`` for one network finding, else None."""
     entry = NETWORK_REMEDIES.get(finding.code)
@@ -130,3 +247,21 @@ def network_remedy(finding: Finding) -> dict[str, Any] | None:
         return None
     changes, why = entry
     return {"changes": dict(changes), "description": [f"{why} ({finding.code})"], "codes": [finding.code]}
+
+
+def strongest_remedy(findings: list[Finding], config: dict[str, Any],
+                     only: list[str] | None = None) -> dict[str, Any]:
+    """The remedy of the most severe finding that has one (``only``: codes allowed to act).
+
+    Same shape as :func:`remedies`, with ``codes`` the one finding acted on.
+    """
+    for f in _ordered(findings):
+        if only is not None and f.code not in only:
+            continue
+        fn = REMEDIES.get(f.code)
+        remedy = fn(f, config) if fn else None
+        if remedy is not None and remedy.changes:
+            return {"changes": remedy.changes, "description": remedy.notes, "codes": [f.code]}
+    notes = [EXPLAIN_ONLY[f.code] for f in findings if f.code in EXPLAIN_ONLY]
+    return {"changes": {}, "description": notes + ["nothing to change: no finding has an "
+                                                   "automatic remedy"], "codes": []}

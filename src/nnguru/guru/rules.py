@@ -68,6 +68,14 @@ OSC_MIN_SHARE = 0.3
 OSC_MIN_RISES = 2
 # Shape rules need a few points; below this they stay silent rather than guess.
 OSC_MIN_EPOCHS = 5
+# Stalled by too large steps (SGD at lr 3 kills the ReLUs and bounces at the prior's loss): the
+# training loss never gets 5% below predicting the class shares, which the output bias alone
+# learns in an epoch at any sane rate...
+STALL_MAX_BELOW_BASELINE = 0.05
+# ...and the validation loss (no dropout noise there) goes up in at least 30% of epoch steps, each
+# time by 0.5% of its level: a crawl descends on validation every epoch, a stall wanders.
+STALL_RISE_FRACTION = 0.005
+STALL_MIN_SHARE = 0.3
 # The value advised when the learning rate is too high / too low: one decade down / up.
 LR_STEP = 10.0
 # What Keras and PyTorch's Adam use when the user set nothing (for advice only).
@@ -84,6 +92,13 @@ LR_LOW_MAX_TOTAL_DROP = 0.5
 LR_LOW_MIN_LINEARITY = 0.5
 # ...and still measurably moving (relative drop per epoch); below this the loss is flat.
 LR_LOW_MIN_RATE = 1e-4
+# A curve still at the prior-predictor loss (within 20%) learned nothing yet, so a slower steady
+# descent (lr 3e-5 with SGD moves the validation loss ~0.01% per epoch) is a crawl too.
+LR_LOW_MIN_RATE_UNTRAINED = 1e-5
+# Dropout makes the epoch-mean training loss noisy: the crawl test also reads a 3-epoch moving
+# average of it and the validation curve (computed without dropout).
+LR_LOW_SMOOTH = 3
+LR_LOW_MAX_NOISE_RISE = 0.02
 
 # --- plateau ---------------------------------------------------------------------------------
 # An epoch that changes the loss by less than 1% is flat.
@@ -134,6 +149,14 @@ LEAKAGE_ERROR_SHARE = 0.05
 # A single shared row is common in coarse data (iris has exact duplicate flowers) and moves the
 # score by one sample: at least 2 are needed.
 LEAKAGE_MIN_COUNT = 2
+
+# --- label_errors --------------------------------------------------------------------------
+# Confident learning flags ~0.2% of digits' clean labels and ~22% with 20% flipped: 5% (and at
+# least 5 samples) is well above what a clean set with a decent cheap model shows; 15% means the
+# labels themselves limit what can be learned.
+LABEL_ERRORS_MIN_SHARE = 0.05
+LABEL_ERRORS_MIN_COUNT = 5
+LABEL_ERRORS_ERROR_SHARE = 0.15
 
 # --- small_data ------------------------------------------------------------------------------
 # Fewer than 10 training samples in some class: its metrics are a coin toss.
@@ -195,6 +218,8 @@ class RunFacts:
     class_weight: Any = None
     restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
     monitor: dict[str, Any] | None = None  # monitor.json: inside the network (guru/network_rules.py)
+    label_issues: dict[str, Any] | None = None  # guru.data_checks.label_issues
+    near_duplicates: int | None = None  # test samples with a near-copy in training
 
     @property
     def has_classes(self) -> bool:
@@ -273,6 +298,8 @@ def gather_facts(
     class_weight: Any = None,
     restored_epoch: int | None = None,
     monitor: dict[str, Any] | None = None,
+    label_issues: dict[str, Any] | None = None,
+    near_duplicates: int | None = None,
 ) -> RunFacts:
     """Read the inputs of :func:`diagnose` from the schema (exposed for tests and custom rules)."""
     history = history or {}
@@ -306,6 +333,8 @@ def gather_facts(
         class_weight=class_weight,
         restored_epoch=restored_epoch,
         monitor=monitor or None,
+        label_issues=label_issues,
+        near_duplicates=near_duplicates,
     )
 
 
@@ -366,6 +395,10 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
             f"The best training loss {np.min(loss):.4g} stayed above {LR_HIGH_ABOVE_BASELINE}x "
             f"the {base:.4g} of just predicting the class shares: the steps overshoot."))
         return Finding("lr_too_high", "warning", ev, advice)
+    stall = _stall(f, base)
+    if stall is not None:
+        ev.update(stall)
+        return Finding("lr_too_high", "warning", ev, advice)
     if n >= OSC_MIN_EPOCHS:
         d = np.diff(loss)
         rises = int(np.sum((d > OSC_RISE_FRACTION * np.abs(loss[:-1]))
@@ -378,27 +411,75 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
     return None
 
 
+def _stall(f: RunFacts, base: float | None) -> dict[str, Any] | None:
+    """Evidence that the loss sits at the prior's level and wanders: steps too large to descend."""
+    loss, n = f.loss, f.n_epochs
+    curve = f.val_loss if f.val_loss is not None and len(f.val_loss) == n else loss
+    if not base or n < OSC_MIN_EPOCHS or not np.isfinite(curve).all():
+        return None
+    if np.min(loss[1:]) < (1 - STALL_MAX_BELOW_BASELINE) * base:
+        return None
+    d = np.diff(curve)
+    rises = int(np.sum(d > STALL_RISE_FRACTION * np.abs(curve[:-1])))
+    if rises / (n - 1) < STALL_MIN_SHARE:
+        return None
+    which = "validation" if curve is not loss else "training"
+    return {"min_loss": _r(np.min(loss)), "baseline_loss": _r(base), "rises": rises,
+            "epoch_steps": n - 1, "curve": which, "summary": (
+                f"The training loss never got below {np.min(loss):.4g}, the {base:.4g} of just "
+                f"predicting the class shares, and the {which} loss went up in {rises} of "
+                f"{n - 1} epochs: the steps are too large to descend (they bounce, or killed the "
+                "units), not too small.")}
+
+
+def _crawl(curve: np.ndarray, untrained: bool) -> dict[str, float] | None:
+    """Shape of a crawl: a steady, slow, straight descent (None when the curve is not one)."""
+    n = len(curve)
+    if n < LR_LOW_MIN_EPOCHS or not np.isfinite(curve).all() or curve[0] <= 0:
+        return None
+    d = np.diff(curve)
+    share_down = float(np.mean(d < 0))
+    total_drop = float((curve[0] - curve[-1]) / curve[0])
+    third = max(1, (n - 1) // 3)
+    early = curve[0] - curve[third]
+    late = curve[-1 - third] - curve[-1]
+    linearity = float(late / early) if early > 0 else 0.0
+    late_rate = float(late / third / curve[0])
+    min_rate = LR_LOW_MIN_RATE_UNTRAINED if untrained else LR_LOW_MIN_RATE
+    if not (share_down >= LR_LOW_MIN_SHARE_DOWN and 0 < total_drop < LR_LOW_MAX_TOTAL_DROP
+            and linearity >= LR_LOW_MIN_LINEARITY and late_rate >= min_rate):
+        return None
+    return {"share_down": share_down, "total_drop": total_drop, "linearity": linearity}
+
+
 def _lr_too_low(f: RunFacts) -> Finding | None:
     loss, n = f.loss, f.n_epochs
     if n < LR_LOW_MIN_EPOCHS or not np.isfinite(loss).all() or loss[0] <= 0:
         return None
-    d = np.diff(loss)
-    share_down = float(np.mean(d < 0))
-    total_drop = float((loss[0] - loss[-1]) / loss[0])
-    third = max(1, (n - 1) // 3)
-    early = loss[0] - loss[third]
-    late = loss[-1 - third] - loss[-1]
-    linearity = float(late / early) if early > 0 else 0.0
-    late_rate = float(late / third / loss[0])
-    if not (share_down >= LR_LOW_MIN_SHARE_DOWN and 0 < total_drop < LR_LOW_MAX_TOTAL_DROP
-            and linearity >= LR_LOW_MIN_LINEARITY and late_rate >= LR_LOW_MIN_RATE):
+    base = f.train_baseline_loss()
+    untrained = bool(base) and float(np.min(loss)) >= UNDERFIT_LOSS_RATIO * base
+    k = LR_LOW_SMOOTH
+    smooth = np.convolve(loss, np.ones(k) / k, mode="valid") if n >= LR_LOW_MIN_EPOCHS + k - 1 \
+        else loss
+    candidates = [("training", loss), ("smoothed training", smooth)]
+    if f.val_loss is not None and len(f.val_loss) == n:
+        candidates.append(("validation", f.val_loss))
+    found = next(((which, shape) for which, curve in candidates
+                  if (shape := _crawl(curve, untrained)) is not None), None)
+    if found is None:
         return None
+    which, shape = found
+    # Training itself must not trend up (a rising training loss is never a crawl); dropout noise
+    # of a percent or two either way is allowed.
+    if smooth[-1] > (1 + LR_LOW_MAX_NOISE_RISE) * smooth[0]:
+        return None
+    share_down, total_drop = shape["share_down"], shape["total_drop"]
     value, why = _lr_value_advice(f, "up")
     ev = {"lr": f.lr, "advised_lr": _r(value), "epochs": n, "first_loss": _r(loss[0]),
-          "final_loss": _r(loss[-1]),
+          "final_loss": _r(loss[-1]), "curve": which,
           "total_drop": _r(total_drop), "share_of_epochs_down": _r(share_down),
-          "late_vs_early_speed": _r(linearity), "summary": (
-              f"The training loss fell steadily ({share_down:.0%} of epochs) but slowly: only "
+          "late_vs_early_speed": _r(shape["linearity"]), "summary": (
+              f"The {which} loss fell steadily ({share_down:.0%} of epochs) but slowly: only "
               f"{total_drop:.1%} in {n} epochs, as fast at the end as at the start — the "
               "optimizer is crawling, not converging.")}
     advice = (f"Raise the learning rate to {value:.2g} ({why}); `nnguru lr-find` shows the "
@@ -605,20 +686,44 @@ def _class_imbalance(f: RunFacts) -> Finding | None:
 
 
 def _leakage(f: RunFacts) -> Finding | None:
-    count = f.leakage_count
+    exact, near = f.leakage_count or 0, f.near_duplicates or 0
+    count = max(exact, near)
     if not count or count < LEAKAGE_MIN_COUNT:
         return None
     share = count / f.n_test if f.n_test else None
     if share is not None and share < LEAKAGE_MIN_SHARE:
         return None
     severe = share is None or share >= LEAKAGE_ERROR_SHARE
-    ev = {"duplicated_test_samples": int(count), "test_samples": f.n_test,
-          "share_of_test": _r(share), "summary": (
+    near_only = near > exact
+    ev = {"duplicated_test_samples": int(count), "exact_copies": int(exact),
+          "near_copies": int(near) if f.near_duplicates is not None else None,
+          "test_samples": f.n_test, "share_of_test": _r(share), "summary": (
               f"{count} test samples" + (f" ({share:.1%} of the test split)" if share else "")
-              + " also appear in the training data: the test score rewards memory, not skill.")}
+              + (" have a near-copy (resized, re-encoded or slightly changed)" if near_only
+                 else " also appear") + " in the training data: the test score rewards memory, "
+              "not skill.")}
     advice = ("Remove duplicates before splitting (or split by group, e.g. per patient/user), "
               "then retrain and re-evaluate; until then the test score is optimistic.")
     return Finding("leakage", "error" if severe else "warning", ev, advice)
+
+
+def _label_errors(f: RunFacts) -> Finding | None:
+    li = f.label_issues
+    share, count = float(li.get("share") or 0.0), int(li.get("count") or 0)
+    if share < LABEL_ERRORS_MIN_SHARE or count < LABEL_ERRORS_MIN_COUNT:
+        return None
+    rows = li.get("rows") or []
+    shown = "; ".join(f"{r['item']}: given {r['given']!r}, likely {r['likely']!r}" for r in rows[:5])
+    ev = {"suspicious": count, "checked": li.get("checked"), "share": _r(share),
+          "method": li.get("method"), "rows": rows,
+          "train_indices": li.get("train_indices") or [], "summary": (
+              f"{count} of {li.get('checked')} training samples ({share:.1%}) look mislabeled: a "
+              f"held-out model finds another class far more likely (e.g. {shown}).")}
+    severity = "error" if share >= LABEL_ERRORS_ERROR_SHARE else "warning"
+    advice = ("Check the listed samples (diagnosis.json lists the most suspicious with given and "
+              "likely labels) and correct or drop the wrong ones; `--auto-fix` retrains without "
+              "them. Noisy labels cap the accuracy any model can reach and mislead validation.")
+    return Finding("label_errors", severity, ev, advice)
 
 
 def _small_data(f: RunFacts) -> Finding | None:
@@ -724,21 +829,28 @@ class Rule:
     check: Callable[[RunFacts], Finding | None]
     suppresses: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()  # RunFacts fields that must be present for the check to run
+    lr_direction: str | None = None  # "up" / "down": where the advice moves the learning rate
 
 
 RULES: dict[str, Rule] = {}
+LR_DIRECTIONS = (None, "up", "down")
 _FACT_NAMES = frozenset(field.name for field in fields(RunFacts))
 
 
 def register(code: str, check: Callable[[RunFacts], Finding | None], *,
              suppresses: Iterable[str] = (), needs: Iterable[str] = (),
-             replace: bool = False) -> None:
+             lr_direction: str | None = None, replace: bool = False) -> None:
     """Add a rule that :func:`diagnose` runs after those registered before it.
 
     ``check(facts)`` returns a :class:`Finding` with ``code`` or None. ``suppresses``: the codes
     whose findings this one explains (they are dropped when it fires). ``needs``: RunFacts
-    fields without which the rule is skipped.
+    fields without which the rule is skipped. ``lr_direction`` ("up" or "down"): where the
+    advice moves the learning rate; of two findings of one run advising opposite directions, the
+    one registered first is kept (a run's advice never contradicts itself).
     """
+    if lr_direction not in LR_DIRECTIONS:
+        raise NNGuruError(f"rule {code!r}: lr_direction must be one of {LR_DIRECTIONS}; received "
+                          f"{lr_direction!r}.")
     needs = tuple(needs)
     unknown = sorted(set(needs) - _FACT_NAMES)
     if unknown:
@@ -747,24 +859,25 @@ def register(code: str, check: Callable[[RunFacts], Finding | None], *,
     if code in RULES and not replace:
         raise NNGuruError(f"a guru rule {code!r} is already registered; pass replace=True to "
                           "override it.")
-    RULES[code] = Rule(code, check, tuple(suppresses), needs)
+    RULES[code] = Rule(code, check, tuple(suppresses), needs, lr_direction)
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (hasattr(value, "__len__") and len(value) == 0)
 
 
-register("lr_too_high", _lr_too_high, needs=("loss",), suppresses=(
+register("lr_too_high", _lr_too_high, needs=("loss",), lr_direction="down", suppresses=(
     "lr_too_low", "plateau", "overfitting", "underfitting", "worse_than_baseline"))
-register("lr_too_low", _lr_too_low, needs=("loss",),
+register("lr_too_low", _lr_too_low, needs=("loss",), lr_direction="up",
          suppresses=("plateau", "underfitting", "worse_than_baseline"))
-register("plateau", _plateau, needs=("loss",))
+register("plateau", _plateau, needs=("loss",), lr_direction="up")
 register("overfitting", _overfitting, needs=("loss",), suppresses=("underfitting",))
-register("underfitting", _underfitting)
+register("underfitting", _underfitting, lr_direction="up")
 register("class_imbalance", _class_imbalance, needs=("class_counts",))
 register("accuracy_paradox", _accuracy_paradox, needs=("class_counts", "eval_metrics"),
          suppresses=("underfitting",))
-register("leakage", _leakage, needs=("leakage_count",))
+register("leakage", _leakage)
+register("label_errors", _label_errors, needs=("label_issues",))
 register("small_data", _small_data)
 register("worse_than_baseline", _worse_than_baseline,
          needs=("headline", "test_metrics", "baselines"), suppresses=("underfitting",))
@@ -784,6 +897,8 @@ def diagnose(
     class_weight: Any = None,
     restored_epoch: int | None = None,
     monitor: dict[str, Any] | None = None,
+    label_issues: dict[str, Any] | None = None,
+    near_duplicates: int | None = None,
 ) -> list[Finding]:
     """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
 
@@ -796,7 +911,10 @@ def diagnose(
     {label: weight}) is what the training loss was weighted with, so it is compared with the
     right prior-predictor loss; ``restored_epoch`` (1-based) is the epoch whose weights early
     stopping restored, if it did; ``monitor`` is what the network monitor measured
-    (``monitor.json``, :mod:`nnguru.training.monitor`), read by :mod:`nnguru.guru.network_rules`.
+    (``monitor.json``, :mod:`nnguru.training.monitor`), read by :mod:`nnguru.guru.network_rules`;
+    ``label_issues`` and ``near_duplicates`` come from :mod:`nnguru.guru.data_checks` (likely
+    mislabeled training samples; test samples with a near-copy in training, counted by ``leakage``
+    next to the exact copies).
     """
     wanted = list(RULES) if rules is None else list(rules)
     unknown = [code for code in wanted if code not in RULES]
@@ -805,7 +923,8 @@ def diagnose(
     f = gather_facts(history=history, data_report=data_report, metrics=metrics,
                      headline=headline, n_params=n_params, n_classes=n_classes, lr=lr,
                      suggested_lr=suggested_lr, class_weight=class_weight,
-                     restored_epoch=restored_epoch, monitor=monitor)
+                     restored_epoch=restored_epoch, monitor=monitor, label_issues=label_issues,
+                     near_duplicates=near_duplicates)
     found = []
     for rule in (RULES[code] for code in RULES if code in wanted):
         if all(_present(getattr(f, need)) for need in rule.needs):
@@ -814,6 +933,10 @@ def diagnose(
                 found.append(finding)
     suppressed = {code for x in found for code in RULES[x.code].suppresses}
     found = [x for x in found if x.code not in suppressed]
+    # Opposite learning-rate advice: the first registered direction wins (rules run in order).
+    direction = next((RULES[x.code].lr_direction for x in found if RULES[x.code].lr_direction),
+                     None)
+    found = [x for x in found if RULES[x.code].lr_direction in (None, direction)]
     if not found:
         return [_healthy(f)]
     return sorted(found, key=lambda x: SEVERITIES.index(x.severity))

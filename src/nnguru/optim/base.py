@@ -58,6 +58,9 @@ class ModelOptimizer(abc.ABC):
     """True: the loop passes the whole training split as one batch each step."""
     preferred_batch_size: int | None = None
     """Batch size the loop uses when the user did not choose one (None: the loop's default)."""
+    default_steps: int | None = None
+    """Whole-batch methods: the step budget ``nnguru train`` uses when no --epochs is given (one
+    epoch is one step there, so the epoch count chosen from the data size would be too few)."""
 
     def __init__(self, model: torch.nn.Module, lr: float, **hyper: Any) -> None:
         params = [p for p in model.parameters() if p.requires_grad]

@@ -36,6 +36,8 @@ class GradientDescent(ModelOptimizer):
 
     name = "gd"
     full_batch = True
+    # 500 full-batch steps: a digits MLP reaches ~0.91 validation accuracy at 300 (lr 0.1).
+    default_steps = 500
 
     def __init__(
         self,

@@ -40,6 +40,7 @@ class LBFGS(ModelOptimizer):
 
     name = "lbfgs"
     full_batch = True
+    default_steps = 200  # scikit-learn's MLP max_iter for lbfgs
     preferred_batch_size = 8192  # when full_batch=False: large batches keep curvature pairs sane
 
     def __init__(

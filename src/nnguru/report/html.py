@@ -361,7 +361,30 @@ def _autofix_section(fix: dict[str, Any]) -> str:
             if isinstance(codes, list) and codes:
                 names = [c.get("code", "?") if isinstance(c, dict) else c for c in codes]
                 body += f"<p>Diagnosis {label}: {esc(', '.join(map(str, names)))}</p>"
+    body += _autofix_rounds(fix)
     return _section("autofix", "Auto-fix: before vs after", body) if body else ""
+
+
+def _autofix_rounds(fix: dict[str, Any]) -> str:
+    """Every --auto-fix round: what changed and why, validation scores, findings; the kept one."""
+    rounds = fix.get("rounds")
+    if not isinstance(rounds, list) or len(rounds) < 2:
+        return ""
+    metric = fix.get("selected_by") or "val_loss_best"
+    rows = []
+    for r in rounds:
+        if not isinstance(r, dict):
+            continue
+        val = r.get("val") if isinstance(r.get("val"), dict) else {}
+        score = r.get("val_loss_best") if metric == "val_loss_best" else val.get(metric)
+        kept = " (kept)" if r.get("round") == fix.get("chosen") else ""
+        rows.append(f"<tr><td>{esc(str(r.get('round')))}{kept}</td>"
+                    f"<td>{esc('; '.join(map(str, r.get('description') or [])))}</td>"
+                    f"<td class='num'>{esc(fmt(score))}</td>"
+                    f"<td>{esc(', '.join(map(str, r.get('diagnosis') or [])))}</td></tr>")
+    return (f"<h3>Rounds (chosen by validation {esc(metric)})</h3><table><tr><th>round</th>"
+            f"<th>change</th><th class='num'>validation {esc(metric)}</th><th>findings</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -142,7 +142,11 @@ class Task(ABC):
         x = {"train": pre.transform(tr.X), "val": pre.transform(va.X), "test": pre.transform(te.X)}
         y = {"train": pre.encode_y(tr.y), "val": pre.encode_y(va.y), "test": pre.encode_y(te.y)}
         self.check_prepared(pre, ds.target)
-        context = {"train_ids": item_ids(ds, train_i)}  # similarity search names items by these
+        # names of the training samples for the guru's listings (label errors): files, else rows;
+        # similarity search names items by train_ids
+        items = (tr.X["path"].astype(str).tolist() if isinstance(tr.X, pd.DataFrame) and "path" in tr.X
+                 else [f"row {int(i)}" for i in train_i])
+        context = {"train_ids": item_ids(ds, train_i), "train_items": items}
         return Prepared(data_report, pre, x, y, self.n_outputs(pre, y["train"]), ds.target, context)
 
     def prepare_stream(self, stream, console) -> Prepared:

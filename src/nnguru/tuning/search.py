@@ -353,9 +353,9 @@ def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: 
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         prune = PruneOnValLoss(trial)
         t0 = time.perf_counter()
-        history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=int(params.get(
-            "batch_size", cfg["batch_size"])), validation_data=(p.x["val"], p.y["val"]),
-            callbacks=[early, prune, *_budget(time_budget)], class_weight=class_weight, verbose=0)
+        history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=_batch(params, cfg),
+                            validation_data=(p.x["val"], p.y["val"]),
+                            callbacks=[early, prune, *_budget(time_budget)], class_weight=class_weight, verbose=0)
         logs = history.logs
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 3))
         trial.set_user_attr("epochs_run", len(logs.get("loss", [])))
@@ -372,6 +372,12 @@ def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: 
         return min(val)
 
     return objective
+
+
+def _batch(params: dict, cfg: dict) -> int | None:
+    """The trial's batch size: searched, else the run's (None: "auto", the optimizer's own)."""
+    value = params.get("batch_size", cfg["batch_size"])
+    return None if value == "auto" else int(value)
 
 
 def _budget(time_budget: float | None) -> list:
@@ -441,7 +447,7 @@ def _retrain(rd, chosen, p, family, space: dict, study, settings: dict, console)
     best = study.best_trial
     params = full_params(family, p, space, best.params)
     cfg = chosen.cfg
-    cfg.update(batch_size=int(params.get("batch_size", cfg["batch_size"])), dropout=float(params["dropout"]),
+    cfg.update(batch_size=_batch(params, cfg) or "auto", dropout=float(params["dropout"]),
                optimizer={"name": params["optimizer"], **({"weight_decay": float(params["weight_decay"])}
                                                          if "weight_decay" in params else {})},
                lr=float(params["lr"]) if "lr" in params else None)

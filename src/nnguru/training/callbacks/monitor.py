@@ -28,6 +28,9 @@ def read(logs: dict, monitor: str, who: str) -> float | None:
     """The monitored value, or a clear error listing what is logged."""
     if monitor in logs:
         return float(logs[monitor])
+    loss = logs.get("loss")
+    if isinstance(loss, float) and math.isnan(loss):
+        return float("nan")  # a diverged epoch logs only its NaN loss: nothing improved
     if not monitor.startswith("val_") or any(k.startswith("val_") for k in logs):
         raise NNGuruError(
             f"{who} monitors {monitor!r}, which is not logged. Available: {', '.join(sorted(logs))}."

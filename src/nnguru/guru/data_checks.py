@@ -1,0 +1,147 @@
+"""Data-side signals the curves cannot show: likely label errors and near-duplicates across splits.
+
+Label errors are found by confident learning (Northcutt et al. 2021, the ``cleanlab`` package) on
+out-of-fold predicted probabilities of a cheap model (scikit-learn's logistic regression on the
+preprocessed features, ``cross_val_predict``): a sample whose given label the held-out model
+finds much less likely than another class, judged against per-class confidence thresholds, is
+suspicious when it also gets under 10% for its given label.
+Near-duplicates are test samples whose nearest training sample (in the preprocessed
+feature space) is far closer than training samples are to each other: copies that were resized,
+re-encoded, rounded or slightly noised, which the exact-copy count of ``leakage`` misses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Out-of-fold probabilities from 5 folds (scikit-learn's default) of a logistic regression: cheap,
+# calibrated enough for confident learning, and blind to the network being diagnosed.
+LABEL_FOLDS = 5
+# At most this many training samples are checked (a seeded sample beyond): minutes on MNIST
+# otherwise. The share found there estimates the share in the whole split.
+LABEL_MAX_SAMPLES = 5000
+# Features beyond this many are reduced by a seeded random projection before the cheap model.
+LABEL_MAX_FEATURES = 256
+# Every class needs this many samples for a fold split; rarer classes make the check skip.
+LABEL_MIN_PER_CLASS = LABEL_FOLDS
+# Only clear contradictions count: the held-out model gives the given label under 10%. Confident
+# learning alone also flags the honest overlap of a noisy task (labels from y = x + noise: ~20% of
+# rows, most at 0.1-0.45), which no relabeling fixes; flipped labels sit near 0.01.
+LABEL_MAX_GIVEN_PROB = 0.1
+# How many suspicious samples the finding lists (most confident first); the count covers all.
+LABEL_LIST = 20
+
+# A test sample is a near-duplicate when its nearest training neighbour is closer than 10% of the
+# median nearest-neighbour distance among training samples (independent draws sit near 100%).
+NEAR_DUP_FRACTION = 0.1
+NEAR_DUP_MAX_TRAIN = 20000
+NEAR_DUP_MAX_TEST = 5000
+
+
+def _features(x: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Flat float features (random projection when wide), or None when x is not numeric."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub" or len(x) == 0:
+        return None
+    x = x.reshape(len(x), -1).astype(np.float32)
+    if not np.isfinite(x).all():
+        return None
+    if x.shape[1] > LABEL_MAX_FEATURES:
+        proj = rng.standard_normal((x.shape[1], LABEL_MAX_FEATURES)).astype(np.float32)
+        x = x @ (proj / np.sqrt(LABEL_MAX_FEATURES))
+    return x
+
+
+def label_issues(x: np.ndarray, y: np.ndarray, *, classes: list[Any] | None = None,
+                 items: list[Any] | None = None, seed: int = 0) -> dict[str, Any] | None:
+    """Likely mislabeled training samples, or None when the check does not apply.
+
+    ``x``: preprocessed inputs; ``y``: encoded labels 0..K-1; ``classes``: the label of each code
+    (for the listing); ``items``: what names each sample (a file path or a row number). Returns
+    ``{"checked", "count", "share", "rows": [{"item", "given", "likely", "given_prob"}],
+    "train_indices", "method"}``: ``rows`` the most confidently wrong first, ``train_indices``
+    the positions in the training split of every suspicious sample (what auto-fix drops).
+    """
+    from cleanlab.filter import find_label_issues
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu" or len(y) == 0:
+        return None
+    index = np.arange(len(y))
+    if len(y) > LABEL_MAX_SAMPLES:
+        index = np.sort(rng.choice(len(y), LABEL_MAX_SAMPLES, replace=False))
+    feats = _features(np.asarray(x)[index], rng)
+    labels = y[index]
+    counts = np.bincount(labels)
+    if feats is None or (counts > 0).sum() < 2 or counts[counts > 0].min() < LABEL_MIN_PER_CLASS:
+        return None
+    present = np.flatnonzero(counts)  # cleanlab wants labels 0..K'-1
+    remap = np.full(counts.size, -1)
+    remap[present] = np.arange(len(present))
+    dense = remap[labels]
+    feats = StandardScaler().fit_transform(feats)
+    model = LogisticRegression(max_iter=300)
+    folds = StratifiedKFold(LABEL_FOLDS, shuffle=True, random_state=seed)
+    probs = cross_val_predict(model, feats, dense, cv=folds, method="predict_proba")
+    ranked = find_label_issues(dense, probs, return_indices_ranked_by="self_confidence")
+    ranked = np.array([i for i in ranked if probs[i, dense[i]] < LABEL_MAX_GIVEN_PROB], dtype=int)
+
+    def name(code: int) -> Any:
+        return classes[code] if classes is not None and code < len(classes) else int(code)
+
+    rows = []
+    for i in ranked[:LABEL_LIST]:
+        k = int(index[i])
+        rows.append({"item": items[k] if items is not None else k,
+                     "given": name(int(present[dense[i]])),
+                     "likely": name(int(present[int(np.argmax(probs[i]))])),
+                     "given_prob": round(float(probs[i, dense[i]]), 3)})
+    return {"checked": int(len(index)), "count": int(len(ranked)),
+            "share": float(len(ranked) / len(index)), "rows": rows,
+            "train_indices": sorted(int(index[i]) for i in ranked),
+            "method": (f"cleanlab confident learning on {LABEL_FOLDS}-fold out-of-fold "
+                       "probabilities of a logistic regression")}
+
+
+def near_duplicates(train: np.ndarray, test: np.ndarray, *, seed: int = 0) -> dict[str, Any] | None:
+    """Test samples with a near-copy in training (preprocessed features); None when not numeric.
+
+    Returns ``{"count", "checked", "threshold", "median_train_distance"}``; ``count`` is scaled
+    to the whole test split when only a sample of it was checked.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(seed)
+    n_test = len(test)
+    if len(train) < 3 or n_test == 0:
+        return None
+    tr_i = np.arange(len(train)) if len(train) <= NEAR_DUP_MAX_TRAIN else rng.choice(
+        len(train), NEAR_DUP_MAX_TRAIN, replace=False)
+    te_i = np.arange(n_test) if n_test <= NEAR_DUP_MAX_TEST else rng.choice(
+        n_test, NEAR_DUP_MAX_TEST, replace=False)
+    a = np.asarray(train)[tr_i]
+    b = np.asarray(test)[te_i]
+    if a.dtype.kind not in "fiub" or b.dtype.kind not in "fiub":
+        return None
+    a = a.reshape(len(a), -1).astype(np.float32)
+    b = b.reshape(len(b), -1).astype(np.float32)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return None
+    nn = NearestNeighbors(n_neighbors=2).fit(a)
+    inner = nn.kneighbors(a[: min(len(a), 2000)], return_distance=True)[0][:, 1]
+    inner = inner[inner > 0]  # exact copies within training say nothing about spacing
+    if len(inner) == 0:
+        return None
+    median = float(np.median(inner))
+    threshold = NEAR_DUP_FRACTION * median
+    dist = nn.kneighbors(b, n_neighbors=1, return_distance=True)[0][:, 0]
+    found = int(np.sum(dist <= threshold))
+    count = round(found * n_test / len(b))
+    return {"count": int(count), "checked": int(len(b)), "threshold": threshold,
+            "median_train_distance": median}
