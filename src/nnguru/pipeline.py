@@ -295,7 +295,7 @@ def make_model(task: Task, p: Prepared, user_model=None):
     else:
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
-                                hidden_scale=float(cfg["hidden_scale"]))
+                                hidden_scale=float(cfg["hidden_scale"]), augment=cfg.get("augment"))
     if model._compile_args is None:
         opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": float(cfg["lr"])}
         model.compile(optimizer=opt, loss=task.loss, metrics=list(task.history_metrics))
