@@ -106,3 +106,21 @@ def test_evaluate_in_eval_mode_agrees_with_training_mode_outputs():
     acc_train = (proba.argmax(1) == y).mean()
     assert acc_eval > 0.8
     assert abs(acc_eval - acc_train) < 0.03 and abs(loss_eval - loss_train) < 0.1 * loss_train + 0.02
+
+
+@pytest.mark.parametrize("kernel, strides, shape", [(3, 1, (9, 7, 2)), (3, 2, (8, 6, 2)), (4, 1, (6, 6, 1))])
+def test_conv2d_same_padding_matches_explicit_zero_padding(kernel, strides, shape):
+    """The template's convolutions pad inside conv2d when the padding is symmetric; the oracle pads
+    explicitly (Keras's 'same': the extra row/column, if any, at the bottom/right)."""
+    from nnguru.nn.layers import Conv2D
+
+    layer = Conv2D(3, kernel, strides=strides, padding="same")
+    x = torch.randn(2, *shape)
+    layer(x)
+    out = layer(x)
+    h, w = shape[:2]
+    ph = max((-(-h // strides) - 1) * strides + kernel - h, 0)
+    pw = max((-(-w // strides) - 1) * strides + kernel - w, 0)
+    padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    expected = torch.nn.functional.conv2d(padded, layer.weight, layer.bias, strides).permute(0, 2, 3, 1)
+    torch.testing.assert_close(out, expected)
