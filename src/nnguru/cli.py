@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: 90s when --epochs is not given; none: no limit)")
     p.add_argument("--class-weight", choices=["balanced"], help="weight classes inversely to frequency")
     p.add_argument("--dropout", type=float, help="dropout rate of the template model")
+    p.add_argument("--augment", choices=("none", "shift", "flip"),
+                   help="image augmentation in training: shift (default), flip (shifts + horizontal "
+                        "flips, for photos; never for digits or text) or none")
     p.add_argument("--missing", choices=["fill", "drop"], help="fill missing values or drop the rows")
     p.add_argument("--zeros-as-missing", dest="placeholder_zeros", action="store_const", const="missing",
                    help="treat flagged placeholder zeros (zero where it is implausible) as missing values")
@@ -299,7 +302,8 @@ def cmd_inspect(args) -> int:
 
 
 TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed", "val_frac", "test_frac",
-              "early_stopping", "patience", "time_budget", "class_weight", "dropout", "missing", "drop_outliers",
+              "early_stopping", "patience", "time_budget", "class_weight", "dropout", "augment", "missing",
+              "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "auto_fix_rounds", "auto_fix_only",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "class_weight": None,  # None | "balanced" (classification)
     "dropout": None,  # None: the template's default
     "hidden_scale": 1.0,  # width multiplier of the template
+    "augment": None,  # images: None (shift) | none | shift | flip (nnguru.nn.templates.AUGMENTATIONS)
     "missing": "fill",  # fill (median / most frequent + indicator) | drop
     "placeholder_zeros": "flag",  # flag | missing (implausible zeros, e.g. a glucose of 0, become missing)
     "column_types": None,  # {column: numeric|categorical|text|datetime|path|identifier|ignore}
@@ -454,6 +455,8 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "class_weight": (_class_weight, "e.g. balanced"),
     "dropout": (_real(0.0, 1.0, low_open=False), "e.g. 0.2; leave it out for the template's default"),
     "hidden_scale": (_real(0.0), "e.g. 2.0 for twice as wide (default 1.0)"),
+    "augment": (_choice("none", "shift", "flip"),
+                "none, shift (the default for images) or flip (shifts and horizontal flips; not for digits or text)"),
     "missing": (_choice("fill", "drop"), "fill (the default) or drop"),
     "placeholder_zeros": (_choice("flag", "missing"), "flag (the default) or missing"),
     "column_types": (_column_types, "e.g. --column-type Pclass=categorical"),

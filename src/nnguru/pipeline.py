@@ -340,7 +340,7 @@ def make_model(task: Task, p: Prepared, user_model=None):
         extra = {"feature_scale": bool(recipe["feature_scale"])} if recipe else {}
         model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
-                                hidden_scale=float(cfg["hidden_scale"]), **extra)
+                                hidden_scale=float(cfg["hidden_scale"]), augment=cfg.get("augment"), **extra)
     # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
     model = adjust.apply_config(model, cfg, p.x["train"], task.loss_spec(recipe))
     model.table_recipe = recipe  # fit reads the learning-rate schedule from it

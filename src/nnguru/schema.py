@@ -13,7 +13,7 @@ a metric is better high or low.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 # --------------------------------------------------------------------------- data_report.json
 
@@ -50,6 +50,7 @@ class SplitReport(TypedDict):
     seed: int
     official_test_set: bool
     duplicates_train_test: int  # test samples with an exact copy in train (leakage)
+    train_only_classes: NotRequired[dict[str, int]]  # classes too small to split: label -> count, all in train
 
 
 class DataReport(TypedDict, total=False):

@@ -85,7 +85,7 @@ def test_image_featurizer_picks_most_common_size_and_majority_mode(files):
 
 def test_large_images_are_capped(files):
     featurizer = ImageFeaturizer().fit([str(files.png("big.png", size=(400, 200)))])
-    assert featurizer.size == (64, 128)
+    assert featurizer.size == (32, 64)  # the longer side capped at MAX_SIDE (64)
 
 
 def test_probe_catches_truncated_images(files):

@@ -25,7 +25,7 @@ import pandas as pd
 from nnguru import tasks
 from nnguru.data import columns as col
 from nnguru.data.features.audio import probe_audio
-from nnguru.data.features.image import probe_image
+from nnguru.data.features.image import GRAY_MODES, MAX_SIDE, probe_image
 from nnguru.data.types import Dataset
 from nnguru.errors import NNGuruError
 from nnguru.jsonutil import jsonable
@@ -323,14 +323,20 @@ def _image_formats(probes: list) -> dict:
     sizes = Counter(f"{p.size[0]}x{p.size[1]}" for p in probes)
     modes = Counter(p.mode for p in probes)
     common = sizes.most_common(1)[0]
+    gray = sum(n for mode, n in modes.items() if mode in GRAY_MODES)
+    target = "L" if gray >= len(probes) / 2 else "RGB"
     return {
         "images": len(probes),
         "sizes": dict(sizes.most_common(10)),
         "modes": dict(modes),
         "most_common_size": common[0],
         "images_to_resize": len(probes) - common[1],
-        "note": "the preprocessor resizes every image to the most common training size "
-        "(width x height, capped at 128 px) and one color mode, then scales pixels to 0-1",
+        "color_mode": target,  # the majority channel count; the other images are converted to it
+        "images_to_convert": sum(n for mode, n in modes.items() if mode != target),
+        "exif_rotated": sum(p.rotated for p in probes),  # turned upright on loading
+        "note": "the preprocessor turns every image upright (EXIF orientation), converts it to the "
+        "majority color mode (16-bit scaled to 8 bits, transparency on white), resizes it to the median "
+        f"training size (longer side capped at {MAX_SIDE} px), then scales pixels to 0-1",
     }
 
 

@@ -47,7 +47,7 @@ OPTIONS = {
               "-1/+1 column, what nnguru train uses for tables)",
     "text_features": "word n-grams kept per text column (default 2000)",
     "char_features": "character n-grams kept per text column (default 1000)",
-    "image_size": "(height, width) of images; default: the most common training size",
+    "image_size": "(height, width) of images; default: the median training size, longer side at most 64",
     "color_mode": "'grayscale' or 'rgb'; default: grayscale only if every image is",
     "sample_rate": "audio sample rate in Hz; default: the most common training rate",
     "duration": "audio clip length in seconds; default: 95th percentile of training lengths",

@@ -11,6 +11,20 @@ from sklearn.model_selection import train_test_split
 
 from nnguru.errors import NNGuruError
 
+# A class with fewer members cannot be in train, validation and test at once: its rows all train,
+# so the other classes stay stratified (one lone image no longer turns stratification off for all).
+MIN_CLASS_TO_SPLIT = 3
+
+
+def train_only_classes(y: np.ndarray | None) -> dict[str, int]:
+    """Classes too small to split (label -> count): :func:`three_way_split` puts them in train."""
+    if y is None:
+        return {}
+    labels, counts = np.unique(np.asarray(y, dtype=str), return_counts=True)
+    if len(labels) < 2:
+        return {}
+    return {str(k): int(n) for k, n in zip(labels, counts, strict=True) if n < MIN_CLASS_TO_SPLIT}
+
 
 def _can_stratify(y: np.ndarray | None, n_take: int) -> bool:
     """Stratify only when every class has at least 2 members and the split can hold each class."""
@@ -32,10 +46,17 @@ def three_way_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices of the train, validation and test rows (default 70/15/15).
 
-    ``y`` given and ``stratify`` true keeps class proportions in every part (falls back to a plain
-    random split when a class is too rare to stratify). ``split_hint`` rows marked "test" form the
-    test split; validation is then drawn from the rest.
+    ``y`` given and ``stratify`` true keeps class proportions in every part; the rows of classes
+    under :data:`MIN_CLASS_TO_SPLIT` members all go to train (see :func:`train_only_classes`).
+    ``split_hint`` rows marked "test" form the test split; validation is then drawn from the rest.
     """
+    rare = train_only_classes(y) if stratify and split_hint is None else {}
+    if rare:
+        pinned = np.isin(np.asarray(y, dtype=str), list(rare))
+        kept = np.flatnonzero(~pinned)
+        train, val, test = three_way_split(len(kept), np.asarray(y)[kept], val_frac=val_frac, test_frac=test_frac,
+                                           seed=seed, stratify=stratify)
+        return np.sort(np.concatenate([kept[train], np.flatnonzero(pinned)])), kept[val], kept[test]
     for name, frac in (("val_frac", val_frac), ("test_frac", test_frac)):
         if not 0.0 <= frac < 1.0:
             raise NNGuruError(f"{name} must be in [0, 1); received {frac!r}. The default is 0.15.")

@@ -105,7 +105,7 @@ class Task(ABC):
         from nnguru.data.clean import clean, duplicates_across
         from nnguru.data.inspect import print_data_report
         from nnguru.data.preprocess import Preprocessor
-        from nnguru.data.split import three_way_split
+        from nnguru.data.split import MIN_CLASS_TO_SPLIT, three_way_split, train_only_classes
 
         cfg = self.cfg
         ds, data_report = clean(ds, missing=cfg["missing"], drop_outliers=bool(cfg["drop_outliers"]),
@@ -118,15 +118,22 @@ class Task(ABC):
             len(ds), stratify, val_frac=cfg["val_frac"], test_frac=cfg["test_frac"],
             seed=int(cfg["seed"]), split_hint=ds.split_hint)
         tr, va, te = ds.take(train_i), ds.take(val_i), ds.take(test_i)
+        rare = train_only_classes(stratify) if ds.split_hint is None else {}
+        if rare:  # too few to split: trained on, never scored (reported, not a crash)
+            data_report.setdefault("warnings", []).append(
+                f"Class(es) {rare} have fewer than {MIN_CLASS_TO_SPLIT} samples: they are used for training "
+                "only, so the validation and test scores do not cover them. Add samples to those classes, "
+                "or remove them.")
         leakage = duplicates_across(tr, te) if len(te) else 0
         data_report["split"] = {"method": self.split_method, "train": len(tr), "val": len(va),
                                 "test": len(te), "stratified": stratify is not None,
                                 "seed": int(cfg["seed"]), "official_test_set": ds.split_hint is not None,
-                                "duplicates_train_test": leakage}
+                                "duplicates_train_test": leakage, "train_only_classes": rare}
         console.rule("[bold]2. Split[/]")
         console.print(f"train {len(tr):,} · validation {len(va):,} · test {len(te):,} (the test part "
                       "stays untouched until the end)"
-                      + (f" · [yellow]{leakage} test rows also appear in train[/]" if leakage else ""))
+                      + (f" · [yellow]{leakage} test rows also appear in train[/]" if leakage else "")
+                      + (f" · [yellow]class(es) {rare} too small to split: training only[/]" if rare else ""))
 
         # zeros the cleaner treated as missing stay missing in new data too (predict, evaluate)
         zeros = [c for c, f in data_report.get("placeholder_zeros", {}).items()

@@ -73,9 +73,12 @@ class Conv2D(_Kernel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 3, 1, 2)  # NHWC view in channels_last memory format: no copy
-        if self._pads is not None and any(self._pads):
-            x = F.pad(x, self._pads)
-        y = F.conv2d(x, self.weight, self.bias, self.strides, dilation=self.dilation_rate)
+        pads, padding = self._pads, 0
+        if pads is not None and pads[0] == pads[1] and pads[2] == pads[3]:
+            pads, padding = None, (pads[2], pads[0])  # symmetric: the convolution pads, no padded copy
+        if pads is not None and any(pads):
+            x = F.pad(x, pads)
+        y = F.conv2d(x, self.weight, self.bias, self.strides, padding, self.dilation_rate)
         return self.activate(y.permute(0, 2, 3, 1))
 
     def get_config(self) -> dict:
