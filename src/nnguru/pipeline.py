@@ -448,7 +448,9 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
 
         warm = transfer.warm_up_head(model, p, cfg, console, class_weight)
     callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
-    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine":
+    # the table recipe's schedule goes with its Adam: a user's own optimizer (sgd at a chosen rate) keeps
+    # a constant rate, so a crawl still looks like one to the guru
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and cfg["optimizer"] == "adam":
         callbacks.insert(0, _cosine_schedule(model, epochs))
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
