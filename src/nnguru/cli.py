@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--transform", choices=["none", "log"], help="value transform (default: chosen on validation)")
     g.add_argument("--test-steps", type=int,
                    help="length of the test span (default: --test-frac of the series, at least 3 horizons)")
+    g = p.add_argument_group("without labels (--task anomaly | cluster; --target only evaluates)")
+    g.add_argument("--normal", help="anomaly: train on the rows with this label (default: every row)")
+    g.add_argument("--contamination", type=float,
+                   help="anomaly: share of rows to flag, in (0, 0.5) (default: above the 99th percentile of "
+                        "normal validation scores)")
+    g.add_argument("--clusters", type=int, help="cluster: number of clusters (default: best silhouette over 2..10)")
     _bool_flag(p, "auto-fix", "apply the guru's advice once, retrain, report before vs after")
     _bool_flag(p, "tensorboard", "also write TensorBoard event files (needs tensorboard)")
     _bool_flag(p, "stream", "read a CSV/Parquet table in chunks (data larger than memory; default: "
@@ -230,7 +236,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "early_stopping", "patience", "class_weight", "dropout", "missing", "drop_outliers",
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
-              "stream_threshold_mb", "shuffle_buffer")
+              "stream_threshold_mb", "shuffle_buffer", "normal", "contamination", "clusters")
 
 
 def cmd_train(args) -> int:

@@ -293,7 +293,7 @@ def make_model(task: Task, p: Prepared, user_model=None):
     if isinstance(user_model, Model):
         model = user_model
     else:
-        model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
+        model = templates.build(task.template(p.pre.input_shape), p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
                                 hidden_scale=float(cfg["hidden_scale"]))
     if model._compile_args is None:
@@ -453,7 +453,7 @@ def load(data: Any, cfg: dict):
         return Dataset(X=X, y=data[name].to_numpy(), name="dataframe", kind="table", target=name,
                        info={"source": "dataframe", "column_types": types})
     ds = sources.load(str(data), target=cfg["target"], **{k: cfg[k] for k in SOURCE_OPTIONS})
-    if ds.y is None:
+    if ds.y is None and (not tasks.check(cfg["task"]) or tasks.get(cfg["task"]).needs_target):
         raise NNGuruError(
             f"No target for {str(data)!r}: pass --target COLUMN (a name, or a position such as -1 for "
             "the last column)."

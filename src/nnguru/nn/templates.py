@@ -128,3 +128,6 @@ def build(name: str, input_shape, head: list, n_train: int, **kwargs) -> Sequent
     if name == "auto":
         name = "cnn" if len(input_shape) == 3 else "mlp"
     return _TEMPLATES[name](tuple(input_shape), head, n_train, **kwargs)
+
+
+import nnguru.nn.autoencoders  # noqa: E402,F401  (registers the autoencoder templates)
