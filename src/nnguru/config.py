@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "contamination": None,  # anomaly: share of rows to flag, in (0, 0.5) (default: 99th pct of normal scores)
     "clusters": None,  # cluster: the number of clusters (default: best silhouette over 2..10)
     "anomaly_threshold": None,  # learned by an anomaly run (validation quantile), used by predict
-    "cluster_centers": None,  # learned by a cluster run (k-means centres of the code), used by predict
+    "cluster_model": None,  # learned by a cluster run (micro-cluster centres of the code), used by predict
     "auto_fix": False,
     "tensorboard": False,
     "device": "auto",

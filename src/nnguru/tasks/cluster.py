@@ -1,13 +1,13 @@
 """Clustering: group rows that look alike, without labels.
 
-An autoencoder learns a code of the preprocessed data; k-means (scikit-learn) groups the codes of
-the training rows, with ``--clusters K`` or K chosen by the best silhouette over 2..10. The
-autoencoder is trained to reconstruct the mean of each row's nearest training neighbours rather than
-the row itself (a denoising target that pulls rows of one neighbourhood to one code), which is what
-makes its codes cluster better than the raw features. Validation and test rows are assigned to the
-nearest centre, as ``nnguru predict`` assigns new rows. Reported: silhouette and Davies-Bouldin
-(on the code), and with a label column (evaluation only) adjusted Rand index and NMI, next to
-k-means on the preprocessed features without the network, in the same run.
+An autoencoder learns a code of the preprocessed data. It is trained to reconstruct the mean of
+each row's nearest training neighbours rather than the row itself (a denoising target that pulls
+one neighbourhood to one code). The codes, scaled to unit length, are grouped by k-means into many
+small clusters that are merged into K along the nearest-neighbour graph (:class:`ClusterModel`), so
+clusters need not be round; K is ``--clusters`` or the best silhouette over 2..10. Validation, test
+and new rows (``nnguru predict``) go to the cluster of their nearest small-cluster centre.
+Reported: silhouette and Davies-Bouldin (on the code), and with a label column (evaluation only)
+adjusted Rand index and NMI, next to k-means on the preprocessed features without the network.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ SILHOUETTE_SAMPLE = 2000  # rows the silhouette is computed on (it costs N^2)
 NEIGHBOURS = 10  # the reconstruction target is the mean of this many nearest training rows (self included)
 TYPICAL = 5  # members listed per cluster: those nearest its centre
 KMEANS_INITS = 10
+MICRO_CLUSTERS = 50  # small k-means clusters merged into the final ones (at least 3 per cluster)
+GRAPH_NEIGHBOURS = 10  # nearest neighbours that link micro clusters
+FAINT_LINK = 1e-3  # weight of the distance-based link between every pair of micro clusters
 
 
 def cluster_metrics(points: np.ndarray, assigned: np.ndarray, labels: np.ndarray | None, seed: int) -> dict:
@@ -86,56 +89,70 @@ class Cluster(Reconstruction):
         return p
 
     # --- evaluate ---------------------------------------------------------------------------
-    def choose_k(self, codes: np.ndarray) -> tuple[int, list[dict]]:
+    def fit_clusters(self, codes: np.ndarray, k: int) -> ClusterModel:
+        """k-means into many small clusters, merged into ``k`` along the nearest-neighbour graph."""
+        return ClusterModel.fit(codes, k, int(self.cfg["seed"]))
+
+    def choose_k(self, codes: np.ndarray) -> tuple[ClusterModel, list[dict]]:
         """``--clusters``, else the K in 2..10 with the best silhouette on the training codes."""
-        from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
         if self.cfg.get("clusters"):
-            return int(self.cfg["clusters"]), []
-        seed, table = int(self.cfg["seed"]), []
+            return self.fit_clusters(codes, int(self.cfg["clusters"])), []
+        seed, table, best = int(self.cfg["seed"]), [], None
         for k in K_RANGE:
             if k >= len(codes):
                 break
-            assigned = KMeans(k, n_init=KMEANS_INITS, random_state=seed).fit_predict(codes)
-            table.append({"k": k, "silhouette": round(float(silhouette_score(
-                codes, assigned, sample_size=min(SILHOUETTE_SAMPLE, len(codes)), random_state=seed)), 4)})
-        if not table:
+            cm = self.fit_clusters(codes, k)
+            assigned = cm.assign(codes)
+            score = float(silhouette_score(codes, assigned, sample_size=min(SILHOUETTE_SAMPLE, len(codes)),
+                                           random_state=seed)) if len(np.unique(assigned)) > 1 else -1.0
+            table.append({"k": k, "silhouette": round(score, 4)})
+            if best is None or score > best[0]:
+                best = (score, cm)
+        if best is None:
             raise NNGuruError(f"Too few training rows ({len(codes)}) to cluster; use more data.")
-        return max(table, key=lambda row: row["silhouette"])["k"], table
+        return best[1], table
+
+    def embed_for_clusters(self, model, x: np.ndarray) -> np.ndarray:
+        """The code scaled to unit length: k-means then compares directions (cosine), which the
+        autoencoder's code separates better than lengths."""
+        return unit_rows(self.embed(model, x))
 
     def evaluate(self, model, p: Prepared) -> Evaluation:
         from sklearn.cluster import KMeans
         from sklearn.decomposition import PCA
 
         seed, labels = int(self.cfg["seed"]), p.context["labels"]
-        codes = {split: self.embed(model, p.x[split]) for split in ("train", "val", "test")}
-        k, tried = self.choose_k(codes["train"])
-        km = KMeans(k, n_init=KMEANS_INITS, random_state=seed).fit(codes["train"])
+        codes = {split: self.embed_for_clusters(model, p.x[split]) for split in ("train", "val", "test")}
+        cm, tried = self.choose_k(codes["train"])
+        k = cm.k
         flat = {s: p.x[s].reshape(len(p.x[s]), -1) for s in ("train", "test")}
         ref = KMeans(k, n_init=KMEANS_INITS, random_state=seed).fit(flat["train"])
-        metrics: dict[str, Any] = {"train": cluster_metrics(codes["train"], km.labels_, labels["train"], seed)}
+        metrics: dict[str, Any] = {"train": cluster_metrics(codes["train"], cm.assign(codes["train"]),
+                                                            labels["train"], seed)}
         if len(codes["val"]):
-            metrics["val"] = cluster_metrics(codes["val"], km.predict(codes["val"]), labels["val"], seed)
+            metrics["val"] = cluster_metrics(codes["val"], cm.assign(codes["val"]), labels["val"], seed)
         test_split = "test" if len(codes["test"]) else "train"  # no test split: the training rows
-        assigned = km.predict(codes[test_split])
+        assigned = cm.assign(codes[test_split])
         metrics["test"] = cluster_metrics(codes[test_split], assigned, labels[test_split], seed)
         ref_assigned = ref.predict(flat[test_split])
         metrics["baseline"] = {"kmeans": {
             **cluster_metrics(flat[test_split], ref_assigned, labels[test_split], seed),
             "strategy": f"scikit-learn KMeans(n_clusters={k}) on the preprocessed features, without the network"}}
         metrics["cluster"] = {"k": k, "chosen_by": "silhouette" if tried else "--clusters", "silhouette_by_k": tried,
-                              "embedding": f"autoencoder code ({codes['train'].shape[1]} dimensions)"}
+                              "embedding": f"autoencoder code ({codes['train'].shape[1]} dimensions), unit length",
+                              "micro_clusters": len(cm.centres)}
         self.headline = "ari" if labels[test_split] is not None else "silhouette"
         pts = PCA(2, random_state=seed).fit(codes["train"]).transform(codes[test_split]) \
             if codes["train"].shape[1] >= 2 else np.c_[codes[test_split], np.zeros(len(codes[test_split]))]
         plots = {"points": pts, "assigned": assigned, "labels": labels[test_split],
-                 "summary": self.summaries(km, codes, labels, p.context["rows"]),
-                 "assignments": self.assignments(km, codes, labels, p.context["rows"])}
-        return Evaluation(metrics, {"cluster_centers": km.cluster_centers_.round(6).tolist()}, plots)
+                 "summary": self.summaries(cm, codes, labels, p.context["rows"]),
+                 "assignments": self.assignments(cm, codes, labels, p.context["rows"])}
+        return Evaluation(metrics, {"cluster_model": cm.to_config()}, plots)
 
     @staticmethod
-    def assignments(km, codes: dict, labels: dict, rows: dict):
+    def assignments(cm: ClusterModel, codes: dict, labels: dict, rows: dict):
         """Every row of the data: its split, cluster and distance to the centre (assignments.csv)."""
         import pandas as pd
 
@@ -143,23 +160,23 @@ class Cluster(Reconstruction):
         for split in ("train", "val", "test"):
             if not len(codes[split]):
                 continue
-            dist = km.transform(codes[split])
-            frame = pd.DataFrame({"row": rows[split], "split": split, "cluster": dist.argmin(1),
-                                  "distance": dist.min(1).round(6)})
+            assigned, distance = cm.assign(codes[split], with_distance=True)
+            frame = pd.DataFrame({"row": rows[split], "split": split, "cluster": assigned,
+                                  "distance": distance.round(6)})
             if labels[split] is not None:
                 frame["label"] = labels[split]
             parts.append(frame)
         return pd.concat(parts).sort_values("row").reset_index(drop=True)
 
     @staticmethod
-    def summaries(km, codes: dict, labels: dict, rows: dict) -> list[dict]:
+    def summaries(cm: ClusterModel, codes: dict, labels: dict, rows: dict) -> list[dict]:
         """Per cluster (training rows): size, share, the rows nearest the centre, the most frequent label."""
-        dist = km.transform(codes["train"])
+        assigned, dist = cm.assign(codes["train"], with_distance=True)
         out = []
-        for c in range(km.n_clusters):
-            members = np.flatnonzero(km.labels_ == c)
-            typical = members[np.argsort(dist[members, c])[:TYPICAL]]
-            row = {"cluster": c, "size": int(len(members)), "share": round(len(members) / max(len(km.labels_), 1), 4),
+        for c in range(cm.k):
+            members = np.flatnonzero(assigned == c)
+            typical = members[np.argsort(dist[members])[:TYPICAL]]
+            row = {"cluster": c, "size": int(len(members)), "share": round(len(members) / max(len(assigned), 1), 4),
                    "typical_rows": [int(r) for r in np.asarray(rows["train"])[typical]]}
             if labels["train"] is not None and len(members):
                 values, counts = np.unique(labels["train"][members], return_counts=True)
@@ -182,13 +199,13 @@ class Cluster(Reconstruction):
 
     # --- predict ----------------------------------------------------------------------------
     def prediction_columns(self, model, output: np.ndarray) -> dict[str, np.ndarray]:
-        centers = self.cfg.get("cluster_centers")
-        if not centers:
-            raise NNGuruError("The run's config.yaml has no cluster_centers: it was not written by a finished "
+        spec = self.cfg.get("cluster_model")
+        if not spec:
+            raise NNGuruError("The run's config.yaml has no cluster_model: it was not written by a finished "
                               "`nnguru train --task cluster`. Train it again.")
-        codes = self.embed(model, output)
-        dist = np.linalg.norm(codes[:, None, :] - np.asarray(centers, np.float32)[None], axis=-1)
-        return {"cluster": dist.argmin(1), "distance": dist.min(1)}
+        assigned, distance = ClusterModel.from_config(spec).assign(self.embed_for_clusters(model, output),
+                                                                   with_distance=True)
+        return {"cluster": assigned, "distance": distance}
 
     def score(self, model, ds) -> dict:
         """``nnguru evaluate``: the clusters of new rows against their labels."""
@@ -196,4 +213,55 @@ class Cluster(Reconstruction):
 
         x = model.preprocessor.transform(ds.X)
         assigned = self.prediction_columns(model, x)["cluster"]
-        return cluster_metrics(self.embed(model, x), assigned, label_values(ds.y), int(self.cfg.get("seed", 0)))
+        return cluster_metrics(self.embed_for_clusters(model, x), assigned, label_values(ds.y),
+                               int(self.cfg.get("seed", 0)))
+
+
+def unit_rows(z: np.ndarray) -> np.ndarray:
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+
+class ClusterModel:
+    """Clusters that need not be round: many small k-means clusters ("micro" clusters), merged into
+    ``k`` by spectral clustering of the graph that links micro clusters whose rows are nearest
+    neighbours. A new row goes to the cluster of its nearest micro centre, so the state is small
+    (centres and their cluster: stored in config.yaml) and prediction needs no training rows."""
+
+    def __init__(self, centres: np.ndarray, cluster_of: np.ndarray, k: int):
+        self.centres, self.cluster_of, self.k = np.asarray(centres, np.float32), np.asarray(cluster_of), int(k)
+
+    @classmethod
+    def fit(cls, codes: np.ndarray, k: int, seed: int) -> ClusterModel:
+        from sklearn.cluster import KMeans, SpectralClustering
+        from sklearn.neighbors import NearestNeighbors
+
+        micro = int(min(len(codes), max(MICRO_CLUSTERS, 3 * k)))
+        km = KMeans(micro, n_init=3, random_state=seed).fit(codes)
+        own = km.labels_
+        n_near = min(GRAPH_NEIGHBOURS, len(codes) - 1)
+        near = NearestNeighbors(n_neighbors=n_near + 1).fit(codes).kneighbors(codes, return_distance=False)[:, 1:]
+        links = np.zeros((micro, micro))
+        np.add.at(links, (np.repeat(own, n_near), own[near.ravel()]), 1.0)
+        sizes = np.bincount(own, minlength=micro).astype(np.float64)
+        links = (links + links.T) / np.sqrt(np.outer(sizes, sizes) + 1e-12)
+        # a faint link between every pair of centres (by distance) keeps the graph connected
+        d2 = ((km.cluster_centers_[:, None] - km.cluster_centers_[None]) ** 2).sum(-1)
+        links += FAINT_LINK * np.exp(-d2 / (np.median(d2[d2 > 0]) if (d2 > 0).any() else 1.0))
+        np.fill_diagonal(links, 0.0)
+        merged = SpectralClustering(k, affinity="precomputed", random_state=seed,
+                                    assign_labels="cluster_qr").fit_predict(links)
+        return cls(km.cluster_centers_, merged, k)
+
+    def assign(self, codes: np.ndarray, with_distance: bool = False):
+        """The cluster of each row (its nearest micro centre's), and the distance to that centre."""
+        d2 = ((codes[:, None, :] - self.centres[None]) ** 2).sum(-1) if len(codes) else np.zeros((0, 1))
+        nearest = d2.argmin(1)
+        clusters = self.cluster_of[nearest].astype(np.int64)
+        return (clusters, np.sqrt(d2.min(1))) if with_distance else clusters
+
+    def to_config(self) -> dict:
+        return {"k": self.k, "centres": self.centres.round(6).tolist(), "cluster_of": self.cluster_of.tolist()}
+
+    @classmethod
+    def from_config(cls, spec: dict) -> ClusterModel:
+        return cls(np.asarray(spec["centres"], np.float32), np.asarray(spec["cluster_of"]), spec["k"])
