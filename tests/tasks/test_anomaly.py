@@ -111,3 +111,12 @@ def test_predict_cli_writes_score_and_flag(planted_run, tmp_path):
     preds = pd.read_csv(out)
     assert len(preds) == 20 and {"score", "is_anomaly"} <= set(preds.columns)
     assert json.loads((planted_run.run_dir / "metrics.json").read_text())["test"]["threshold"] > 0
+
+
+def test_without_labels(tmp_path):
+    x = planted(200, 10).drop(columns="label").to_numpy()
+    run = nnguru.train(x, task="anomaly", contamination=0.1, epochs=2, out=tmp_path / "run", verbose=0)
+    test = run.metrics["test"]
+    assert "roc_auc" not in test and 0 < test["flagged_share"] < 0.4
+    assert run.metrics["anomaly"]["normal_label"] is None
+    assert len(run.predict_table(x)) == len(x)

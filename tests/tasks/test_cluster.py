@@ -91,3 +91,11 @@ def test_other_templates_are_refused(tmp_path):
     with pytest.raises(NNGuruError, match="--model 'mlp' cannot learn cluster"):
         nnguru.train(blob_frame(60).drop(columns="group").to_numpy(), task="cluster", model="mlp", epochs=1,
                      out=tmp_path / "r", verbose=0)
+
+
+def test_without_labels(tmp_path):
+    frame = blob_frame(120).drop(columns="group")
+    run = nnguru.train(frame, task="cluster", clusters=3, epochs=2, out=tmp_path / "run", verbose=0)
+    assert "ari" not in run.metrics["test"] and "silhouette" in run.metrics["test"]
+    assert run.metrics["cluster"]["chosen_by"] == "--clusters"
+    assert set(run.predict_table(frame)["cluster"]) <= {0, 1, 2}
