@@ -17,9 +17,9 @@ from nnguru.tasks.anomaly import detection_metrics, row_errors, top_features
 
 def planted(n: int = 600, n_out: int = 40, seed: int = 0) -> pd.DataFrame:
     """Rows on a 2-D plane inside 6-D space; outliers keep each column's range but leave the plane."""
+    mix = np.random.default_rng(0).normal(size=(2, 6))  # one plane for every sample drawn
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n + n_out, 2))
-    mix = rng.normal(size=(2, 6))
     x = z @ mix + rng.normal(0, 0.05, (n + n_out, 6))
     x[n:] = rng.permuted(x[n:], axis=0)  # outliers: each column shuffled, so the plane is broken
     frame = pd.DataFrame(x, columns=[f"f{j}" for j in range(6)])
@@ -116,7 +116,18 @@ def test_predict_cli_writes_score_and_flag(planted_run, tmp_path):
 def test_without_labels(tmp_path):
     x = planted(200, 10).drop(columns="label").to_numpy()
     run = nnguru.train(x, task="anomaly", contamination=0.1, epochs=2, out=tmp_path / "run", verbose=0)
-    test = run.metrics["test"]
-    assert "roc_auc" not in test and 0 < test["flagged_share"] < 0.4
+    test, val = run.metrics["test"], run.metrics["val"]
+    assert "roc_auc" not in test and "flagged_share" in test
+    # --contamination 0.1: the threshold flags a tenth of the validation rows
+    assert val["flagged_share"] == pytest.approx(0.1, abs=1.5 / run.data_report["split"]["val"])
     assert run.metrics["anomaly"]["normal_label"] is None
     assert len(run.predict_table(x)) == len(x)
+
+
+def test_evaluate_cli_scores_new_labeled_rows(planted_run, tmp_path):
+    path = tmp_path / "new.csv"
+    planted(300, 30, seed=1).to_csv(path, index=False)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(planted_run.run_dir), str(path), "--out", str(out), "--quiet"]) == 0
+    test = json.loads(out.read_text())["test"]
+    assert test["roc_auc"] >= 0.9 and test["anomalies"] == 30

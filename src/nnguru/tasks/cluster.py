@@ -52,7 +52,7 @@ def cluster_metrics(points: np.ndarray, assigned: np.ndarray, labels: np.ndarray
 class Cluster(Reconstruction):
     name = "cluster"
     aliases = ("clustering",)
-    headline = "silhouette"
+    headline = "ari"  # with labels; silhouettes of different spaces (code, features) do not compare
     summary_metrics = ("ari", "nmi", "silhouette", "davies_bouldin")
     report_cards = ("ari", "silhouette")
     options = ("clusters",)
@@ -139,11 +139,11 @@ class Cluster(Reconstruction):
         ref_assigned = ref.predict(flat[test_split])
         metrics["baseline"] = {"kmeans": {
             **cluster_metrics(flat[test_split], ref_assigned, labels[test_split], seed),
-            "strategy": f"scikit-learn KMeans(n_clusters={k}) on the preprocessed features, without the network"}}
+            "strategy": f"scikit-learn KMeans(n_clusters={k}) on the preprocessed features, without the network "
+                        "(silhouette and Davies-Bouldin measured on those features)"}}
         metrics["cluster"] = {"k": k, "chosen_by": "silhouette" if tried else "--clusters", "silhouette_by_k": tried,
                               "embedding": f"autoencoder code ({codes['train'].shape[1]} dimensions), unit length",
                               "micro_clusters": len(cm.centres)}
-        self.headline = "ari" if labels[test_split] is not None else "silhouette"
         pts = PCA(2, random_state=seed).fit(codes["train"]).transform(codes[test_split]) \
             if codes["train"].shape[1] >= 2 else np.c_[codes[test_split], np.zeros(len(codes[test_split]))]
         plots = {"points": pts, "assigned": assigned, "labels": labels[test_split],

@@ -125,6 +125,12 @@ class Reconstruction(Task):
         """The autoencoder's code of preprocessed inputs ``x`` (N, code): the embedding of each item."""
         return encode(model, x)
 
+    def clean_new(self, ds) -> tuple[Any, dict]:
+        """New labeled rows for ``nnguru evaluate``, cleaned as training rows were (labels as labels)."""
+        from nnguru.data.clean import clean
+
+        return clean(ds, missing=self.cfg.get("missing", "fill"), placeholder_zeros="flag")
+
     # --- predict ----------------------------------------------------------------------------
     def outputs(self, model, data: Any) -> np.ndarray:
         """What prediction columns are made from: the preprocessed inputs of raw ``data``."""
