@@ -1,8 +1,9 @@
 """Autoencoder templates: a network that learns to give back its input through a narrow code.
 
-What unsupervised tasks train (anomaly detection scores the reconstruction error, clustering groups
-the codes): a dense one for tables and text features, a convolutional one for images and
-spectrograms. The code layer is named ``code`` so :func:`encode` finds it in a saved model too.
+What the unsupervised tasks train (anomaly detection scores the reconstruction error, clustering
+groups the codes): a dense one for tables and text features, a convolutional one for images and
+spectrograms, registered by ``nn.templates`` as ``autoencoder`` and ``conv_autoencoder``. The code
+layer is named ``code`` so :func:`encode` finds it in a saved model too.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from nnguru.nn.layers import (
     ZeroPadding2D,
 )
 from nnguru.nn.sequential import Sequential
-from nnguru.nn.templates import register_template
 
 CODE_LAYER = "code"  # the layer whose output is the embedding
 
@@ -35,7 +35,6 @@ def code_size(n_features: int) -> int:
     return int(min(32, max(2, n_features // 4)))
 
 
-@register_template("autoencoder")
 def dense_autoencoder(input_shape, head: list, n_train: int, dropout: float | None = None,
                       hidden_scale: float = 1.0) -> Sequential:
     """Dense encoder (two layers) -> code -> mirrored decoder -> linear reconstruction."""
@@ -54,7 +53,6 @@ def dense_autoencoder(input_shape, head: list, n_train: int, dropout: float | No
     return Sequential(layers, name="autoencoder")
 
 
-@register_template("conv_autoencoder")
 def conv_autoencoder(input_shape, head: list, n_train: int, dropout: float | None = None,
                      hidden_scale: float = 1.0) -> Sequential:
     """Two strided convolutions -> dense code -> two transposed convolutions (images, spectrograms)."""

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 from nnguru.errors import NNGuruError
+from nnguru.nn.autoencoders import conv_autoencoder, dense_autoencoder
 from nnguru.nn.layers import (
     GRU,
     BatchNormalization,
@@ -117,6 +118,11 @@ def conv1d(input_shape, head: list, n_train: int, dropout: float | None = None,
                        Dropout(rate), *head], name="conv1d")
 
 
+# the unsupervised tasks' templates (nn/autoencoders.py): they reconstruct their input
+register_template("autoencoder")(dense_autoencoder)
+register_template("conv_autoencoder")(conv_autoencoder)
+
+
 def check(name: str) -> None:
     if name not in names():
         raise NNGuruError(f"Unknown model template {name!r}. Valid: {', '.join(names())}.")
@@ -128,6 +134,3 @@ def build(name: str, input_shape, head: list, n_train: int, **kwargs) -> Sequent
     if name == "auto":
         name = "cnn" if len(input_shape) == 3 else "mlp"
     return _TEMPLATES[name](tuple(input_shape), head, n_train, **kwargs)
-
-
-import nnguru.nn.autoencoders  # noqa: E402,F401  (registers the autoencoder templates)
