@@ -41,7 +41,9 @@ OLD = {"scaling": "standard", "binary": "onehot", "feature_scale": False, "label
 # each ablation reverts one choice of the new defaults to the old one
 ABLATIONS = {f"-{k}": {"tabular": {k: v}} for k, v in OLD.items()}
 VARIANTS = {"default": {}, "old": {"tabular": OLD, "threshold": 0.5}, **ABLATIONS,
-            "-threshold": {"threshold": 0.5}}
+            "-threshold": {"threshold": 0.5},
+            # the two choices the single ablations questioned, reverted together
+            "-scaling-label_smoothing": {"tabular": {"scaling": "standard", "label_smoothing": 0.0}}}
 RARE = 0.2
 
 

@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--transform", choices=["none", "log"], help="value transform (default: chosen on validation)")
     g.add_argument("--test-steps", type=int,
                    help="length of the test span (default: --test-frac of the series, at least 3 horizons)")
+    g = p.add_argument_group("without labels (--task anomaly | cluster; --target only evaluates)")
+    g.add_argument("--normal", help="anomaly: train on the rows with this label (default: every row)")
+    g.add_argument("--contamination", type=float,
+                   help="anomaly: share of rows to flag, in (0, 0.5) (default: above the 99th percentile of "
+                        "normal validation scores)")
+    g.add_argument("--clusters", type=int, help="cluster: number of clusters (default: best silhouette over 2..10)")
     _bool_flag(p, "auto-fix", "apply the guru's advice and retrain, in rounds; keep the best round on validation")
     p.add_argument("--auto-fix-rounds", type=int, help="rounds of diagnose -> remedy -> retrain (default 3)")
     p.add_argument("--auto-fix-only", help="finding codes allowed to act, comma-separated (default: all)")
@@ -307,7 +313,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "positive", "threshold", "auto_fix", "tensorboard", "device", "placeholder_zeros", "time",
               "auto_fix_rounds", "auto_fix_only",
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
-              "stream_threshold_mb", "shuffle_buffer")
+              "stream_threshold_mb", "shuffle_buffer", "normal", "contamination", "clusters")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
 TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
 

@@ -59,6 +59,12 @@ DEFAULTS: dict[str, Any] = {
     "season": None,  # season length in steps (default: from the autocorrelation)
     "transform": None,  # none | log (default: chosen on validation)
     "test_steps": None,  # length of the test span (default: test_frac of the series, >= 3 horizons)
+    # without labels (tasks anomaly, cluster); the label column (--target) only evaluates
+    "normal": None,  # anomaly: the label of the normal rows to train on (default: every row)
+    "contamination": None,  # anomaly: share of rows to flag, in (0, 0.5) (default: 99th pct of normal scores)
+    "clusters": None,  # cluster: the number of clusters (default: best silhouette over 2..10)
+    "anomaly_threshold": None,  # learned by an anomaly run (validation quantile), used by predict
+    "cluster_model": None,  # learned by a cluster run (micro-cluster centres of the code), used by predict
     "auto_fix": False,
     "auto_fix_rounds": 3,  # rounds of diagnose -> strongest finding's remedy -> retrain
     "auto_fix_only": None,  # None: every finding may act; else the finding codes allowed to
@@ -475,6 +481,8 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "season": (_whole(1), "e.g. 12; leave it out to find it from the autocorrelation"),
     "transform": (_choice("none", "log"), "none or log; leave it out to choose on validation"),
     "test_steps": (_whole(1), "e.g. 24; leave it out to use --test-frac"),
+    "clusters": (_whole(2), "e.g. 10; leave it out to choose it by silhouette"),
+    "contamination": (_real(0.0, 0.5), "e.g. 0.05 (5% of rows flagged), or leave it out"),
     "auto_fix": (_bool, "true or false"),
     "auto_fix_rounds": (_whole(1), "e.g. 3 (the default); leave out --auto-fix for no rounds"),
     "auto_fix_only": (_finding_codes, "e.g. --auto-fix-only lr_too_high,overfitting"),

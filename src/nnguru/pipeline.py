@@ -335,10 +335,11 @@ def make_model(task: Task, p: Prepared, user_model=None):
 
         model, task.transfer = transfer.transfer_model(task.base, task.head(p.n_out, p.y["train"]), p.pre.input_shape)
     else:
-        if p.pre.kind == "table" and templates.resolve(cfg["model"], p.pre.input_shape) == "mlp":
+        template = task.template(p.pre.input_shape)  # the task's choice (autoencoders without labels)
+        if p.pre.kind == "table" and templates.resolve(template, p.pre.input_shape) == "mlp":
             recipe = table_options(cfg)
         extra = {"feature_scale": bool(recipe["feature_scale"])} if recipe else {}
-        model = templates.build(cfg["model"], p.pre.input_shape, task.head(p.n_out, p.y["train"]),
+        model = templates.build(template, p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
                                 hidden_scale=float(cfg["hidden_scale"]), augment=cfg.get("augment"), **extra)
     # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
@@ -666,12 +667,19 @@ def load(data: Any, cfg: dict):
 
     if data is None:
         raise NNGuruError("No data given. Pass a file, a folder, builtin:NAME, or (X, y) arrays.")
+    labels_optional = bool(tasks.check(cfg["task"])) and not tasks.get(cfg["task"]).needs_target
+    if isinstance(data, np.ndarray) and labels_optional:  # X alone: a task that learns without labels
+        return Dataset(X=data, y=None, name="arrays", kind="array", info={"source": "arrays"})
     if isinstance(data, (tuple, list)) and len(data) == 2:
         X, y = np.asarray(data[0]), np.asarray(data[1])
         if len(X) != len(y):
             raise NNGuruError(f"Found input variables with inconsistent numbers of samples: [{len(X)}, {len(y)}].")
         return Dataset(X=X, y=y, name="arrays", kind="array", info={"source": "arrays"})
     if isinstance(data, pd.DataFrame):
+        if cfg["target"] is None and labels_optional:
+            types = {c: t.type for c, t in columns.infer_types(data, cfg["column_types"] or {}).items()}
+            return Dataset(X=data, y=None, name="dataframe", kind="table",
+                           info={"source": "dataframe", "column_types": types})
         if cfg["target"] is None:
             raise NNGuruError("A DataFrame needs target=COLUMN to know what to predict.")
         name = sources.resolve_target(cfg["target"], list(data.columns), "the DataFrame")
@@ -681,7 +689,7 @@ def load(data: Any, cfg: dict):
         return Dataset(X=X, y=data[name].to_numpy(), name="dataframe", kind="table", target=name,
                        info={"source": "dataframe", "column_types": types})
     ds = sources.load(str(data), target=cfg["target"], **{k: cfg[k] for k in SOURCE_OPTIONS})
-    if ds.y is None:
+    if ds.y is None and not labels_optional:
         raise NNGuruError(
             f"No target for {str(data)!r}: pass --target COLUMN (a name, or a position such as -1 for "
             "the last column)."

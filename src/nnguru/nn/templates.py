@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 
 from nnguru.errors import NNGuruError
+from nnguru.nn.autoencoders import conv_autoencoder, dense_autoencoder
 from nnguru.nn.layers import (
     GRU,
     BatchNormalization,
@@ -161,6 +162,11 @@ def conv1d(input_shape, head: list, n_train: int, dropout: float | None = None,
     return Sequential([Input(shape=input_shape), Conv1D(f, 3, padding="causal", activation="relu"),
                        Conv1D(f, 3, padding="causal", activation="relu"), GlobalAveragePooling1D(),
                        Dropout(rate), *head], name="conv1d")
+
+
+# the unsupervised tasks' templates (nn/autoencoders.py): they reconstruct their input
+register_template("autoencoder")(dense_autoencoder)
+register_template("conv_autoencoder")(conv_autoencoder)
 
 
 def check(name: str) -> None:

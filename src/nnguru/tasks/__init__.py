@@ -103,6 +103,8 @@ def categorical_target(task: str | None, y) -> bool:
 
 def _load_builtin() -> None:
     # Built-in tasks register on import (their ``auto_rank`` orders them for ``auto``).
+    import nnguru.tasks.anomaly  # noqa: F401
     import nnguru.tasks.classification  # noqa: F401
+    import nnguru.tasks.cluster  # noqa: F401
     import nnguru.tasks.forecast  # noqa: F401
     import nnguru.tasks.regression  # noqa: F401

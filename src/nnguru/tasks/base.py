@@ -81,6 +81,7 @@ class Task(ABC):
     figures: ClassVar[dict[str, str]] = {}  # png file -> caption in the report
     options: ClassVar[tuple[str, ...]] = ()  # config keys only this task reads (refused for other tasks)
     streams: ClassVar[bool] = False  # tables larger than memory: prepare_stream + evaluate_stream
+    needs_target: ClassVar[bool] = True  # False: learns without labels (a label column only evaluates)
 
     def __init__(self, cfg: dict[str, Any], hints: list[str] | None = None):
         self.cfg = cfg  # the run's resolved configuration; stages record their choices in it
@@ -210,6 +211,10 @@ class Task(ABC):
         return 1 if y_train.ndim == 1 else int(y_train.shape[1])
 
     # --- build ------------------------------------------------------------------------------
+    def template(self, input_shape: tuple[int, ...]) -> str:
+        """The template name to build (``--model``; 'auto' lets ``nn.templates`` pick by the data)."""
+        return self.cfg["model"]
+
     @abstractmethod
     def head(self, n_out: int, y_train: np.ndarray) -> list:
         """The output layers the template ends with."""
@@ -264,7 +269,7 @@ class Task(ABC):
                 raise NNGuruError(f"None of the {len(data)} rows of {ds.info.get('path')!r} has a file that can "
                                   f"be read (e.g. {first}). Check the paths and the files.")
             data = data.iloc[good].reset_index(drop=True)
-        for column, values in self.prediction_columns(model, model.predict(data)).items():
+        for column, values in self.prediction_columns(model, self.outputs(model, data)).items():
             values = np.asarray(values, dtype=object if errors else None)  # int labels stay ints beside gaps
             frame[column] = pd.Series(values, index=good).reindex(range(n_rows)).to_numpy()
         if ds is not None and ds.info.get("path_column"):
@@ -275,6 +280,10 @@ class Task(ABC):
                     f"{PREDICT_ERROR_COLUMN!r} column says why (e.g. row {next(iter(errors)) + 1}: "
                     f"{next(iter(errors.values()))})."]
         return frame
+
+    def outputs(self, model, data: Any) -> np.ndarray:
+        """What :meth:`prediction_columns` reads for raw ``data``: the model's outputs by default."""
+        return model.predict(data)
 
     def prediction_columns(self, model, output: np.ndarray) -> dict[str, np.ndarray]:
         """The model's outputs as named prediction columns."""
