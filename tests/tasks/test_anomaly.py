@@ -131,3 +131,10 @@ def test_evaluate_cli_scores_new_labeled_rows(planted_run, tmp_path):
     assert main(["evaluate", str(planted_run.run_dir), str(path), "--out", str(out), "--quiet"]) == 0
     test = json.loads(out.read_text())["test"]
     assert test["roc_auc"] >= 0.9 and test["anomalies"] == 30
+
+
+def test_anomaly_table_plot_shows_dollar_signs_literally(tmp_path):
+    """Text features such as '$' would start matplotlib's mathtext (font lookups, garbled cells)."""
+    from nnguru.report.unsupervised import _plain
+
+    assert _plain([["$5 off", "a"]]) == [[r"\$5 off", "a"]]

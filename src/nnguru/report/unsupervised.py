@@ -16,6 +16,11 @@ MAX_TABLE_FEATURES = 4  # columns named per row in the table of the most anomalo
 MAX_LEGEND = 12  # labels listed in the projection's legend
 
 
+def _plain(cells: list[list[str]]) -> list[list[str]]:
+    """Cells as literal text: a "$" in a word or value would start matplotlib's mathtext."""
+    return [[str(c).replace("$", r"\$") for c in row] for row in cells]
+
+
 def plot_scores(scores: np.ndarray, is_anomaly: np.ndarray | None, threshold: float, path: Path) -> Path:
     """Histogram of scores (log axis: errors are skewed), split by label where known, with the threshold."""
     fig = Figure(figsize=(PANEL_W * 1.4, PANEL_H), dpi=DPI)
@@ -61,6 +66,7 @@ def plot_anomalies(items: np.ndarray, errors: np.ndarray, scores: np.ndarray, fe
     ax = fig.add_subplot()
     ax.axis("off")
     if cells:
+        cells = _plain(cells)
         table = ax.table(cellText=cells, colLabels=["score", "features with the largest error (share)"],
                          loc="center", colWidths=[0.15, 0.85], cellLoc="left")
         table.auto_set_font_size(False)
@@ -98,6 +104,7 @@ def plot_cluster_summary(summary, path: Path) -> Path:
     ax = fig.add_subplot()
     ax.axis("off")
     if cells:
+        cells = _plain(cells)
         table = ax.table(cellText=cells, colLabels=[c.replace("_", " ") for c in columns], loc="center",
                          cellLoc="left")
         table.auto_set_font_size(False)
