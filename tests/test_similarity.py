@@ -39,7 +39,7 @@ def test_embed_is_the_unit_input_of_the_head_sequential():
         h = torch.tanh(h @ l3.weight.T + l3.bias)
     np.testing.assert_allclose(got, _unit(h.numpy()), rtol=1e-5, atol=1e-6)
     layer, name = similarity.head_layer(model)
-    assert layer is model.layers[-1] and name == "dense_2"
+    assert layer is model.layers[-1] and name == model.layers[-1].name
     assert model.training  # the mode is restored
 
 

@@ -451,7 +451,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
     # the table recipe's schedule goes with its Adam: a user's own optimizer (sgd at a chosen rate) keeps
     # a constant rate, so a crawl still looks like one to the guru
-    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and cfg["optimizer"] == "adam":
+    opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and opt_name == "adam":
         callbacks.insert(0, _cosine_schedule(model, epochs))
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
@@ -573,7 +574,8 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
         headline=task.headline, n_params=model.count_params(),
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
-        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor, **checks)
+        class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor,
+        label_smoothing=float(getattr(model.loss, "label_smoothing", 0.0) or 0.0), **checks)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)

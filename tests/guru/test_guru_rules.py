@@ -479,3 +479,24 @@ def test_register_a_rule_with_what_it_suppresses_and_needs(monkeypatch):
         register("few_epochs", few_epochs)
     with pytest.raises(NNGuruError, match="unknown facts.*'val_los'"):
         register("other", few_epochs, needs=("val_los",))
+
+
+def test_prior_loss_under_label_smoothing_matches_torch():
+    """The table recipe smooths labels: a constant predictor's smoothed loss (torch's oracle) is the
+    baseline the curves are judged against, or a healthy run looks stuck at the prior."""
+    import torch
+    import torch.nn.functional as F
+
+    from nnguru.guru.rules import gather_facts
+
+    counts = {"0": 98, "1": 2}
+    y = torch.tensor([0] * 98 + [1] * 2)
+    eps = 0.1
+    target = (1 - eps) * torch.tensor([0.98, 0.02]) + eps / 2  # the best constant prediction
+    oracle = F.cross_entropy(target.log().expand(100, 2), y, label_smoothing=eps).item()
+    report = {"target": {"class_balance": {"counts": counts}}}
+    facts = gather_facts(history={"loss": [0.3, 0.2]}, data_report=report, n_classes=2, label_smoothing=eps)
+    assert facts.train_baseline_loss() == pytest.approx(oracle, rel=1e-5)
+    plain = gather_facts(history={"loss": [0.3, 0.2]}, data_report={"target": {"class_balance": {"counts": counts}}},
+                         n_classes=2)
+    assert plain.train_baseline_loss() < facts.train_baseline_loss()

@@ -218,6 +218,7 @@ class RunFacts:
     class_weight: Any = None
     restored_epoch: int | None = None  # 1-based epoch whose weights early stopping kept
     monitor: dict[str, Any] | None = None  # monitor.json: inside the network (guru/network_rules.py)
+    label_smoothing: float = 0.0  # of the training loss: its prior-predictor value is higher
     label_issues: dict[str, Any] | None = None  # guru.data_checks.label_issues
     near_duplicates: int | None = None  # test samples with a near-copy in training
 
@@ -238,6 +239,8 @@ class RunFacts:
         """Log-loss of predicting the class shares: the loss a model that learned nothing gets."""
         if not self.has_classes:
             return None
+        if self.label_smoothing and self.class_counts:  # the curves are of the smoothed loss
+            return self._prior_loss(np.array(list(self.class_counts.values()), dtype=np.float64))
         value = self.best_baseline("loss")
         if value is not None:
             return value
@@ -271,8 +274,16 @@ class RunFacts:
             w = np.array([cw.get(str(k), 1.0) for k in labels])
         else:
             return self.baseline_loss()
-        p = w * n
-        p = p[p > 0] / p.sum()
+        return self._prior_loss(w * n)
+
+    def _prior_loss(self, mass: np.ndarray) -> float:
+        """Loss of the best constant prediction for classes of this (weighted) mass: the entropy of
+        the class shares, or with label smoothing e of the smoothed targets (1-e) p + e/K, which
+        is what a label-smoothed cross-entropy's constant predictor scores."""
+        p = mass / mass.sum()
+        if self.label_smoothing:
+            p = (1.0 - self.label_smoothing) * p + self.label_smoothing / len(p)
+        p = p[p > 0]
         return float(-(p * np.log(p)).sum())
 
     def baseline_accuracy(self) -> float | None:
@@ -298,6 +309,7 @@ def gather_facts(
     class_weight: Any = None,
     restored_epoch: int | None = None,
     monitor: dict[str, Any] | None = None,
+    label_smoothing: float = 0.0,
     label_issues: dict[str, Any] | None = None,
     near_duplicates: int | None = None,
 ) -> RunFacts:
@@ -333,6 +345,7 @@ def gather_facts(
         class_weight=class_weight,
         restored_epoch=restored_epoch,
         monitor=monitor or None,
+        label_smoothing=float(label_smoothing or 0.0),
         label_issues=label_issues,
         near_duplicates=near_duplicates,
     )
@@ -897,6 +910,7 @@ def diagnose(
     class_weight: Any = None,
     restored_epoch: int | None = None,
     monitor: dict[str, Any] | None = None,
+    label_smoothing: float = 0.0,
     label_issues: dict[str, Any] | None = None,
     near_duplicates: int | None = None,
 ) -> list[Finding]:
@@ -923,7 +937,8 @@ def diagnose(
     f = gather_facts(history=history, data_report=data_report, metrics=metrics,
                      headline=headline, n_params=n_params, n_classes=n_classes, lr=lr,
                      suggested_lr=suggested_lr, class_weight=class_weight,
-                     restored_epoch=restored_epoch, monitor=monitor, label_issues=label_issues,
+                     restored_epoch=restored_epoch, monitor=monitor, label_smoothing=label_smoothing,
+                     label_issues=label_issues,
                      near_duplicates=near_duplicates)
     found = []
     for rule in (RULES[code] for code in RULES if code in wanted):

@@ -328,10 +328,32 @@ def build_model(chosen, p, family, params: dict):
     the searched lr and weight decay; placed on the run's device as ``nnguru train`` does."""
     from nnguru import pipeline
 
-    model = family.build(params, tuple(p.pre.input_shape), chosen.head(p.n_out, p.y["train"]))
+    recipe = _recipe(chosen, p, family)
+    model = family.build(params, tuple(p.pre.input_shape), chosen.head(p.n_out, p.y["train"]), recipe)
     opt = {"name": params["optimizer"], **{k: float(params[k]) for k in ("lr", "weight_decay") if k in params}}
-    model.compile(optimizer=opt, loss=chosen.loss, metrics=list(chosen.history_metrics))
-    return pipeline.make_model(chosen, p, model)
+    if recipe and params["optimizer"] == "adam":  # the table recipe's Adam, as nnguru train compiles it
+        opt["beta_2"] = float(recipe["beta_2"])
+    model.compile(optimizer=opt, loss=chosen.loss_spec(recipe), metrics=list(chosen.history_metrics))
+    model = pipeline.make_model(chosen, p, model)
+    model.table_recipe = recipe
+    return model
+
+
+def _recipe(chosen, p, family) -> dict:
+    """The table recipe (config.TABLE_DEFAULTS) where nnguru train applies it: an mlp on a table."""
+    from nnguru.config import table_options
+
+    return table_options(chosen.cfg) if p.pre.kind == "table" and family.name == "mlp" else {}
+
+
+def _schedule(model, params: dict, epochs: int) -> list:
+    """The table recipe's cosine schedule, which nnguru train runs with the recipe's Adam."""
+    from nnguru.pipeline import _cosine_schedule
+
+    recipe = getattr(model, "table_recipe", None) or {}
+    if recipe.get("lr_schedule") == "cosine" and params.get("optimizer") == "adam":
+        return [_cosine_schedule(model, epochs)]
+    return []
 
 
 def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: int):
@@ -355,7 +377,8 @@ def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: 
         t0 = time.perf_counter()
         history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=_batch(params, cfg),
                             validation_data=(p.x["val"], p.y["val"]),
-                            callbacks=[early, prune, *_budget(time_budget)], class_weight=class_weight, verbose=0)
+                            callbacks=[*_schedule(model, params, epochs), early, prune, *_budget(time_budget)],
+                            class_weight=class_weight, verbose=0)
         logs = history.logs
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 3))
         trial.set_user_attr("epochs_run", len(logs.get("loss", [])))

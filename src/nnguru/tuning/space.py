@@ -95,7 +95,7 @@ POSITIVE = ("lr", "weight_decay")
 class Family:
     name: str
     space: dict[str, Any]  # the default space, in the config file's format
-    build: Callable[[dict, tuple, list], Any]  # (params, input_shape, head) -> Sequential
+    build: Callable[..., Any]  # (params, input_shape, head, recipe) -> Sequential
     defaults: Callable[[tuple, int], dict]  # (input_shape, n_train) -> the template's own values
 
 
@@ -134,15 +134,18 @@ def _mlp_defaults(input_shape: tuple, n_train: int) -> dict:
 
 @register_family("mlp", {"layers": {"low": 1, "high": 4}, "units": {"low": 16, "high": 512, "log": True},
                          "activation": ["relu", "tanh", "gelu", "elu"], **COMMON}, _mlp_defaults)
-def build_mlp(params: dict, input_shape: tuple, head: list):
+def build_mlp(params: dict, input_shape: tuple, head: list, recipe: dict | None = None):
     """The mlp template with its knobs free: ``layers`` Dense layers, the first ``units`` wide and
-    each next one half as wide (at least 16), as the template narrows towards the head."""
-    from nnguru.nn.layers import Dense, Dropout, Flatten, Input
+    each next one half as wide (at least 16), as the template narrows towards the head; the table
+    recipe's learned feature scale first, as the template has it."""
+    from nnguru.nn.layers import Dense, Dropout, FeatureScale, Flatten, Input
     from nnguru.nn.sequential import Sequential
 
     layers: list = [Input(shape=input_shape)]
     if len(input_shape) > 1:
         layers.append(Flatten())
+    if (recipe or {}).get("feature_scale"):
+        layers.append(FeatureScale())
     width = int(params["units"])
     for i in range(int(params["layers"])):
         layers += [Dense(width if i == 0 else max(width >> i, 16), activation=params["activation"]),
@@ -151,40 +154,45 @@ def build_mlp(params: dict, input_shape: tuple, head: list):
 
 
 def _cnn_defaults(input_shape: tuple, n_train: int) -> dict:
-    return {"layers": 2, "units": 32, "dense_units": 128, "activation": "relu", "dropout": 0.3}
+    return {"layers": 1, "units": 16 if min(input_shape[:2]) > 32 else 32, "dense_units": 128,
+            "activation": "relu", "dropout": 0.3}
 
 
 @register_family("cnn", {"layers": {"low": 1, "high": 3}, "units": {"low": 8, "high": 64, "log": True},
                          "dense_units": {"low": 32, "high": 256, "log": True},
                          "activation": ["relu", "gelu", "elu"], **COMMON}, _cnn_defaults)
-def build_cnn(params: dict, input_shape: tuple, head: list):
-    """The cnn template with its knobs free: ``layers`` conv blocks (conv, batch norm, 2x2 pooling
-    down to ~8x8), ``units`` filters doubling per block, then a ``dense_units`` Dense layer."""
+def build_cnn(params: dict, input_shape: tuple, head: list, recipe: dict | None = None):
+    """The cnn template with its knobs free: its blocks (conv, BatchNorm, activation, 2x2 pooling)
+    until the map is at most ``HEAD_SIDE`` a side, each with ``layers`` convolutions of ``units``
+    filters doubling per block (capped at 128), then Flatten and a ``dense_units`` Dense layer;
+    the template's shift augmentation in front. With the defaults it is the template."""
     from nnguru.nn.layers import (
+        Activation,
         BatchNormalization,
         Conv2D,
         Dense,
         Dropout,
         Flatten,
-        GlobalAveragePooling2D,
         Input,
         MaxPooling2D,
+        ReLU,
     )
     from nnguru.nn.sequential import Sequential
+    from nnguru.nn.templates import BN_MOMENTUM, HEAD_SIDE, augmentation
 
     h, w, _ = input_shape
-    f, act = int(params["units"]), params["activation"]
-    layers: list = [Input(shape=input_shape)]
-    while min(h, w) > 64:  # shrink big images cheaply first, as the template does
-        layers.append(Conv2D(max(f // 2, 1), 3, strides=2, padding="same", activation=act))
-        h, w = math.ceil(h / 2), math.ceil(w / 2)
-    for block in range(int(params["layers"])):
-        layers += [Conv2D(f << block, 3, padding="same", activation=act), BatchNormalization()]
-        if min(h, w) >= 8:
-            layers.append(MaxPooling2D(2))
-            h, w = h // 2, w // 2
-    layers += [GlobalAveragePooling2D() if min(h, w) > 8 else Flatten(),
-               Dense(int(params["dense_units"]), activation=act), Dropout(float(params["dropout"])), *head]
+    f, act, rate = int(params["units"]), params["activation"], float(params["dropout"])
+    layers: list = [Input(shape=input_shape), *augmentation("shift")]
+    block = 0
+    while min(h, w) > HEAD_SIDE or block == 0:
+        for _ in range(int(params["layers"])):
+            layers += [Conv2D(min(128, f << block), 3, padding="same", use_bias=False),
+                       BatchNormalization(momentum=BN_MOMENTUM), ReLU() if act == "relu" else Activation(act)]
+        layers.append(MaxPooling2D(2))
+        h, w, block = h // 2, w // 2, block + 1
+        if min(h, w) < 2:
+            break
+    layers += [Flatten(), Dropout(rate), Dense(int(params["dense_units"]), activation=act), Dropout(rate), *head]
     return Sequential(layers, name="cnn")
 
 
