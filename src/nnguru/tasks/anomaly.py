@@ -73,8 +73,8 @@ class Anomaly(Reconstruction):
             return
         if labels is None:
             raise NNGuruError(f"--normal {normal!r} names a label, but the data has no label column. Pass "
-                              "--target COLUMN with the labels (a folder of files: class subfolders, or --label-from-name "
-                              "REGEX), or leave --normal out to learn from every row.")
+                              "--target COLUMN with the labels (a folder of files: class subfolders, or "
+                              "--label-from-name REGEX), or leave --normal out to learn from every row.")
         known = sorted(set(labels))
         if self._normal_key() not in known:
             raise NNGuruError(f"--normal {normal!r} is not a label of the target column; its labels are "
