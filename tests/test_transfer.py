@@ -43,9 +43,16 @@ def test_fine_tune_reuses_the_body_freezes_then_unfreezes(base_run, tmp_path):
     reused_first = base.get_layer("dense").get_weights()[0]
     assert run.model.get_layer("dense").get_weights()[0].shape == reused_first.shape
     assert not np.allclose(run.model.get_layer("dense").get_weights()[0], reused_first)  # unfrozen later: it moved
-    lrs = run.history["lr"]
-    assert len(lrs) >= 3 and lrs[2] == pytest.approx(lrs[0] * 0.1)  # the fine-tuning lr
+    assert record["warm_up_epochs"] == 2  # patience 3 cannot stop a 2-epoch warm-up
+    head, body = run.model.optimizer.param_groups  # discriminative lr: the head keeps its rate
+    assert body["lr"] == pytest.approx(head["lr"] * 0.1) and head["lr"] == pytest.approx(run.history["lr"][0])
+    reused = {id(w) for m in run.model.__dict__["_transfer_body"] for w in m.parameters()}
+    assert {id(w) for w in body["params"]} == reused
+    assert {id(w) for w in head["params"]} == {id(w) for w in run.model.parameters()} - reused
     assert sorted(run.model.preprocessor.classes) == [5, 6, 7, 8, 9]
+    html = (run.run_dir / "report.html").read_text()
+    assert "Transfer learning" in html and "transfer phases" in html  # the section, with its plot
+    assert "dense_1" in html.split('id="transfer"')[1].split("</section>")[0]  # a reused layer listed
 
 
 def test_frozen_epochs_leave_the_body_unchanged(base_run, tmp_path):
@@ -111,3 +118,27 @@ def test_download_weights_verifies_the_checksum(tmp_path):
     assert not (tmp_path / "x.pth").exists() and not (tmp_path / "x.pth.part").exists()
     with pytest.raises(NNGuruError, match="needs sha256"):
         download_weights(src.as_uri(), tmp_path / "y.pth")
+
+
+def test_warm_up_stops_early_and_keeps_its_best_epoch(base_run, tmp_path):
+    """A long warm-up stops when val_loss stops improving (patience 3), not after all its epochs."""
+    run = nnguru.train(_digits(5, 9, per_class=20), out=tmp_path / "ft", base=base_run, epochs=2, freeze_epochs=200,
+                       verbose=0, monitor=False)
+    warm = json.loads((run.run_dir / "transfer.json").read_text())["warm_up_epochs"]
+    assert 4 <= warm < 200
+    val = run.history["val_loss"][:warm]
+    assert min(val) < val[-1]  # it stopped after epochs without a better val_loss
+
+
+def test_fine_tune_optimizer_falls_back_to_one_lowered_rate():
+    """Optimizers that are not torch.optim ones (here L-BFGS) get the lowered rate for every weight."""
+    from nnguru.nn.layers import Dense, Input
+    from nnguru.nn.sequential import Sequential
+    from nnguru.transfer import FINE_TUNE_LR_FACTOR, fine_tune_optimizer
+
+    body = Dense(4)
+    model = Sequential([Input(shape=(3,)), body, Dense(2)])
+    model.__dict__["_transfer_body"] = [body]
+    opt = fine_tune_optimizer(model, "adam", 0.01)
+    assert [g["lr"] for g in opt.param_groups] == [0.01, pytest.approx(0.01 * FINE_TUNE_LR_FACTOR)]
+    assert fine_tune_optimizer(model, "lbfgs", 0.5) == {"name": "lbfgs", "lr": 0.5 * FINE_TUNE_LR_FACTOR}
