@@ -68,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "monitor_every": "auto",  # auto: sampled within a 3% time budget; N: every N steps
     # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
     "base": None,
-    "freeze_epochs": None,  # None: 5 epochs training the new head alone before unfreezing (with base)
+    "freeze_epochs": None,  # None: up to 20 epochs training the new head alone (stopped early) before unfreezing
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 

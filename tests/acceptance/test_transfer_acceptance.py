@@ -13,9 +13,12 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import nnguru
 from nnguru.cli import main
+from nnguru.datasets import load_mnist
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo")  # the shared copy of FSDD has these five
 FEW_REPETITIONS = range(5, 10)  # the new speaker's labelled recordings: 5 per digit
@@ -35,6 +38,35 @@ def _accuracy(run_dir: Path, data: Path, tmp_path: Path) -> float:
     assert main(["evaluate", str(run_dir), str(data), "--label-from-name", r"^(\d+)-", "--allow-outside-paths",
                  "--out", str(out), "--quiet"]) == 0
     return float(json.loads(out.read_text())["test"]["accuracy"])
+
+
+MNIST_OPTIONS = {"model": "cnn", "hidden_scale": 0.5, "verbose": 0, "monitor": False}  # a small CNN: quick on CPU
+MNIST_SEEDS = 3
+
+
+@pytest.mark.slow
+def test_mnist_few_labels_fine_tuned_beats_scratch(mnist_dir, tmp_path):
+    """Pretrain on 6,000 images of digits 0-4; with 50 labelled images of each of 5-9, the run ``--from``
+    the 0-4 run beats the same CNN trained from scratch on those 500, on every seed (MNIST's test 5-9)."""
+    (xtr, ytr), (xte, yte) = load_mnist(mnist_dir)
+    low = ytr <= 4
+    t0 = time.perf_counter()
+    nnguru.train((xtr[low][:6000], ytr[low][:6000]), out=tmp_path / "base", epochs=3, **MNIST_OPTIONS)
+    rows: list[dict] = [{"pretrain_seconds": round(time.perf_counter() - t0, 1)}]
+    test = yte >= 5
+    for seed in range(MNIST_SEEDS):
+        rng = np.random.default_rng(seed)
+        idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), 50, replace=False) for c in range(5, 10)])
+        row: dict = {"seed": seed}
+        for name, extra in (("scratch", {}), ("fine_tuned", {"base": tmp_path / "base"})):
+            run = nnguru.train((xtr[idx], ytr[idx]), out=tmp_path / f"{name}{seed}", seed=seed, epochs=30,
+                               **MNIST_OPTIONS, **extra)
+            row[name] = float((run.predict(xte[test]) == yte[test]).mean())
+        rows.append(row)
+        print(json.dumps(row))
+    gains = [r["fine_tuned"] - r["scratch"] for r in rows[1:]]
+    print(json.dumps({**rows[0], "mean_gain": float(np.mean(gains))}))
+    assert min(gains) > 0 and np.mean(gains) >= 0.01
 
 
 @pytest.mark.slow

@@ -56,7 +56,9 @@ def transfer_section(run_dir: str | Path, history: dict[str, list] | None = None
             f"{esc(record.get('preprocessing'))}.</p>")
     rows = [(m.get("layer"), m.get("type"), m.get("params"), "frozen, then at the lower rate")
             for m in record["reused"] if isinstance(m, dict)]
-    rows += [(name, "new head", "", "trained throughout") for name in record.get("new_head") or []]
+    head = record.get("new_head") or []
+    rows += [(name, "new head", record.get("new_params") if len(head) == 1 else "", "trained throughout")
+             for name in head]
     body += ("<table><tr><th>layer</th><th>type</th><th class='num'>weights</th><th>training</th></tr>"
              + "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td class='num'>{esc(fmt(c))}</td>"
                        f"<td>{esc(d)}</td></tr>" for a, b, c, d in rows) + "</table>")
