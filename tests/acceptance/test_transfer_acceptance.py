@@ -82,7 +82,7 @@ def test_speaker_transfer(shared_datasets, tmp_path):
     held_out = _link(tmp_path / "held_out", [f for f in mine if f not in few])
     common = ["--label-from-name", r"^(\d+)-", "--allow-outside-paths", "--quiet", "--no-monitor"]
     t0 = time.perf_counter()
-    assert main(["train", str(others), "--out", str(tmp_path / "base"), "--epochs", "15", *common]) == 0
+    assert main(["train", str(others), "--out", str(tmp_path / "base"), "--epochs", "6", *common]) == 0
     row: dict = {"base_seconds": round(time.perf_counter() - t0, 1), "few": len(few), "held_out": len(mine) - len(few)}
     for name, extra in (("scratch", []), ("fine_tuned", ["--from", str(tmp_path / "base")])):
         t0 = time.perf_counter()
