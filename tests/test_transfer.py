@@ -142,3 +142,24 @@ def test_fine_tune_optimizer_falls_back_to_one_lowered_rate():
     opt = fine_tune_optimizer(model, "adam", 0.01)
     assert [g["lr"] for g in opt.param_groups] == [0.01, pytest.approx(0.01 * FINE_TUNE_LR_FACTOR)]
     assert fine_tune_optimizer(model, "lbfgs", 0.5) == {"name": "lbfgs", "lr": 0.5 * FINE_TUNE_LR_FACTOR}
+
+
+def test_a_conv_base_keeps_its_features_and_rebuilds_its_dense_block():
+    """Conv features are reused with their weights; the dense block above them (shaped by the base's
+    classes) is rebuilt with the same shape and fresh weights; an MLP keeps every layer below its head."""
+    from nnguru.nn.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
+    from nnguru.nn.sequential import Sequential
+    from nnguru.transfer import Base, transfer_model
+
+    conv = Sequential([Input(shape=(8, 8, 1)), Conv2D(4, 3, activation="relu"), MaxPooling2D(2), Flatten(),
+                       Dense(16, activation="relu"), Dropout(0.3), Dense(5, activation="softmax")])
+    model, record = transfer_model(Base(conv, None, "conv"), [Dense(3, activation="softmax")], (8, 8, 1))
+    assert [r["type"] for r in record["reused"]] == ["Conv2D", "MaxPooling2D", "Flatten"]
+    assert record["rebuilt"] == ["dense", "dropout"] and record["replaced"] == ["dense_1"]
+    np.testing.assert_array_equal(model.get_layer("conv2d").get_weights()[0], conv.get_layer("conv2d").get_weights()[0])
+    rebuilt = model.get_layer("dense")
+    assert rebuilt is not conv.get_layer("dense") and rebuilt.get_weights()[0].shape == (36, 16)
+    assert not np.allclose(rebuilt.get_weights()[0], conv.get_layer("dense").get_weights()[0])
+    mlp = Sequential([Input(shape=(6,)), Dense(8), Dropout(0.2), Dense(4), Dense(2)])
+    _, record = transfer_model(Base(mlp, None, "mlp"), [Dense(3)], (6,))
+    assert [r["type"] for r in record["reused"]] == ["Dense", "Dropout", "Dense"] and record["rebuilt"] == []

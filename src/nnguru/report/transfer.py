@@ -56,6 +56,7 @@ def transfer_section(run_dir: str | Path, history: dict[str, list] | None = None
             f"{esc(record.get('preprocessing'))}.</p>")
     rows = [(m.get("layer"), m.get("type"), m.get("params"), "frozen, then at the lower rate")
             for m in record["reused"] if isinstance(m, dict)]
+    rows += [(name, "rebuilt (fresh weights)", "", "trained throughout") for name in record.get("rebuilt") or []]
     head = record.get("new_head") or []
     rows += [(name, "new head", record.get("new_params") if len(head) == 1 else "", "trained throughout")
              for name in head]
