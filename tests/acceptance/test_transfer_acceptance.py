@@ -46,26 +46,29 @@ MNIST_SEEDS = 3
 
 @pytest.mark.slow
 def test_mnist_few_labels_fine_tuned_beats_scratch(mnist_dir, tmp_path):
-    """Pretrain on 6,000 images of digits 0-4; with 50 labelled images of each of 5-9, the run ``--from``
-    the 0-4 run beats the same CNN trained from scratch on those 500, on every seed (MNIST's test 5-9)."""
+    """Pretrain on 6,000 images of digits 0-4; with 50 labelled images of each of 5-9, the CNN ``--from`` the
+    0-4 run (at most 20 warm-up + 15 epochs) beats the same CNN from scratch on those 500 (35 epochs) and,
+    as a stricter reference, the MLP from scratch, on every seed (all MNIST test images of 5-9)."""
     (xtr, ytr), (xte, yte) = load_mnist(mnist_dir)
     low = ytr <= 4
     t0 = time.perf_counter()
     nnguru.train((xtr[low][:6000], ytr[low][:6000]), out=tmp_path / "base", epochs=3, **MNIST_OPTIONS)
     rows: list[dict] = [{"pretrain_seconds": round(time.perf_counter() - t0, 1)}]
     test = yte >= 5
+    arms = {"scratch": {"epochs": 35, **MNIST_OPTIONS},
+            "mlp_scratch": {**MNIST_OPTIONS, "model": "mlp", "hidden_scale": 1.0},
+            "fine_tuned": {"epochs": 15, "base": tmp_path / "base", **MNIST_OPTIONS}}
     for seed in range(MNIST_SEEDS):
         rng = np.random.default_rng(seed)
         idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), 50, replace=False) for c in range(5, 10)])
         row: dict = {"seed": seed}
-        for name, extra in (("scratch", {}), ("fine_tuned", {"base": tmp_path / "base"})):
-            run = nnguru.train((xtr[idx], ytr[idx]), out=tmp_path / f"{name}{seed}", seed=seed, epochs=30,
-                               **MNIST_OPTIONS, **extra)
+        for name, options in arms.items():
+            run = nnguru.train((xtr[idx], ytr[idx]), out=tmp_path / f"{name}{seed}", seed=seed, **options)
             row[name] = float((run.predict(xte[test]) == yte[test]).mean())
         rows.append(row)
         print(json.dumps(row))
-    gains = [r["fine_tuned"] - r["scratch"] for r in rows[1:]]
-    print(json.dumps({**rows[0], "mean_gain": float(np.mean(gains))}))
+    gains = [r["fine_tuned"] - max(r["scratch"], r["mlp_scratch"]) for r in rows[1:]]
+    print(json.dumps({**rows[0], "mean_gain_over_the_better_scratch": float(np.mean(gains))}))
     assert min(gains) > 0 and np.mean(gains) >= 0.01
 
 
@@ -82,7 +85,7 @@ def test_speaker_transfer(shared_datasets, tmp_path):
     held_out = _link(tmp_path / "held_out", [f for f in mine if f not in few])
     common = ["--label-from-name", r"^(\d+)-", "--allow-outside-paths", "--quiet", "--no-monitor"]
     t0 = time.perf_counter()
-    assert main(["train", str(others), "--out", str(tmp_path / "base"), "--epochs", "6", *common]) == 0
+    assert main(["train", str(others), "--out", str(tmp_path / "base"), *common]) == 0
     row: dict = {"base_seconds": round(time.perf_counter() - t0, 1), "few": len(few), "held_out": len(mine) - len(few)}
     for name, extra in (("scratch", []), ("fine_tuned", ["--from", str(tmp_path / "base")])):
         t0 = time.perf_counter()
