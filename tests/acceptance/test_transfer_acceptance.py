@@ -47,17 +47,17 @@ MNIST_SEEDS = 3
 @pytest.mark.slow
 def test_mnist_few_labels_fine_tuned_beats_scratch(mnist_dir, tmp_path):
     """Pretrain on 6,000 images of digits 0-4; with 50 labelled images of each of 5-9, the CNN ``--from`` the
-    0-4 run (at most 20 warm-up + 15 epochs) beats the same CNN from scratch on those 500 (35 epochs) and,
-    as a stricter reference, the MLP from scratch, on every seed (all MNIST test images of 5-9)."""
+    0-4 run beats the same CNN from scratch on those 500 and, as a second reference, the MLP from scratch,
+    on every seed (all MNIST test images of 5-9). Not met yet on 2026-11-30: see benchmarks/RESULTS.md."""
     (xtr, ytr), (xte, yte) = load_mnist(mnist_dir)
     low = ytr <= 4
     t0 = time.perf_counter()
     nnguru.train((xtr[low][:6000], ytr[low][:6000]), out=tmp_path / "base", epochs=3, **MNIST_OPTIONS)
     rows: list[dict] = [{"pretrain_seconds": round(time.perf_counter() - t0, 1)}]
     test = yte >= 5
-    arms = {"scratch": {"epochs": 35, **MNIST_OPTIONS},
+    arms = {"scratch": MNIST_OPTIONS,  # default epochs and early stopping for every arm: a fair comparison
             "mlp_scratch": {**MNIST_OPTIONS, "model": "mlp", "hidden_scale": 1.0},
-            "fine_tuned": {"epochs": 15, "base": tmp_path / "base", **MNIST_OPTIONS}}
+            "fine_tuned": {"base": tmp_path / "base", **MNIST_OPTIONS}}
     for seed in range(MNIST_SEEDS):
         rng = np.random.default_rng(seed)
         idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), 50, replace=False) for c in range(5, 10)])
