@@ -46,9 +46,16 @@ def test_fine_tune_reuses_the_body_freezes_then_unfreezes(base_run, tmp_path):
     tuned_first = run.model.get_layer(first_dense).get_weights()[0]
     assert tuned_first.shape == reused_first.shape
     assert not np.allclose(tuned_first, reused_first)  # unfrozen later: it moved
-    lrs = run.history["lr"]
-    assert len(lrs) >= 3 and lrs[2] == pytest.approx(lrs[0] * 0.1)  # the fine-tuning lr
+    assert record["warm_up_epochs"] == 2  # patience 3 cannot stop a 2-epoch warm-up
+    head, body = run.model.optimizer.param_groups  # discriminative lr: the head keeps its rate
+    assert body["lr"] == pytest.approx(head["lr"] * 0.1) and head["lr"] == pytest.approx(run.history["lr"][0])
+    reused = {id(w) for m in run.model.__dict__["_transfer_body"] for w in m.parameters()}
+    assert {id(w) for w in body["params"]} == reused
+    assert {id(w) for w in head["params"]} == {id(w) for w in run.model.parameters()} - reused
     assert sorted(run.model.preprocessor.classes) == [5, 6, 7, 8, 9]
+    html = (run.run_dir / "report.html").read_text()
+    assert "Transfer learning" in html and "transfer phases" in html  # the section, with its plot
+    assert first_dense in html.split('id="transfer"')[1].split("</section>")[0]  # a reused layer listed
 
 
 def test_frozen_epochs_leave_the_body_unchanged(base_run, tmp_path):
@@ -114,3 +121,50 @@ def test_download_weights_verifies_the_checksum(tmp_path):
     assert not (tmp_path / "x.pth").exists() and not (tmp_path / "x.pth.part").exists()
     with pytest.raises(NNGuruError, match="needs sha256"):
         download_weights(src.as_uri(), tmp_path / "y.pth")
+
+
+def test_warm_up_stops_early_and_keeps_its_best_epoch(base_run, tmp_path):
+    """A long warm-up stops when val_loss stops improving by 1e-3 (patience 3), not after all its epochs."""
+    run = nnguru.train(_digits(5, 9, per_class=20), out=tmp_path / "ft", base=base_run, epochs=2, freeze_epochs=200,
+                       verbose=0, monitor=False)
+    warm = json.loads((run.run_dir / "transfer.json").read_text())["warm_up_epochs"]
+    assert 4 <= warm < 200
+    val = run.history["val_loss"][:warm]
+    assert min(val[:-3]) - min(val[-3:]) < 1e-3  # stopped after 3 epochs that did not improve it by 1e-3
+
+
+def test_fine_tune_optimizer_falls_back_to_one_lowered_rate():
+    """Optimizers that are not torch.optim ones (here L-BFGS) get the lowered rate for every weight."""
+    from nnguru.nn.layers import Dense, Input
+    from nnguru.nn.sequential import Sequential
+    from nnguru.transfer import FINE_TUNE_LR_FACTOR, fine_tune_optimizer
+
+    body = Dense(4)
+    model = Sequential([Input(shape=(3,)), body, Dense(2)])
+    model.__dict__["_transfer_body"] = [body]
+    opt = fine_tune_optimizer(model, "adam", 0.01)
+    assert [g["lr"] for g in opt.param_groups] == [0.01, pytest.approx(0.01 * FINE_TUNE_LR_FACTOR)]
+    assert fine_tune_optimizer(model, "lbfgs", 0.5) == {"name": "lbfgs", "lr": 0.5 * FINE_TUNE_LR_FACTOR}
+
+
+def test_a_conv_base_keeps_its_features_and_rebuilds_its_dense_block():
+    """Conv features are reused with their weights; the dense block above them (shaped by the base's
+    classes) is rebuilt with the same shape and fresh weights; an MLP keeps every layer below its head."""
+    from nnguru.nn.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
+    from nnguru.nn.sequential import Sequential
+    from nnguru.transfer import Base, transfer_model
+
+    c, hidden, drop, out = Conv2D(4, 3, activation="relu"), Dense(16, activation="relu"), Dropout(0.3), \
+        Dense(5, activation="softmax")
+    conv = Sequential([Input(shape=(8, 8, 1)), c, MaxPooling2D(2), Flatten(), hidden, drop, out])
+    model, record = transfer_model(Base(conv, None, "conv"), [Dense(3, activation="softmax")], (8, 8, 1))
+    assert [r["type"] for r in record["reused"]] == ["Conv2D", "MaxPooling2D", "Flatten"]
+    # names by the layers' own (a process-wide counter numbers them)
+    assert record["rebuilt"] == [hidden.name, drop.name] and record["replaced"] == [out.name]
+    np.testing.assert_array_equal(model.get_layer(c.name).get_weights()[0], c.get_weights()[0])
+    rebuilt = model.get_layer(hidden.name)
+    assert rebuilt is not hidden and rebuilt.get_weights()[0].shape == (36, 16)
+    assert not np.allclose(rebuilt.get_weights()[0], hidden.get_weights()[0])
+    mlp = Sequential([Input(shape=(6,)), Dense(8), Dropout(0.2), Dense(4), Dense(2)])
+    _, record = transfer_model(Base(mlp, None, "mlp"), [Dense(3)], (6,))
+    assert [r["type"] for r in record["reused"]] == ["Dense", "Dropout", "Dense"] and record["rebuilt"] == []

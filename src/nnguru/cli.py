@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from a trained run (or model folder / checkpoint): its layers up to the head, "
                    "its preprocessing, a new head for this data")
     g.add_argument("--freeze-epochs", type=int, metavar="N",
-                   help="with --from: epochs training the new head alone before unfreezing (default 5)")
+                   help="with --from: most epochs training the new head alone before unfreezing (default 20, "
+                   "stopped early on val_loss)")
     _source_options(p)
     _common(p)
 

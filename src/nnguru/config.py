@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "monitor_every": "auto",  # auto: sampled within a 3% time budget; N: every N steps
     # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
     "base": None,
-    "freeze_epochs": None,  # None: 5 epochs training the new head alone before unfreezing (with base)
+    "freeze_epochs": None,  # None: up to 20 epochs training the new head alone (stopped early) before unfreezing
     # the guru's network remedies (guru/remedies.py NETWORK_REMEDIES; nn/adjust.py); None: as built
     "activation": None,  # hidden layers' activation, e.g. relu, leaky_relu
     "batch_norm": None,  # true: BatchNormalization between each hidden Dense/Conv and its activation

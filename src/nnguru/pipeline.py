@@ -463,6 +463,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         from nnguru import transfer
 
         hist = transfer.merge_history(warm, hist)
+        transfer.record_phases(task, run_dir, warm)
     if hist.get("lr"):
         cfg["lr"] = hist["lr"][0]
     if model.stop_reason:

@@ -145,3 +145,20 @@ def test_dense_kernel_initializer_zeros_and_unknown_names():
     assert Dense.from_config(layer.get_config()).kernel_initializer == "zeros"
     with pytest.raises(NNGuruError, match="Unknown kernel_initializer 'onez'.*glorot_uniform"):
         Dense(3, kernel_initializer="onez")
+
+
+def test_frozen_batchnorm_runs_in_inference_mode_like_keras():
+    """Keras: BatchNormalization with trainable=False uses (and keeps) its moving statistics."""
+    bn = BatchNormalization()
+    bn.ensure_built((5,))
+    ref = torch.nn.BatchNorm1d(5, eps=1e-3, momentum=0.01)
+    x = torch.randn(16, 5) * 3 + 1
+    bn(x), ref(x)  # moving statistics move once
+    bn.trainable = False
+    before = bn.running_mean.clone()
+    ref.eval()
+    torch.testing.assert_close(bn(x * 2), ref(x * 2))  # bn is still in training mode
+    torch.testing.assert_close(bn.running_mean, before)
+    bn.trainable = True
+    ref.train()
+    torch.testing.assert_close(bn(x), ref(x))

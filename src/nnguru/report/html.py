@@ -580,6 +580,9 @@ def build_report_html(run_dir: str | Path) -> str:
     from nnguru.report.tuning import tuning_section  # here: it uses this module's helpers
 
     add("tuning", "Tuning", tuning_section(run))
+    from nnguru.report.transfer import transfer_section  # --from runs (transfer.json)
+
+    add("transfer", "Transfer", transfer_section(run, history))
     if isinstance(data_report, dict):
         splits = {k: data_report[k] for k in ("split", "split_sizes", "splits")
                   if k in data_report}

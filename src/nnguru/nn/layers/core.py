@@ -347,7 +347,11 @@ class Rescale(Rescaling):
 
 @register
 class BatchNormalization(Layer):
-    """Normalizes the last (channel) axis with batch statistics; Keras defaults."""
+    """Normalizes the last (channel) axis with batch statistics; Keras defaults.
+
+    Frozen (``trainable = False``) it runs in inference mode, as in Keras: it normalizes with its
+    moving statistics and leaves them alone, so a frozen pretrained body is not disturbed by the
+    new data's batches (the transfer-learning rule of the Keras guide)."""
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, axis: int = -1, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -370,7 +374,7 @@ class BatchNormalization(Layer):
         last = x.dim() - 1
         moved = x if x.dim() == 2 else x.movedim(last, 1)
         out = F.batch_norm(moved, self.running_mean, self.running_var, self.weight, self.bias,
-                           self.training, 1.0 - self.momentum, self.epsilon)
+                           self.training and self._trainable, 1.0 - self.momentum, self.epsilon)
         return out if x.dim() == 2 else out.movedim(1, last)
 
     def get_config(self) -> dict:
