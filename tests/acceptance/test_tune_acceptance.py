@@ -43,6 +43,8 @@ def test_tune_pima(shared_datasets, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(run=False, reason="issue 15: not measured yet; 5+ CNN trials on the spoken digits take over "
+                   "10 minutes on 2 CPU cores, past CI's budget. Run with --runxfail on a faster machine.")
 def test_tune_spoken_digits(shared_datasets, tmp_path):
     row = _compare(tmp_path, str(shared_datasets / "free_spoken_digit_dataset" / "recordings"),
                    "--label-from-name", r"^(\d+)_", "--epochs", "8", timeout=300)
