@@ -1,15 +1,14 @@
 """Planted network faults are found; healthy runs produce no network finding (false alarms fail)."""
 
-import warnings
 
 import pytest
 from sklearn.datasets import load_digits
 
 import nnguru
-from nnguru import Sequential, guru, initializers, losses
+from nnguru import guru, initializers, losses
 from nnguru.guru.network_rules import NETWORK_CODES
-from nnguru.layers import Dense
 from nnguru.training.monitor import NetworkMonitor
+from planted_models import digits_mlp
 
 X, Y = load_digits(return_X_y=True)
 X, Y = (X[:480] / 16.0).astype("float32"), Y[:480]
@@ -17,13 +16,7 @@ X, Y = (X[:480] / 16.0).astype("float32"), Y[:480]
 
 def _codes(act="relu", depth=2, init="glorot_uniform", bias="zeros", scale=1.0, opt="adam",
            loss="sparse_categorical_crossentropy", last="softmax"):
-    nnguru.set_seed(0)
-    layers = [Dense(32, activation=act, input_shape=(64,), kernel_initializer=init, bias_initializer=bias)]
-    layers += [Dense(32, activation=act, kernel_initializer=init, bias_initializer=bias) for _ in range(depth - 1)]
-    model = Sequential([*layers, Dense(10, activation=last)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.compile(optimizer=opt, loss=loss)
+    model = digits_mlp(act, depth, init, bias, opt, loss, last)
     mon = NetworkMonitor(every=3)
     model.fit(X * scale, Y, epochs=2, batch_size=32, verbose=0, callbacks=[mon])
     return {f.code for f in guru.diagnose(history={}, monitor=mon.result())}

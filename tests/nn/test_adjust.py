@@ -20,6 +20,7 @@ from nnguru.guru.remedies import NETWORK_REMEDIES
 from nnguru.layers import BatchNormalization, Conv2D, Dense, Flatten, Input
 from nnguru.nn import adjust
 from nnguru.training.monitor import NetworkMonitor
+from planted_models import digits_mlp
 
 X, Y = load_digits(return_X_y=True)
 X, Y = (X[:480] / 16.0).astype("float32"), Y[:480]
@@ -123,16 +124,7 @@ def test_pipeline_applies_the_keys(tmp_path):
 
 
 # ---- each network remedy cures its planted fault --------------------------------------------------
-def _faulty(act="relu", depth=2, init="glorot_uniform", bias="zeros", opt="adam",
-            loss="sparse_categorical_crossentropy", last="softmax"):
-    nnguru.set_seed(0)
-    layers = [Dense(32, activation=act, input_shape=(64,), kernel_initializer=init, bias_initializer=bias)]
-    layers += [Dense(32, activation=act, kernel_initializer=init, bias_initializer=bias) for _ in range(depth - 1)]
-    model = Sequential([*layers, Dense(10, activation=last)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.compile(optimizer=opt, loss=loss)
-    return model
+_faulty = digits_mlp  # the planted-fault model of tests/guru/test_network_rules.py
 
 
 def _codes(model, x):
