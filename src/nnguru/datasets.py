@@ -83,12 +83,17 @@ def is_mnist_folder(path: str | Path) -> bool:
     return folder.is_dir() and all(_find(folder, s) for s in MNIST_FILES.values())
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks (downloads are checked with it before use)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    return file_digest(path, "md5")
 
 
 def download_mnist(folder: str | Path, mirrors: tuple[str, ...] = MNIST_MIRRORS) -> Path:

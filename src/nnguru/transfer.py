@@ -24,7 +24,6 @@ ImageNet backbone; it needs torchvision, which nnguru does not install (see :fun
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass, field
@@ -105,11 +104,9 @@ def _torchvision_base(weights: str) -> Base:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from nnguru.datasets import file_digest
+
+    return file_digest(path, "sha256")
 
 
 def download_weights(url: str, path: str | Path, sha256: str | None = None, sha256_prefix: str | None = None) -> Path:
