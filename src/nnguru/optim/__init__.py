@@ -17,7 +17,7 @@ adamw          0.001       mini         you regularise with (decoupled) weight d
 rmsprop        0.001       mini         recurrent networks, non-stationary objectives
 adagrad        0.001       mini         sparse features
 nadam, adamax  0.001       mini         a Keras program names them (Keras defaults)
-adadelta       0.001       mini         a Keras program names it (Keras 3 defaults)
+adadelta       1.0         mini         the paper's rate (Keras 3's class keeps 0.001)
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
 random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
                1.0 (1+λ)                without gradients; small networks only
@@ -70,8 +70,8 @@ register("adamax", _TORCH["adamax"],
          doc="Adamax (Keras defaults): Adam with an infinity-norm second moment; offered for "
              "Keras programs that name it.")
 register("adadelta", _TORCH["adadelta"],
-         doc="Adadelta (Keras 3 defaults, lr 0.001): offered for Keras programs that name it; "
-             "adam is usually the better choice.")
+         doc="Adadelta at its paper's rate 1.0 (Zeiler 2012, PyTorch; Keras 3's Adadelta class keeps "
+             "0.001): adam is usually the better choice.")
 register("lbfgs", LBFGS, aliases=("l-bfgs",),
          doc="Full-batch L-BFGS with strong-Wolfe line search: small/medium data sets and "
              "smooth losses, fewest steps and no lr to tune (scikit-learn's MLP default).")
