@@ -117,7 +117,7 @@ class Cluster(Reconstruction):
     def embed_for_clusters(self, model, x: np.ndarray) -> np.ndarray:
         """The code scaled to unit length: k-means then compares directions (cosine), which the
         autoencoder's code separates better than lengths."""
-        return unit_rows(self.embed(model, x))
+        return self.embed(model, x)  # unit length already
 
     def evaluate(self, model, p: Prepared) -> Evaluation:
         from sklearn.cluster import KMeans
