@@ -12,8 +12,15 @@ import nnguru
 from nnguru.optim import registry
 
 
+# Known miss (issue 14, open): random search's defaults (evolution strategies, lr 0.05, batch 1024) raise
+# the loss on digits' 64-32-10 network (3.4 -> 16.8 in 11 epochs; the (1+lambda) method stalls at 3.1);
+# it reaches 0.90+ on iris (tests/optim/test_optim_random_search.py) but not on a net this size.
+KNOWN_MISSES = {"random-search": "random search's defaults do not train digits' MLP (issue 14, open)"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", registry.names())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n]))
+                                  if n in KNOWN_MISSES else n for n in registry.names()])
 def test_default_settings_learn_digits(name, tmp_path):
     run = nnguru.train("builtin:digits", optimizer=name, out=tmp_path / name, verbose=0)
     assert run.metrics["test"]["accuracy"] >= 0.90, (name, run.metrics["test"]["accuracy"],
