@@ -11,7 +11,6 @@ import pytest
 import nnguru
 from nnguru.optim import registry
 
-
 # Known miss (issue 14, open): random search's defaults (evolution strategies, lr 0.05, batch 1024) raise
 # the loss on digits' 64-32-10 network (3.4 -> 16.8 in 11 epochs; the (1+lambda) method stalls at 3.1);
 # it reaches 0.90+ on iris (tests/optim/test_optim_random_search.py) but not on a net this size.
