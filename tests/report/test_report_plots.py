@@ -96,3 +96,13 @@ def test_gradient_norm_plot_draws_weighted_layers_and_survives_gaps(tmp_path: Pa
         assert im.size[0] > 300
     with pytest.raises(ValueError, match="no sampled weighted layer"):
         plot_gradient_norms({"layers": monitor["layers"], "samples": []}, tmp_path / "none.png")
+
+
+def test_a_slim_matplotlib_prints_no_font_fallback_lines():
+    """mathtext (log-scale ticks) looks up STIX/Computer Modern first; a slim install logs a
+    'findfont' line per missing font (21 in the demo) and falls back to DejaVu Sans: not shown."""
+    import logging
+
+    import nnguru.report.plots  # noqa: F401
+
+    assert logging.getLogger("matplotlib.font_manager").getEffectiveLevel() >= logging.ERROR

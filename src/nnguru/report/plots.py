@@ -7,6 +7,7 @@ binary file object) and returns it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -14,6 +15,11 @@ from typing import IO, Any
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn import metrics as skm
+
+# A slim matplotlib install lacks the STIX and Computer Modern fonts that mathtext (log-scale tick
+# labels) asks for first; it logs one "findfont" line per font, then draws with DejaVu Sans, which
+# has every glyph a report uses. Those lines are not the user's concern: only errors are shown.
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 # Pixel density: sharp on screens and small enough to embed a handful in one HTML file.
 DPI = 110
