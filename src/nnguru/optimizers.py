@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from nnguru.errors import NNGuruError, describe
@@ -25,11 +26,12 @@ _UNSUPPORTED = {
 }
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(ABC):
     """Base class: ``schedule(step) -> learning rate`` (subclass it and define ``__call__``)."""
 
+    @abstractmethod
     def __call__(self, step: int) -> float:
-        raise NotImplementedError
+        """The learning rate at optimizer step ``step``; subclasses define it."""
 
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

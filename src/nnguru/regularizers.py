@@ -9,16 +9,19 @@ reports the loss with the penalty included; so does nnguru). Keras's formulas, n
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 
 from nnguru.errors import NNGuruError, describe
 
 
-class Regularizer:
+class Regularizer(ABC):
     """Base class: ``reg(weight) -> scalar tensor``; ``get_config`` makes it JSON."""
 
+    @abstractmethod
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The penalty (a scalar tensor) for weight ``w``; subclasses define it."""
 
     def get_config(self) -> dict:
         return {}
