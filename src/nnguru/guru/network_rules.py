@@ -132,19 +132,22 @@ def _exploding(f: RunFacts) -> Finding | None:
     return Finding("exploding_gradients", "error", ev, advice)
 
 
+def _hidden_shares(m: dict, samples: list, key: str, limit: float) -> tuple[dict, list, int] | None:
+    """Per hidden layer, the median over ``samples`` of the unit share ``key`` (dead, saturated);
+    ``(share, layers at or over limit, the worst of them)``, or None when no layer is."""
+    values = _matrix(samples, key)
+    hidden = [i for i in _hidden(m) if i < values.shape[1] and np.isfinite(values[:, i]).any()]
+    share = {i: float(np.nanmedian(values[:, i])) for i in hidden}
+    bad = [i for i in hidden if share[i] >= limit]
+    return (share, bad, max(bad, key=share.get)) if bad else None
+
+
 def _dead(f: RunFacts) -> Finding | None:
     m, samples = f.monitor, _samples(f)
-    if not samples:
+    found = _hidden_shares(m, samples[len(samples) // 2:], "dead", DEAD_SHARE) if samples else None
+    if found is None:
         return None
-    d = _matrix(samples[len(samples) // 2:], "dead")
-    hidden = [i for i in _hidden(m) if i < d.shape[1] and np.isfinite(d[:, i]).any()]
-    if not hidden:
-        return None
-    share = {i: float(np.nanmedian(d[:, i])) for i in hidden}
-    bad = [i for i in hidden if share[i] >= DEAD_SHARE]
-    if not bad:
-        return None
-    worst = max(bad, key=share.get)
+    share, bad, worst = found
     ev = {"layers": _names(m, bad), "dead_share": {m["layers"][i]["name"]: _r(share[i]) for i in bad},
           "summary": (f"{share[worst]:.0%} of the ReLU units of layer '{m['layers'][worst]['name']}' "
                       "never fire: they pass no gradient and stopped learning (dying ReLU).")}
@@ -155,15 +158,10 @@ def _dead(f: RunFacts) -> Finding | None:
 
 def _saturation(f: RunFacts) -> Finding | None:
     m, samples = f.monitor, _samples(f)
-    if not samples:
+    found = _hidden_shares(m, samples, "saturated", SATURATED_SHARE) if samples else None
+    if found is None:
         return None
-    s = _matrix(samples, "saturated")
-    hidden = [i for i in _hidden(m) if i < s.shape[1] and np.isfinite(s[:, i]).any()]
-    share = {i: float(np.nanmedian(s[:, i])) for i in hidden}
-    bad = [i for i in hidden if share[i] >= SATURATED_SHARE]
-    if not bad:
-        return None
-    worst = max(bad, key=share.get)
+    share, bad, worst = found
     layer = m["layers"][worst]
     ev = {"layers": _names(m, bad), "saturated_share": {m["layers"][i]["name"]: _r(share[i]) for i in bad},
           "summary": (f"{share[worst]:.0%} of the {layer['activation']} outputs of layer '{layer['name']}' "
