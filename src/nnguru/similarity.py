@@ -8,8 +8,9 @@ same for every task (a task may embed differently: ``Task.embed``, e.g. an autoe
     model/embeddings.safetensors   "vectors" (N, D) L2-normalized, float32 (float16 past 8 MB);
                                    "rows" (N,) int64 item row numbers, or the ids in the JSON;
                                    "labels" (N,) the training targets (class index or value)
-    model/embeddings.json          format, head_layer (the embedding is its input), kind, count,
-                                   dim, dtype, ids ("rows", or the file paths), classes
+    model/embeddings.json          format, head_layer (where the embedding is read: the head's input,
+                                   or an autoencoder's code output), kind, count, dim, dtype, ids
+                                   ("rows", or the file paths), classes
 
 ``nnguru similar RUN_DIR QUERY`` (and ``Run.similar``) preprocesses the query with the run's own
 preprocessor, embeds it and searches with scikit-learn's ``NearestNeighbors`` (cosine distance,
@@ -215,16 +216,15 @@ def build_index(task, model, p) -> Index:
     if y is not None and np.ndim(y) == 1 and len(y) == len(vectors):
         labels = np.asarray(y, dtype=np.int64 if task.categorical_target else np.float32)
     classes = list(p.pre.classes) if task.categorical_target and getattr(p.pre, "classes", None) else None
-    layer = _name(*head_layer(model)) if _has_head(model) else ""
-    return Index(vectors, ids, labels, classes, layer, str(getattr(p.pre, "kind", "") or ""))
+    return Index(vectors, ids, labels, classes, task.embedding_layer(model), str(getattr(p.pre, "kind", "") or ""))
 
 
-def _has_head(model) -> bool:
+def head_layer_name(model) -> str:
+    """The name of the model's head layer (the embedding is its input), or "" when it has none."""
     try:
-        head_layer(model)
-        return True
+        return _name(*head_layer(model))
     except NNGuruError:
-        return False
+        return ""
 
 
 # ---- search and evaluation ---------------------------------------------------------------------

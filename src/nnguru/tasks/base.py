@@ -227,6 +227,13 @@ class Task(ABC):
 
         return similarity.embed(model, x)
 
+    def embedding_layer(self, model) -> str:
+        """The layer :meth:`embed` reads (recorded in ``embeddings.json``): the head's first layer,
+        whose input is the embedding; "" for a model with no head to find."""
+        from nnguru import similarity
+
+        return similarity.head_layer_name(model)
+
     def class_weight(self, y_train: np.ndarray, n_out: int, counts: np.ndarray | None = None) -> dict | None:
         """Per-class loss weights (``counts``: the training class counts, when ``y_train`` is a sample)."""
         if self.cfg.get("class_weight"):

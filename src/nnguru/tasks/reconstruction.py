@@ -127,6 +127,12 @@ class Reconstruction(Task):
         code = np.asarray(encode(model, x), dtype=np.float32)
         return code / np.maximum(np.linalg.norm(code, axis=1, keepdims=True), 1e-12)
 
+    def embedding_layer(self, model) -> str:
+        """The autoencoder's bottleneck, which :meth:`embed` reads (not the decoder's last layer)."""
+        from nnguru.nn.autoencoders import CODE_LAYER
+
+        return CODE_LAYER
+
     def clean_new(self, ds) -> tuple[Any, dict]:
         """New labeled rows for ``nnguru evaluate``, cleaned as training rows were (labels as labels)."""
         from nnguru.data.clean import clean
