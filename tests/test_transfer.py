@@ -99,15 +99,33 @@ def test_bad_bases_exit_2(base_run, tmp_path, capsys):
     assert "--from" in message and ("image" in message or "shape" in message)
 
 
-def test_torchvision_backbone_says_how_to_get_it():
-    pytest.importorskip("nnguru")
-    try:
-        import torchvision  # noqa: F401
-        pytest.skip("torchvision is installed")
-    except ImportError:
-        pass
-    with pytest.raises(NNGuruError, match="needs torchvision.*download_weights"):
-        load_base("resnet18:/tmp/resnet18.pth")
+def test_pretrained_resnet18_base_from_the_cli(tmp_path, capsys):
+    """``--from resnet18:PATH`` (torchvision's weights file, no torchvision): the residual body is
+    reused and frozen first, the ImageNet head replaced, and the run saves, reloads and predicts."""
+    import torch
+
+    from nnguru.nn import backbones
+    from photo_folder import make_photo_folder
+
+    weights = tmp_path / "resnet18-f37072fd.pth"
+    model = backbones.build("resnet18", (32, 32, 3))
+    modules = backbones._modules("resnet18", model)
+    torch.save({f"{src}.{p}": t for src, dst in backbones.torchvision_keys("resnet18")
+                for p, t in modules[dst].state_dict().items()}, weights)  # a file in torchvision's layout
+    data = make_photo_folder(tmp_path / "photos", n_per_class=6, n_classes=3, size=(32, 32))
+    out = tmp_path / "run"
+    assert main(["train", str(data), "--from", f"resnet18:{weights}", "--epochs", "2", "--freeze-epochs", "1",
+                 "--out", str(out), "--quiet", "--no-monitor"]) == 0
+    record = json.loads((out / "transfer.json").read_text())
+    assert sum(r["type"] == "ResidualBlock" for r in record["reused"]) == 8
+    assert record["reused_params"] > 11_000_000 and record["base"] == f"resnet18:{weights}"
+    assert nnguru.load_model(out / "model").layers[-1].units == 3  # saved with its residual blocks; reloads
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", str(out), str(data / "circle"), "--out", str(preds), "--quiet"]) == 0
+    assert len(preds.read_text().splitlines()) == 1 + 6
+    assert main(["train", str(data), "--from", f"resnet18:{tmp_path / 'missing.pth'}",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "download" in capsys.readouterr().err
 
 
 def test_download_weights_verifies_the_checksum(tmp_path):

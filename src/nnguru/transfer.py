@@ -16,8 +16,9 @@ The recipe of the Keras guide, made the default:
    gently, the new head at the full rate so it keeps adapting.
 
 The base is a run directory, a model folder (``model.save``) or a checkpoint file with its
-architecture (``ModelCheckpoint``), all safetensors + JSON. ``resnet18:PATH`` names torchvision's
-ImageNet backbone; it needs torchvision, which nnguru does not install (see :func:`load_base`).
+architecture (``ModelCheckpoint``), all safetensors + JSON. ``resnet18:PATH`` (or ``resnet34:PATH``)
+is an ImageNet ResNet rebuilt from nnguru layers and loaded from torchvision's weights file
+(:mod:`nnguru.nn.backbones`; torchvision itself is not needed).
 ``transfer.json`` in the run directory says what was reused, frozen and trained.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import copy
 import os
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,6 @@ FINE_TUNE_LR_FACTOR = 0.1  # the unfrozen body's learning rate, relative to the 
 DEFAULT_FREEZE_EPOCHS = 20  # most head-only epochs when --freeze-epochs is not given (stopped early)
 WARM_UP_PATIENCE = 3  # head-only epochs without a better val_loss before unfreezing
 WARM_UP_MIN_DELTA = 1e-3  # "better" by at least this: a converging linear head need not be polished
-RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
-RESNET18_SHA256_PREFIX = "f37072fd"  # torchvision names its files by the SHA-256's first 8 hex digits
 
 DENSE_BLOCK = ("Dense", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax")  # a classifier block's layers
 # what a base preprocessor of each kind can read, by the new Dataset's kind
@@ -55,15 +55,20 @@ class Base:
     pre: Any  # its preprocessor, or None (a bare model folder or checkpoint)
     where: str
     cfg: dict = field(default_factory=dict)  # the base run's config.yaml ({} for a model folder)
+    kind: str | None = None  # the data kind it reads, when it has no preprocessor (a pretrained backbone)
+    # a backbone's model is built for the new data's input shape (any image size): shape -> Sequential
+    build: Callable[[tuple[int, ...]], Any] | None = None
 
 
 def load_base(spec: str | Path) -> Base:
     """The model ``--from`` names: a run directory, a model folder or a checkpoint file."""
     from nnguru.bundle import load_model
+    from nnguru.nn import backbones
 
     text = str(spec)
-    if text.startswith("resnet18:"):
-        return _torchvision_base(text.split(":", 1)[1])
+    named = backbones.parse(text)
+    if named is not None:
+        return _backbone_base(*named, where=text)
     path = Path(text)
     if not path.exists():
         raise NNGuruError(f"--from {text!r}: no such run directory or model file. Pass the --out folder of an earlier "
@@ -90,17 +95,19 @@ def load_base(spec: str | Path) -> Base:
     return Base(model, model.preprocessor, text, cfg)
 
 
-def _torchvision_base(weights: str) -> Base:
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:
-        raise NNGuruError(
-            f"--from resnet18:{weights} needs torchvision, which nnguru does not install. Install it (pip install "
-            f"torchvision, the build matching your torch), and get the ImageNet weights once with "
-            f"nnguru.transfer.download_weights({RESNET18_URL!r}, 'resnet18.pth', sha256_prefix="
-            f"{RESNET18_SHA256_PREFIX!r}); nothing is downloaded at run time.") from None
-    raise NNGuruError(f"--from resnet18:{weights}: torchvision backbones are not wired into the pipeline yet; "
-                      "train an nnguru run on a large image set and use --from RUN_DIR.")
+def _backbone_base(name: str, path: str, where: str) -> Base:
+    """An ImageNet backbone (``resnet18:PATH``): the weights are read now (a missing or foreign file
+    is refused before any data is loaded); the network is built once the data's image size is known."""
+    from nnguru.nn import backbones
+
+    state = backbones.read_state(path, name)
+
+    def build(input_shape: tuple[int, ...]):
+        model = backbones.build(name, input_shape)
+        backbones.load_weights(name, model, state, where=f"--from {where}")
+        return model
+
+    return Base(None, None, where, kind="image", build=build)
 
 
 def _sha256(path: Path) -> str:
@@ -136,7 +143,7 @@ def download_weights(url: str, path: str | Path, sha256: str | None = None, sha2
 # ---- the prepare stage: the base's preprocessing for the new data ----------------------------------------
 def check_data(base: Base, ds) -> None:
     """Refuse new data of another kind than the base's before anything is computed."""
-    kind = getattr(base.pre, "kind", None)
+    kind = getattr(base.pre, "kind", None) or base.kind
     ds_kind = getattr(ds, "kind", None)
     if kind is not None and ds_kind in READS and kind not in READS[ds_kind]:
         raise NNGuruError(f"--from {base.where!r} was trained on {kind} data, but the new data is {ds_kind} data. "
@@ -169,6 +176,8 @@ def transfer_model(base: Base, head: list, input_shape) -> tuple[Any, dict]:
     from nnguru.nn.model import weight_count
     from nnguru.nn.sequential import Sequential
 
+    if base.build is not None:  # a pretrained backbone reads any image size: built for this data's
+        base.model = base.build(tuple(input_shape))
     layers = [m for m in copy.deepcopy(base.model).layers if type(m).__name__ not in ("Input", "InputLayer")]
     if tuple(base.model.input_shape or ()) != tuple(input_shape):
         raise NNGuruError(f"--from {base.where!r} takes inputs of shape {tuple(base.model.input_shape or ())}, but "

@@ -13,6 +13,7 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     wrappers       TimeDistributed, RepeatVector (around the time axis)
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
     tabular        FeatureScale (a learned per-feature scale, for tables)
+    residual       ResidualBlock (ResNet's basic block as one layer), GrayscaleToRGB
     augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
 
@@ -82,6 +83,7 @@ from nnguru.nn.layers.recurrent import (
     fold_legacy_biases,
     fold_second_bias,
 )
+from nnguru.nn.layers.residual import GrayscaleToRGB, ResidualBlock
 from nnguru.nn.layers.tabular import FeatureScale
 from nnguru.nn.layers.wrappers import RepeatVector, TimeDistributed
 
@@ -97,5 +99,5 @@ __all__ = [
     "ReLU", "RepeatVector", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D",
     "SpatialDropout2D",
     "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
-    "FeatureScale",
+    "FeatureScale", "GrayscaleToRGB", "ResidualBlock",
 ]
