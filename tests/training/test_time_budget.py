@@ -132,9 +132,7 @@ def test_cli_train_refuses_a_budget_that_does_not_parse(tmp_path, capsys, value)
 def test_train_records_budget_and_estimate(tmp_path):
     import json
 
-    from nnguru import pipeline
-
-    from nnguru import clock
+    from nnguru import clock, pipeline
 
     with clock.command_clock(started=clock.time.monotonic() - 30.0):  # 30 s into the command
         auto = pipeline.time_budget_seconds({"time_budget": "auto", "epochs": None}, after=12.0)
