@@ -138,6 +138,9 @@ def test_plan_rebudgets_an_estimate(fake_timings):
     assert tight.command_seconds == pytest.approx(tight.seconds + est.after_seconds)
     loose = estimate.plan(tight, 1000.0)  # a budget that does not bind: early stopping's stop again
     assert (loose.epochs, loose.stop, loose.seconds) == (20, "early stopping", pytest.approx(20 * per_epoch))
+    assert tight.seconds_max == pytest.approx(5 * per_epoch)  # the most: the budget's whole epochs...
+    assert loose.seconds_max == pytest.approx(200 * per_epoch)  # ...or the epoch cap
+    assert "at most" in loose.summary()
     assert estimate.plan(est, None).seconds == pytest.approx(est.seconds)
 
 

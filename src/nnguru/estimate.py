@@ -87,6 +87,7 @@ class Estimate:
     before_seconds: float = 0.0  # the command's time before training (loading, preparing, the estimate)
     after_seconds: float = 0.0  # predicted: evaluation, embeddings, data checks, report, bundle
     command_seconds: float = 0.0  # before + training + after: the whole command (0: not predicted)
+    seconds_max: float = 0.0  # the most training can take: the epoch cap, or the time budget
     whole_command: bool = False  # before_seconds and after_seconds were given: command_seconds holds
     epochs_nominal: int = 0  # the epochs predicted without a time budget (what plan() starts from)
     stop_nominal: str = "epochs"
@@ -105,7 +106,8 @@ class Estimate:
         cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
         whole = (f"~{format_duration(self.command_seconds)} in all ({format_duration(self.before_seconds)} so far, "
                  f"evaluation and report ~{format_duration(self.after_seconds)}); " if self.command_seconds else "")
-        return (f"{whole}~{format_duration(self.seconds)} of training ({why}; "
+        most = f", at most {format_duration(self.seconds_max)}" if self.seconds_max > self.seconds * 1.05 else ""
+        return (f"{whole}~{format_duration(self.seconds)} of training{most} ({why}; "
                 f"{format_duration(self.seconds_per_epoch)} per epoch = {self.steps_per_epoch} steps x "
                 f"{self.seconds_per_step * 1e3:.2f} ms + validation "
                 f"{format_duration(self.validation_seconds)}), {self.params:,} parameters, "
@@ -308,7 +310,11 @@ def plan(est: Estimate, time_budget: float | None) -> Estimate:
         n_epochs, seconds = budget_stop(est.seconds_per_epoch, time_budget, tail)
         stop = "time budget"
     cost = None if est.price_per_hour is None else est.price_per_hour * seconds / 3600
+    most = est.epochs_cap * est.seconds_per_epoch
+    if time_budget is not None and most > time_budget:
+        most = budget_stop(est.seconds_per_epoch, time_budget, est.seconds_per_step + est.validation_seconds)[1]
     return replace(est, seconds=seconds, epochs=n_epochs, stop=stop, time_budget=time_budget, cost=cost,
+                   seconds_max=most,
                    command_seconds=(est.before_seconds + seconds + est.after_seconds) if est.whole_command else 0.0)
 
 
