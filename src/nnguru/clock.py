@@ -38,12 +38,12 @@ def process_seconds() -> float:
 
 
 @contextlib.contextmanager
-def command_clock(started: float | None = None, fresh: bool = False) -> Iterator[None]:
+def command_clock(started: float | None = None) -> Iterator[None]:
     """Mark the start of a command (``started``: a ``time.monotonic()`` value, default now). Nested
-    uses keep the outer start (the CLI starts the clock at process start, and the ``train`` it
-    calls does not restart it), unless ``fresh`` (each --auto-fix round is a default run of its own)."""
+    uses keep the outer start: the CLI starts the clock at process start, and the ``train`` it
+    calls does not restart it."""
     now = time.monotonic() if started is None else started
-    _command_start.append(_command_start[-1] if _command_start and not fresh else now)
+    _command_start.append(_command_start[-1] if _command_start else now)
     try:
         yield
     finally:

@@ -373,7 +373,7 @@ def auto_epochs(n_train: int) -> int:
 
 # The default budget (``time_budget: auto`` without --epochs) is a whole-command one (issue 12: a
 # default run in <= 2 minutes on 2 cores, MNIST's 60,000 images included): training gets what is
-# left of TimeBudget's AUTO_COMMAND_SECONDS once the time spent so far (loading, preparing, the
+# left of nnguru.clock's AUTO_COMMAND_SECONDS once the time spent so far (loading, preparing, the
 # estimate) and the estimate's prediction of the stages after training are taken off. Where no
 # estimate is made (a streamed table, several processes) AUTO_AFTER_FALLBACK_S is kept for them.
 AUTO_AFTER_FALLBACK_S = 20.0
@@ -788,9 +788,8 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
             folder.mkdir(exist_ok=True)
             return folder
 
-        with clock.command_clock(fresh=True):  # a round is a default run of its own (its own budget)
-            current = run_stages(ds, {**current.config, **fix["changes"]}, console, None, begin,
-                                 lambda: rd)
+        current = run_stages(ds, {**current.config, **fix["changes"]}, console, None, begin,
+                             lambda: rd)
         runs.append(current)
         rounds.append({"round": number, **fix, **_fix_summary(current)})
     if len(runs) == 1:
