@@ -13,15 +13,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # 5 s of the 2 minutes stay for what no prediction sees: interpreter exit, the run directory's commit.
 AUTO_COMMAND_SECONDS = 115.0
-# However late training starts, it gets at least this much (a huge table whose loading alone
-# overruns the deadline still trains, and says so through the estimate).
-AUTO_MIN_TRAIN_SECONDS = 10.0
+# However late training starts, it gets at least this much, a few epochs of the shared sets' CNNs on
+# 2 cores (a slow disk or a busy machine can eat the deadline before training; the estimate says so).
+AUTO_MIN_TRAIN_SECONDS = 30.0
 
 _command_start: list[float] = []  # monotonic start of the command under way (outermost first)
 
@@ -66,12 +67,15 @@ def command(fn: Callable) -> Callable:
 
 
 def process_command(fn: Callable) -> Callable:
-    """Run ``fn`` as a command whose clock started with the process (a CLI command: the
-    interpreter's start and the imports are part of what the user waits for)."""
+    """Run ``fn(args)`` (a CLI command) as a command whose clock started with the process when the
+    process is that command line (``args.argv`` is ``sys.argv[1:]``: the interpreter's start and the
+    imports are part of what the user waits for), else at the call (``cli.main([...])`` from a
+    test or a notebook, whose process may be hours old)."""
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with command_clock(time.monotonic() - process_seconds()):
-            return fn(*args, **kwargs)
+    def wrapper(args, *rest, **kwargs):
+        own = list(getattr(args, "argv", None) or []) == sys.argv[1:]
+        with command_clock(time.monotonic() - process_seconds() if own else None):
+            return fn(args, *rest, **kwargs)
 
     return wrapper
 
