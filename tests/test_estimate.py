@@ -126,6 +126,16 @@ def test_time_model_on_fake_timings(fake_timings):
     assert "in all" in est.summary()
 
 
+def test_label_check_size():
+    from nnguru.guru.data_checks import LABEL_MAX_FEATURES, LABEL_MAX_SAMPLES
+
+    assert estimate.label_check_units(600, 12, 2) == 600 * 12 * 2
+    assert estimate.label_check_units(51_000, 784, 10) == LABEL_MAX_SAMPLES * LABEL_MAX_FEATURES * 10  # sampled
+    assert estimate.label_check_units(600, 12, None) == 0  # no class labels: no check
+    assert estimate.after_seconds(1e-4, 1000, 10_000) == pytest.approx(
+        estimate.AFTER_FIXED_SECONDS + 0.1 + 10_000 * estimate.LABEL_SECONDS_PER_UNIT)
+
+
 def test_plan_rebudgets_an_estimate(fake_timings):
     x, y = _data(640)
     xv, yv = _data(300, seed=1)

@@ -232,9 +232,10 @@ def time_training(model, x: np.ndarray, y: np.ndarray, batch_size: int, x_val: n
     return _Timing(step_s, overhead, str(history.params.get("train_step", "")))
 
 
-def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, sample: int = 4096,
+def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, sample: int = 2048,
                     repeats: int = 3) -> float:
-    """Seconds to evaluate all of ``x`` (median of ``repeats`` passes over up to ``sample`` rows,
+    """Seconds to evaluate all of ``x`` (median of ``repeats`` passes over up to ``sample`` rows, 64
+    batches of 32: enough for a steady per-row time, half the cost of 4,096 on MNIST,
     after a warm-up pass), on as many threads as ``fit`` gives a step of ``batch_size`` (one for
     small models: timed on two threads of a busy machine, a tiny model's validation was 100x slower)."""
     from nnguru.training.denormals import flush_denormals
@@ -281,11 +282,15 @@ def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, floa
 # What follows training, per sample: a forward pass over the validation and test splits (metrics),
 # over the training items (their embeddings, stored for `nnguru similar`) and over up to
 # similarity.MAX_EVAL_QUERIES test items (the search's score); so about n_train + n_val + 2 n_test
-# rows. The rest barely depends on the model: scikit-learn's out-of-fold label-error check (on at
-# most data_checks.LABEL_MAX_SAMPLES rows), the near-duplicate check, the plots, the HTML report
-# and the bundle. AFTER_FIXED_SECONDS is that rest as measured on 2 CPU cores (see RESULTS,
-# "Where a default MNIST command's time goes").
+# rows, at the seconds per row timed on validation. For class targets, the label-error check fits
+# LABEL_FOLDS logistic regressions on at most LABEL_MAX_SAMPLES rows of at most LABEL_MAX_FEATURES
+# features (guru/data_checks.py): its cost grows with rows x features x classes, at
+# LABEL_SECONDS_PER_UNIT (on MNIST, 5,000 x 256 x 10, it took 51 CPU-seconds, ~2 us of 2-core wall
+# per unit; profiled, see RESULTS "Where a default MNIST command's time goes"). The rest barely
+# depends on the data: the near-duplicate check, the plots, the HTML report and the bundle
+# (AFTER_FIXED_SECONDS, a few seconds on 2 cores).
 AFTER_FIXED_SECONDS = 6.0
+LABEL_SECONDS_PER_UNIT = 2e-6
 
 
 def after_rows(n_train: int, n_val: int, n_test: int) -> int:
@@ -295,9 +300,18 @@ def after_rows(n_train: int, n_val: int, n_test: int) -> int:
     return n_train + n_val + n_test + min(n_test, MAX_EVAL_QUERIES)
 
 
-def after_seconds(seconds_per_row: float, rows: int) -> float:
+def label_check_units(n_train: int, features: int, classes: int | None) -> int:
+    """Rows x features x classes of the label-error check (0 without class labels)."""
+    from nnguru.guru.data_checks import LABEL_MAX_FEATURES, LABEL_MAX_SAMPLES
+
+    if not classes:
+        return 0
+    return min(n_train, LABEL_MAX_SAMPLES) * min(features, LABEL_MAX_FEATURES) * max(classes, 2)
+
+
+def after_seconds(seconds_per_row: float, rows: int, label_units: int = 0) -> float:
     """Predicted seconds of the stages after training (see AFTER_FIXED_SECONDS)."""
-    return AFTER_FIXED_SECONDS + seconds_per_row * rows
+    return AFTER_FIXED_SECONDS + seconds_per_row * rows + LABEL_SECONDS_PER_UNIT * label_units
 
 
 def plan(est: Estimate, time_budget: float | None) -> Estimate:
@@ -322,11 +336,12 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
                  y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
                  time_budget: float | None = None, price_per_hour: float | None = None,
                  scratch_dir: str | Path | None = None, after: int | None = None,
-                 before_seconds: float | None = None) -> Estimate:
+                 before_seconds: float | None = None, label_units: int = 0) -> Estimate:
     """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run.
 
     ``after``: rows the stages after training pass through the model (:func:`after_rows`) and
-    ``before_seconds``: the command's time so far; with both, the whole command is predicted."""
+    ``before_seconds``: the command's time so far; with both, the whole command is predicted
+    (``label_units``: the label-error check's size, :func:`label_check_units`)."""
     if not isinstance(x_train, np.ndarray) or len(x_train) == 0:
         raise NNGuruError("estimate needs the training inputs as a non-empty array; received "
                           f"{type(x_train).__name__}. Streamed tables are not estimated yet.")
@@ -357,7 +372,8 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
         flops_per_sample=flops, train_flops_per_sample=3 * flops, peak_memory_mb=peak / 2**20,
         device=str(model.device), batch_size=batch_size, n_train=len(x_train), time_budget=time_budget,
         price_per_hour=price_per_hour, train_step=timing.name, seconds_per_row=row_s,
-        before_seconds=float(before_seconds or 0.0), after_seconds=after_seconds(row_s, after) if whole else 0.0,
+        before_seconds=float(before_seconds or 0.0),
+        after_seconds=after_seconds(row_s, after, label_units) if whole else 0.0,
         whole_command=whole, epochs_nominal=n_epochs, stop_nominal=stop)
     return plan(est, time_budget)
 

@@ -534,10 +534,13 @@ def estimate_run(model, p: Prepared, cfg: dict, epochs: int, patience: int | Non
     from nnguru import estimate
 
     n = {s: len(p.x[s]) for s in ("train", "val", "test")}
+    classes = p.n_out if tasks.get(cfg["task"]).categorical_target else None
+    features = int(np.prod(np.shape(p.x["train"])[1:]))
     est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
                                 batch_size=steps_batch_size(cfg, model, n["train"]), epochs=epochs,
                                 patience=patience, time_budget=budget_s,
-                                after=estimate.after_rows(n["train"], n["val"], n["test"]), before_seconds=0.0)
+                                after=estimate.after_rows(n["train"], n["val"], n["test"]), before_seconds=0.0,
+                                label_units=estimate.label_check_units(n["train"], features, classes))
     if auto_time_budget(cfg):
         budget_s = time_budget_seconds(cfg, est.after_seconds)
     est = estimate.plan(dataclasses.replace(est, before_seconds=clock.command_elapsed()), budget_s)
