@@ -126,14 +126,16 @@ def test_time_model_on_fake_timings(fake_timings):
     assert "in all" in est.summary()
 
 
-def test_label_check_size():
-    from nnguru.guru.data_checks import LABEL_MAX_FEATURES, LABEL_MAX_SAMPLES
+def test_data_check_seconds_follow_their_sizes():
+    from nnguru.guru import data_checks as dc
 
-    assert estimate.label_check_units(600, 12, 2) == 600 * 12 * 2
-    assert estimate.label_check_units(51_000, 784, 10) == LABEL_MAX_SAMPLES * LABEL_MAX_FEATURES * 10  # sampled
-    assert estimate.label_check_units(600, 12, None) == 0  # no class labels: no check
-    assert estimate.after_seconds(1e-4, 1000, 10_000) == pytest.approx(
-        estimate.AFTER_FIXED_SECONDS + 0.1 + 10_000 * estimate.LABEL_SECONDS_PER_UNIT)
+    lab, near = estimate.LABEL_SECONDS_PER_UNIT, estimate.NEAR_DUP_SECONDS_PER_UNIT
+    assert estimate.check_seconds(600, 100, 12, 2) == pytest.approx(lab * 600 * 12 * 2 + near * 600 * 100 * 12)
+    assert estimate.check_seconds(600, 100, 12, None) == pytest.approx(near * 600 * 100 * 12)  # no labels
+    big = estimate.check_seconds(51_000, 10_000, 784, 10)  # both checks sample: MNIST's sizes are capped
+    assert big == pytest.approx(lab * dc.LABEL_MAX_SAMPLES * dc.LABEL_MAX_FEATURES * 10
+                                + near * dc.NEAR_DUP_MAX_TRAIN * dc.NEAR_DUP_MAX_TEST * 784)
+    assert estimate.after_seconds(1e-4, 1000, 2.5) == pytest.approx(estimate.AFTER_FIXED_SECONDS + 0.1 + 2.5)
 
 
 def test_plan_rebudgets_an_estimate(fake_timings):

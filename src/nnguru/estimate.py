@@ -282,15 +282,17 @@ def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, floa
 # What follows training, per sample: a forward pass over the validation and test splits (metrics),
 # over the training items (their embeddings, stored for `nnguru similar`) and over up to
 # similarity.MAX_EVAL_QUERIES test items (the search's score); so about n_train + n_val + 2 n_test
-# rows, at the seconds per row timed on validation. For class targets, the label-error check fits
-# LABEL_FOLDS logistic regressions on at most LABEL_MAX_SAMPLES rows of at most LABEL_MAX_FEATURES
-# features (guru/data_checks.py): its cost grows with rows x features x classes, at
-# LABEL_SECONDS_PER_UNIT (on MNIST, 5,000 x 256 x 10, it took 51 CPU-seconds, ~2 us of 2-core wall
-# per unit; profiled, see RESULTS "Where a default MNIST command's time goes"). The rest barely
-# depends on the data: the near-duplicate check, the plots, the HTML report and the bundle
-# (AFTER_FIXED_SECONDS, a few seconds on 2 cores).
-AFTER_FIXED_SECONDS = 6.0
-LABEL_SECONDS_PER_UNIT = 2e-6
+# rows, at the seconds per row timed on validation. Two data checks (guru/data_checks.py) cost what
+# their sizes say, at rates measured single-threaded on MNIST (CPU seconds, which a busy machine
+# does not inflate; RESULTS "Where a default MNIST command's time goes"):
+# - label errors (class targets): LABEL_FOLDS logistic regressions on at most LABEL_MAX_SAMPLES rows
+#   of at most LABEL_MAX_FEATURES features, ~rows x features x classes (5,000 x 256 x 10: 4.5 s);
+# - near-duplicates: distances between at most NEAR_DUP_MAX_TRAIN training and NEAR_DUP_MAX_TEST
+#   test items, ~train x test x features (20,000 x 5,000 x 784: 5.8 s).
+# The rest barely depends on the data: plots, the HTML report, the bundle (AFTER_FIXED_SECONDS).
+AFTER_FIXED_SECONDS = 3.0
+LABEL_SECONDS_PER_UNIT = 0.35e-6
+NEAR_DUP_SECONDS_PER_UNIT = 7.5e-11
 
 
 def after_rows(n_train: int, n_val: int, n_test: int) -> int:
@@ -300,18 +302,21 @@ def after_rows(n_train: int, n_val: int, n_test: int) -> int:
     return n_train + n_val + n_test + min(n_test, MAX_EVAL_QUERIES)
 
 
-def label_check_units(n_train: int, features: int, classes: int | None) -> int:
-    """Rows x features x classes of the label-error check (0 without class labels)."""
-    from nnguru.guru.data_checks import LABEL_MAX_FEATURES, LABEL_MAX_SAMPLES
+def check_seconds(n_train: int, n_test: int, features: int, classes: int | None) -> float:
+    """Predicted seconds of the data checks after training: label errors (``classes`` None: no
+    class labels, no check) and near-duplicate test items."""
+    from nnguru.guru import data_checks as dc
 
-    if not classes:
-        return 0
-    return min(n_train, LABEL_MAX_SAMPLES) * min(features, LABEL_MAX_FEATURES) * max(classes, 2)
+    label = 0 if not classes else (min(n_train, dc.LABEL_MAX_SAMPLES) * min(features, dc.LABEL_MAX_FEATURES)
+                                   * max(classes, 2))
+    near = min(n_train, dc.NEAR_DUP_MAX_TRAIN) * min(n_test, dc.NEAR_DUP_MAX_TEST) * features
+    return LABEL_SECONDS_PER_UNIT * label + NEAR_DUP_SECONDS_PER_UNIT * near
 
 
-def after_seconds(seconds_per_row: float, rows: int, label_units: int = 0) -> float:
-    """Predicted seconds of the stages after training (see AFTER_FIXED_SECONDS)."""
-    return AFTER_FIXED_SECONDS + seconds_per_row * rows + LABEL_SECONDS_PER_UNIT * label_units
+def after_seconds(seconds_per_row: float, rows: int, checks: float = 0.0) -> float:
+    """Predicted seconds of the stages after training: ``rows`` forward passes, the data checks'
+    ``checks`` seconds (:func:`check_seconds`) and the fixed rest."""
+    return AFTER_FIXED_SECONDS + seconds_per_row * rows + checks
 
 
 def plan(est: Estimate, time_budget: float | None) -> Estimate:
@@ -336,12 +341,12 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
                  y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
                  time_budget: float | None = None, price_per_hour: float | None = None,
                  scratch_dir: str | Path | None = None, after: int | None = None,
-                 before_seconds: float | None = None, label_units: int = 0) -> Estimate:
+                 before_seconds: float | None = None, checks: float = 0.0) -> Estimate:
     """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run.
 
     ``after``: rows the stages after training pass through the model (:func:`after_rows`) and
     ``before_seconds``: the command's time so far; with both, the whole command is predicted
-    (``label_units``: the label-error check's size, :func:`label_check_units`)."""
+    (``checks``: the data checks' predicted seconds, :func:`check_seconds`)."""
     if not isinstance(x_train, np.ndarray) or len(x_train) == 0:
         raise NNGuruError("estimate needs the training inputs as a non-empty array; received "
                           f"{type(x_train).__name__}. Streamed tables are not estimated yet.")
@@ -373,7 +378,7 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
         device=str(model.device), batch_size=batch_size, n_train=len(x_train), time_budget=time_budget,
         price_per_hour=price_per_hour, train_step=timing.name, seconds_per_row=row_s,
         before_seconds=float(before_seconds or 0.0),
-        after_seconds=after_seconds(row_s, after, label_units) if whole else 0.0,
+        after_seconds=after_seconds(row_s, after, checks) if whole else 0.0,
         whole_command=whole, epochs_nominal=n_epochs, stop_nominal=stop)
     return plan(est, time_budget)
 

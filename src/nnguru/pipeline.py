@@ -540,7 +540,7 @@ def estimate_run(model, p: Prepared, cfg: dict, epochs: int, patience: int | Non
                                 batch_size=steps_batch_size(cfg, model, n["train"]), epochs=epochs,
                                 patience=patience, time_budget=budget_s,
                                 after=estimate.after_rows(n["train"], n["val"], n["test"]), before_seconds=0.0,
-                                label_units=estimate.label_check_units(n["train"], features, classes))
+                                checks=estimate.check_seconds(n["train"], n["test"], features, classes))
     if auto_time_budget(cfg):
         budget_s = time_budget_seconds(cfg, est.after_seconds)
     est = estimate.plan(dataclasses.replace(est, before_seconds=clock.command_elapsed()), budget_s)
