@@ -100,3 +100,64 @@ def test_cli_writes_estimate_json(tmp_path):
     d = json.loads(out.read_text())
     assert d["kind"] == "nnguru.estimate" and d["epochs_cap"] == 30 and d["seconds"] > 0 and d["cost"] is None
     assert main(["estimate", "builtin:iris", "--out", str(out), "--quiet"]) == 2  # no silent overwrite
+
+
+# ---- the time model and the whole command, on fake timings ----------------------------------------
+@pytest.fixture
+def fake_timings(monkeypatch):
+    """Steps of 10 ms, 5 ms per epoch outside them, validation at 1 ms per 100 rows."""
+    monkeypatch.setattr(estimate, "time_training", lambda *a, **k: estimate._Timing(0.010, 0.005, "fake"))
+    monkeypatch.setattr(estimate, "time_validation", lambda model, x, y, batch_size=32, **k: len(x) * 1e-5)
+
+
+def test_time_model_on_fake_timings(fake_timings):
+    x, y = _data(640)
+    xv, yv = _data(300, seed=1)
+    est = estimate.estimate_fit(_mlp(), x, y, xv, yv, batch_size=32, epochs=200, patience=10,
+                                after=estimate.after_rows(640, 300, 300), before_seconds=4.0)
+    # 20 steps x 10 ms + validation 300 x 10 us + 5 ms outside the steps
+    assert est.seconds_per_epoch == pytest.approx(20 * 0.010 + 0.003 + 0.005)
+    assert est.epochs == 20 and est.seconds == pytest.approx(20 * est.seconds_per_epoch)
+    assert est.seconds_per_row == pytest.approx(1e-5)
+    # after training: val + test + the training items' embeddings + the similarity queries, and the fixed part
+    rows = 640 + 300 + 300 + 300
+    assert est.after_seconds == pytest.approx(estimate.AFTER_FIXED_SECONDS + rows * 1e-5)
+    assert est.command_seconds == pytest.approx(4.0 + est.seconds + est.after_seconds)
+    assert "in all" in est.summary()
+
+
+def test_data_check_seconds_follow_their_sizes():
+    from nnguru.guru import data_checks as dc
+
+    lab, near = estimate.LABEL_SECONDS_PER_UNIT, estimate.NEAR_DUP_SECONDS_PER_UNIT
+    assert estimate.check_seconds(600, 100, 12, 2) == pytest.approx(lab * 600 * 12 * 2 + near * 600 * 100 * 12)
+    assert estimate.check_seconds(600, 100, 12, None) == pytest.approx(near * 600 * 100 * 12)  # no labels
+    big = estimate.check_seconds(51_000, 10_000, 784, 10)  # both checks sample: MNIST's sizes are capped
+    assert big == pytest.approx(lab * dc.LABEL_MAX_SAMPLES * dc.LABEL_MAX_FEATURES * 10
+                                + near * dc.NEAR_DUP_MAX_TRAIN * dc.NEAR_DUP_MAX_TEST * 784)
+    assert estimate.after_seconds(1e-4, 1000, 2.5) == pytest.approx(estimate.AFTER_FIXED_SECONDS + 0.1 + 2.5)
+
+
+def test_plan_rebudgets_an_estimate(fake_timings):
+    x, y = _data(640)
+    xv, yv = _data(300, seed=1)
+    est = estimate.estimate_fit(_mlp(), x, y, xv, yv, batch_size=32, epochs=200, patience=10,
+                                after=0, before_seconds=0.0)
+    per_epoch = est.seconds_per_epoch
+    tight = estimate.plan(est, 5.5 * per_epoch)  # 5 whole epochs fit, the 6th would not
+    assert (tight.epochs, tight.stop) == (5, "time budget")
+    assert tight.seconds == pytest.approx(5 * per_epoch)
+    assert tight.command_seconds == pytest.approx(tight.seconds + est.after_seconds)
+    loose = estimate.plan(tight, 1000.0)  # a budget that does not bind: early stopping's stop again
+    assert (loose.epochs, loose.stop, loose.seconds) == (20, "early stopping", pytest.approx(20 * per_epoch))
+    assert tight.seconds_max == pytest.approx(5 * per_epoch)  # the most: the budget's whole epochs...
+    assert loose.seconds_max == pytest.approx(200 * per_epoch)  # ...or the epoch cap
+    assert "at most" in loose.summary()
+    assert estimate.plan(est, None).seconds == pytest.approx(est.seconds)
+
+
+def test_estimate_without_validation_times_inference_on_training_rows(fake_timings):
+    x, y = _data(640)
+    est = estimate.estimate_fit(_mlp(), x, y, batch_size=32, epochs=7, after=10, before_seconds=1.0)
+    assert est.epochs == 7 and est.stop == "epochs" and est.validation_seconds == 0.0
+    assert est.seconds_per_row == pytest.approx(1e-5)

@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from nnguru import clock
 from nnguru.errors import NNGuruError
 
 EXIT_USAGE = 2
@@ -319,6 +320,7 @@ TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/moni
 TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
 
 
+@clock.process_command  # the automatic budget counts from the process's start (nnguru.clock)
 def cmd_estimate(args) -> int:
     from nnguru import estimate
 
@@ -334,6 +336,7 @@ def cmd_estimate(args) -> int:
     return 0
 
 
+@clock.process_command
 def cmd_train(args) -> int:
     from nnguru import api
     from nnguru.training import distributed

@@ -10,9 +10,19 @@ on a copy of the model, so the run itself is untouched, and times validation the
                         typically ends (TYPICAL_STOP_PATIENCES patiences in), whichever is less
     seconds           = epochs * seconds_per_epoch, or where the time budget stops it (budget_stop)
 
+The whole command is predicted too (what a user waits for): the seconds already spent before
+training (loading, preparing, this estimate) plus training plus what follows it:
+
+    after_seconds = AFTER_PASSES_ROWS forward passes (evaluation of val and test, the training
+                    items' embeddings, the similarity queries) at the timed seconds per row
+                    + AFTER_FIXED_SECONDS (label-error check, plots, report, bundle)
+
+The automatic time budget (``time_budget: auto``) is what is left of the command's deadline once
+``before`` and ``after`` are taken off (``TimeBudget.auto_budget``).
+
 Every ``nnguru train`` prints it up front and records it next to the actual time in metrics.json
 (``estimate``), which is how the rule for early stopping's typical stop is checked
-(benchmarks/RESULTS.md, "Estimates against actual runs").
+(benchmarks/RESULTS.md, "Estimates against actual runs"; ``benchmarks/estimate_accuracy.py``).
 """
 
 from __future__ import annotations
@@ -23,13 +33,14 @@ import json
 import math
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from nnguru import clock
 from nnguru.errors import NNGuruError
 
 # The timing fit: the first epoch pays for allocation, kernel selection and caches; the other two
@@ -72,6 +83,14 @@ class Estimate:
     price_per_hour: float | None = None
     cost: float | None = None
     train_step: str = ""
+    seconds_per_row: float = 0.0  # one sample's forward pass, from the validation timing
+    before_seconds: float = 0.0  # the command's time before training (loading, preparing, the estimate)
+    after_seconds: float = 0.0  # predicted: evaluation, embeddings, data checks, report, bundle
+    command_seconds: float = 0.0  # before + training + after: the whole command (0: not predicted)
+    seconds_max: float = 0.0  # the most training can take: the epoch cap, or the time budget
+    whole_command: bool = False  # before_seconds and after_seconds were given: command_seconds holds
+    epochs_nominal: int = 0  # the epochs predicted without a time budget (what plan() starts from)
+    stop_nominal: str = "epochs"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -85,8 +104,12 @@ class Estimate:
                f"early stopping typically near epoch {self.epochs} of at most {self.epochs_cap}",
                "time budget": f"the time budget of {format_duration(self.time_budget or 0)}"}[self.stop]
         cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
-        return (f"~{format_duration(self.seconds)} of training ({why}; {format_duration(self.seconds_per_epoch)} "
-                f"per epoch = {self.steps_per_epoch} steps x {self.seconds_per_step * 1e3:.2f} ms + validation "
+        whole = (f"~{format_duration(self.command_seconds)} in all ({format_duration(self.before_seconds)} so far, "
+                 f"evaluation and report ~{format_duration(self.after_seconds)}); " if self.command_seconds else "")
+        most = f", at most {format_duration(self.seconds_max)}" if self.seconds_max > self.seconds * 1.05 else ""
+        return (f"{whole}~{format_duration(self.seconds)} of training{most} ({why}; "
+                f"{format_duration(self.seconds_per_epoch)} per epoch = {self.steps_per_epoch} steps x "
+                f"{self.seconds_per_step * 1e3:.2f} ms + validation "
                 f"{format_duration(self.validation_seconds)}), {self.params:,} parameters, "
                 f"{self.flops_per_sample / 1e6:.3g} MFLOPs per sample, peak memory ~{self.peak_memory_mb:.0f} MB "
                 f"on {self.device}{cost}")
@@ -209,9 +232,10 @@ def time_training(model, x: np.ndarray, y: np.ndarray, batch_size: int, x_val: n
     return _Timing(step_s, overhead, str(history.params.get("train_step", "")))
 
 
-def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, sample: int = 4096,
+def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, sample: int = 2048,
                     repeats: int = 3) -> float:
-    """Seconds to evaluate all of ``x`` (median of ``repeats`` passes over up to ``sample`` rows,
+    """Seconds to evaluate all of ``x`` (median of ``repeats`` passes over up to ``sample`` rows, 64
+    batches of 32: enough for a steady per-row time, half the cost of 4,096 on MNIST,
     after a warm-up pass), on as many threads as ``fit`` gives a step of ``batch_size`` (one for
     small models: timed on two threads of a busy machine, a tiny model's validation was 100x slower)."""
     from nnguru.training.denormals import flush_denormals
@@ -255,11 +279,74 @@ def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, floa
     return (whole, whole * per_epoch) if whole >= 1 else (1, budget + tail)
 
 
+# What follows training, per sample: a forward pass over the validation and test splits (metrics),
+# over the training items (their embeddings, stored for `nnguru similar`) and over up to
+# similarity.MAX_EVAL_QUERIES test items (the search's score); so about n_train + n_val + 2 n_test
+# rows, at the seconds per row timed on validation. Two data checks (guru/data_checks.py) cost what
+# their sizes say, at rates measured single-threaded on MNIST (CPU seconds, which a busy machine
+# does not inflate; RESULTS "Where a default MNIST command's time goes"):
+# - label errors (class targets): LABEL_FOLDS logistic regressions on at most LABEL_MAX_SAMPLES rows
+#   of at most LABEL_MAX_FEATURES features, ~rows x features x classes (5,000 x 256 x 10: 4.5 s);
+# - near-duplicates: distances between at most NEAR_DUP_MAX_TRAIN training and NEAR_DUP_MAX_TEST
+#   test items, ~train x test x features (20,000 x 5,000 x 784: 5.8 s).
+# The rest barely depends on the data: plots, the HTML report, the bundle (AFTER_FIXED_SECONDS).
+AFTER_FIXED_SECONDS = 3.0
+LABEL_SECONDS_PER_UNIT = 0.35e-6
+NEAR_DUP_SECONDS_PER_UNIT = 7.5e-11
+
+
+def after_rows(n_train: int, n_val: int, n_test: int) -> int:
+    """Rows the stages after training pass through the model (evaluation, embeddings, queries)."""
+    from nnguru.similarity import MAX_EVAL_QUERIES
+
+    return n_train + n_val + n_test + min(n_test, MAX_EVAL_QUERIES)
+
+
+def check_seconds(n_train: int, n_test: int, features: int, classes: int | None) -> float:
+    """Predicted seconds of the data checks after training: label errors (``classes`` None: no
+    class labels, no check) and near-duplicate test items."""
+    from nnguru.guru import data_checks as dc
+
+    label = 0 if not classes else (min(n_train, dc.LABEL_MAX_SAMPLES) * min(features, dc.LABEL_MAX_FEATURES)
+                                   * max(classes, 2))
+    near = min(n_train, dc.NEAR_DUP_MAX_TRAIN) * min(n_test, dc.NEAR_DUP_MAX_TEST) * features
+    return LABEL_SECONDS_PER_UNIT * label + NEAR_DUP_SECONDS_PER_UNIT * near
+
+
+def after_seconds(seconds_per_row: float, rows: int, checks: float = 0.0) -> float:
+    """Predicted seconds of the stages after training: ``rows`` forward passes, the data checks'
+    ``checks`` seconds (:func:`check_seconds`) and the fixed rest."""
+    return AFTER_FIXED_SECONDS + seconds_per_row * rows + checks
+
+
+def plan(est: Estimate, time_budget: float | None) -> Estimate:
+    """``est`` with its epochs, training seconds and stop re-derived for ``time_budget`` (what the
+    automatic budget settles once the estimate has said how long evaluation will take)."""
+    seconds = est.seconds_per_epoch * est.epochs_nominal
+    n_epochs, stop = est.epochs_nominal, est.stop_nominal
+    if time_budget is not None and seconds > time_budget:
+        tail = est.seconds_per_step + est.validation_seconds
+        n_epochs, seconds = budget_stop(est.seconds_per_epoch, time_budget, tail)
+        stop = "time budget"
+    cost = None if est.price_per_hour is None else est.price_per_hour * seconds / 3600
+    most = est.epochs_cap * est.seconds_per_epoch
+    if time_budget is not None and most > time_budget:
+        most = budget_stop(est.seconds_per_epoch, time_budget, est.seconds_per_step + est.validation_seconds)[1]
+    return replace(est, seconds=seconds, epochs=n_epochs, stop=stop, time_budget=time_budget, cost=cost,
+                   seconds_max=most,
+                   command_seconds=(est.before_seconds + seconds + est.after_seconds) if est.whole_command else 0.0)
+
+
 def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None = None,
                  y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
                  time_budget: float | None = None, price_per_hour: float | None = None,
-                 scratch_dir: str | Path | None = None) -> Estimate:
-    """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run."""
+                 scratch_dir: str | Path | None = None, after: int | None = None,
+                 before_seconds: float | None = None, checks: float = 0.0) -> Estimate:
+    """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run.
+
+    ``after``: rows the stages after training pass through the model (:func:`after_rows`) and
+    ``before_seconds``: the command's time so far; with both, the whole command is predicted
+    (``checks``: the data checks' predicted seconds, :func:`check_seconds`)."""
     if not isinstance(x_train, np.ndarray) or len(x_train) == 0:
         raise NNGuruError("estimate needs the training inputs as a non-empty array; received "
                           f"{type(x_train).__name__}. Streamed tables are not estimated yet.")
@@ -271,26 +358,29 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
     example = torch.as_tensor(np.asarray(x_train[:1], dtype=np.float32), device=model.device)
     flops = count_flops(model, example)
     params = int(model.count_params())
-    val_s = time_validation(model, x_val, y_val, batch_size) if x_val is not None and len(x_val) else 0.0
+    has_val = x_val is not None and len(x_val) > 0
+    val_s = time_validation(model, x_val, y_val, batch_size) if has_val else 0.0
+    row_s = (val_s / len(x_val) if has_val else
+             time_validation(model, x_train, y_train, batch_size, sample=1024, repeats=1) / len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     per_epoch = steps * timing.step + val_s + timing.epoch_overhead
-    n_epochs, stop = expected_epochs(int(epochs), patience if x_val is not None and len(x_val) else None)
-    seconds = n_epochs * per_epoch
-    if time_budget is not None and seconds > time_budget:
-        n_epochs, seconds = budget_stop(per_epoch, time_budget, timing.step + val_s)
-        stop = "time budget"
+    n_epochs, stop = expected_epochs(int(epochs), patience if has_val else None)
     activations = activation_elements(model, example)
     data_bytes = sum(a.nbytes for a in (x_train, y_train, x_val, y_val) if isinstance(a, np.ndarray))
     peak = data_bytes + (2 + EPOCH_STATE_COPIES) * 4 * params + 2 * 4 * activations * batch_size
     peak = max(peak, 4 * activations * min(4096, len(x_val) if x_val is not None else 0) + data_bytes)
-    return Estimate(
-        seconds=seconds, seconds_per_epoch=per_epoch, epochs=n_epochs, epochs_cap=int(epochs), stop=stop,
-        seconds_per_step=timing.step, steps_per_epoch=steps, validation_seconds=val_s,
+    whole = after is not None and before_seconds is not None
+    est = Estimate(
+        seconds=n_epochs * per_epoch, seconds_per_epoch=per_epoch, epochs=n_epochs, epochs_cap=int(epochs),
+        stop=stop, seconds_per_step=timing.step, steps_per_epoch=steps, validation_seconds=val_s,
         epoch_overhead_seconds=timing.epoch_overhead, params=params,
         flops_per_sample=flops, train_flops_per_sample=3 * flops, peak_memory_mb=peak / 2**20,
         device=str(model.device), batch_size=batch_size, n_train=len(x_train), time_budget=time_budget,
-        price_per_hour=price_per_hour, cost=None if price_per_hour is None else price_per_hour * seconds / 3600,
-        train_step=timing.name)
+        price_per_hour=price_per_hour, train_step=timing.name, seconds_per_row=row_s,
+        before_seconds=float(before_seconds or 0.0),
+        after_seconds=after_seconds(row_s, after, checks) if whole else 0.0,
+        whole_command=whole, epochs_nominal=n_epochs, stop_nominal=stop)
+    return plan(est, time_budget)
 
 
 def compare(est: Estimate | None, actual_seconds: float, epochs_run: int) -> dict[str, Any] | None:
@@ -321,10 +411,12 @@ def parse_price(value: Any) -> float | None:
     return price
 
 
+@clock.command
 def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any = None, console=None,
              **options: Any) -> Estimate:
     """``nnguru estimate``: load and prepare ``data`` as ``nnguru train`` would, build the same
-    model, and predict its training time, memory and cost (options as ``nnguru.train``'s)."""
+    model, and predict its training time, memory and cost, and the whole command's time
+    (options as ``nnguru.train``'s)."""
     from rich.console import Console
 
     import nnguru
@@ -341,7 +433,7 @@ def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any 
     p = task.prepare(ds, console)
     model = pipeline.make_model(task, p)
     epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
-    rows = pipeline.steps_batch_size(task.cfg, model, len(p.x["train"]))
-    return estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"], batch_size=rows,
-                        epochs=epochs, patience=patience if early else None, time_budget=budget,
-                        price_per_hour=price)
+    est, _ = pipeline.estimate_run(model, p, task.cfg, epochs, patience if early else None, budget)
+    if price is None:
+        return est
+    return replace(est, price_per_hour=price, cost=price * est.seconds / 3600)

@@ -22,6 +22,7 @@ files. Tools that repeat part of a run (tuning, a time estimate) call the stages
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnguru import rundir, tasks
+from nnguru import clock, rundir, tasks
 from nnguru.config import DEFAULTS, SOURCE_OPTIONS, check_names, resolve_config, table_options
 from nnguru.errors import NNGuruError
 from nnguru.rundir import check_run_dir, write_config, write_history, write_json, write_text
@@ -99,6 +100,7 @@ class Fitted:
     time_budget: dict | None = None  # {"seconds", "reached", "best_epoch"} when a budget was set
 
 
+@clock.command  # the automatic time budget counts from here (nnguru.clock)
 def train(data: Any = None, target: str | int | None = None, task: str | None = None,
           out: str | Path | None = None, *, config: dict | str | Path | None = None,
           overwrite: bool = False, model: Any = None, console=None, resume: str | Path | None = None,
@@ -369,20 +371,28 @@ def auto_epochs(n_train: int) -> int:
     return 8
 
 
-# The default wall-clock budget of training when --epochs is not given (issue 12: a default run in
-# minutes). The target is a whole default run (load, train, evaluate, report) within 2 minutes on
-# 2 CPU cores; loading, preprocessing and the report of the largest shared set (MNIST's 60,000
-# images) take ~20 s, which leaves 90 s to train. The epoch cap from the data size and early
-# stopping usually end smaller runs first.
-AUTO_TIME_BUDGET_S = 90.0
+# The default budget (``time_budget: auto`` without --epochs) is a whole-command one (issue 12: a
+# default run in <= 2 minutes on 2 cores, MNIST's 60,000 images included): training gets what is
+# left of nnguru.clock's AUTO_COMMAND_SECONDS once the time spent so far (loading, preparing, the
+# estimate) and the estimate's prediction of the stages after training are taken off. Where no
+# estimate is made (a streamed table, several processes) AUTO_AFTER_FALLBACK_S is kept for them.
+AUTO_AFTER_FALLBACK_S = 20.0
 
 
-def time_budget_seconds(cfg: dict) -> float | None:
-    """Seconds of training allowed: the option, the automatic budget (when epochs were not given),
-    or None (no limit)."""
+def auto_time_budget(cfg: dict) -> bool:
+    """Whether the run's budget is the automatic, whole-command one."""
+    return cfg.get("time_budget", "auto") == "auto" and cfg.get("epochs") is None
+
+
+def time_budget_seconds(cfg: dict, after: float | None = None) -> float | None:
+    """Seconds of training allowed: the option; the automatic budget (when epochs were not given:
+    the command's deadline less its time so far and ``after``, the predicted seconds of the stages
+    after training); or None (no limit)."""
     budget = cfg.get("time_budget", "auto")
     if budget == "auto":
-        return AUTO_TIME_BUDGET_S if cfg.get("epochs") is None else None
+        if cfg.get("epochs") is not None:
+            return None
+        return clock.auto_budget(clock.command_elapsed(), AUTO_AFTER_FALLBACK_S if after is None else after)
     return None if budget in (None, "none") else float(budget)
 
 
@@ -425,6 +435,10 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
     epochs, patience, early_stopping, budget_s = training_plan(cfg, len(x_tr), len(x_va))
+    streamed = "stream" in p.context  # streamed splits carry their targets
+    est = None
+    if not streamed:  # the automatic budget is settled by the estimate's prediction of what follows
+        est, budget_s = _estimate(model, p, cfg, epochs, patience if early_stopping else None, budget_s, console)
     early = None
     if early_stopping:
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
@@ -437,8 +451,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
                  + (f", early stopping (patience {patience})" if early else "")
                  + (f", time budget {estimate_format(budget_s)}" if budget_s else ""))
-    streamed = "stream" in p.context  # streamed splits carry their targets
-    est = None if streamed else _estimate(model, p, cfg, epochs, patience if early else None, budget_s, console)
+    if est is not None:
+        console.print(f"Estimate: {est.summary()}", highlight=False)
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
     monitor = NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
@@ -497,25 +511,40 @@ def estimate_format(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None, console):
-    """The up-front estimate (nnguru.estimate) printed before training; None where it cannot be
-    made (several processes, where timing steps would need collectives): the run goes on. Its
-    scratch backup goes to the system's temp folder, never the run directory, where a kill would
-    leave it."""
-    from nnguru import estimate
-
+def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None,
+              console) -> tuple[Any, float | None]:
+    """``(estimate, time budget)``: the up-front estimate (nnguru.estimate) and the budget it
+    settles (see :func:`estimate_run`); the estimate is None where it cannot be made (several
+    processes, where timing steps would need collectives): the run goes on. Its scratch backup
+    goes to the system's temp folder, never the run directory, where a kill would leave it."""
     if distributed.world_size() > 1:
-        return None
+        return None, budget_s
     try:
-        est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
-                                    batch_size=steps_batch_size(cfg, model, len(p.x["train"])), epochs=epochs,
-                                    patience=patience,
-                                    time_budget=budget_s)
+        return estimate_run(model, p, cfg, epochs, patience, budget_s)
     except Exception as exc:  # an estimate must never stop the run it describes
         console.print(f"[yellow]Estimate skipped:[/] {type(exc).__name__}: {exc}")
-        return None
-    console.print(f"Estimate: {est.summary()}", highlight=False)
-    return est
+        return None, budget_s
+
+
+def estimate_run(model, p: Prepared, cfg: dict, epochs: int, patience: int | None,
+                 budget_s: float | None) -> tuple[Any, float | None]:
+    """The whole command's estimate and the training budget: with ``time_budget: auto``, what is
+    left of the command's deadline once the time so far (this estimate included) and the
+    estimate's prediction of the stages after training are taken off."""
+    from nnguru import estimate
+
+    n = {s: len(p.x[s]) for s in ("train", "val", "test")}
+    classes = p.n_out if tasks.get(cfg["task"]).categorical_target else None
+    features = int(np.prod(np.shape(p.x["train"])[1:]))
+    est = estimate.estimate_fit(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
+                                batch_size=steps_batch_size(cfg, model, n["train"]), epochs=epochs,
+                                patience=patience, time_budget=budget_s,
+                                after=estimate.after_rows(n["train"], n["val"], n["test"]), before_seconds=0.0,
+                                checks=estimate.check_seconds(n["train"], n["test"], features, classes))
+    if auto_time_budget(cfg):
+        budget_s = time_budget_seconds(cfg, est.after_seconds)
+    est = estimate.plan(dataclasses.replace(est, before_seconds=clock.command_elapsed()), budget_s)
+    return est, budget_s
 
 
 def _cosine_schedule(model, epochs: int):

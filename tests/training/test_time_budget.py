@@ -132,9 +132,11 @@ def test_cli_train_refuses_a_budget_that_does_not_parse(tmp_path, capsys, value)
 def test_train_records_budget_and_estimate(tmp_path):
     import json
 
-    from nnguru import pipeline
+    from nnguru import clock, pipeline
 
-    assert pipeline.time_budget_seconds({"time_budget": "auto", "epochs": None}) == pipeline.AUTO_TIME_BUDGET_S
+    with clock.command_clock(started=clock.time.monotonic() - 30.0):  # 30 s into the command
+        auto = pipeline.time_budget_seconds({"time_budget": "auto", "epochs": None}, after=12.0)
+    assert auto == pytest.approx(clock.AUTO_COMMAND_SECONDS - 30.0 - 12.0, abs=0.5)  # what is left of the deadline
     assert pipeline.time_budget_seconds({"time_budget": "auto", "epochs": 5}) is None  # epochs given: run them
     assert pipeline.time_budget_seconds({"time_budget": "none", "epochs": None}) is None
     run = pipeline.train("builtin:iris", out=tmp_path / "run", epochs=4, time_budget="10m", verbose=0)
