@@ -28,13 +28,13 @@ def test_default_settings_learn_digits(name, tmp_path):
 
 def test_batch_size_auto_is_the_optimizers_own(tmp_path):
     """batch_size 'auto' leaves the choice to the optimizer (hessian-free: 6000, random-search:
-    1024 or the whole split; gd: the whole split), and a whole-batch method gets its step budget."""
+    64; gd: the whole split), and a whole-batch method gets its step budget."""
     from nnguru.optim.hessian_free import HessianFree
     from nnguru.optim.random_search import RandomSearch
     from nnguru.pipeline import _step_budget
 
     assert nnguru.config.DEFAULTS["batch_size"] == "auto"
-    assert HessianFree.preferred_batch_size == 6000 and RandomSearch.preferred_batch_size == 1024
+    assert HessianFree.preferred_batch_size == 6000 and RandomSearch.preferred_batch_size == 64
     assert _step_budget("gd") == 500 and _step_budget("lbfgs") == 200
     assert _step_budget("adam") is None and _step_budget("hessian-free") is None
     run = nnguru.train("builtin:iris", optimizer="gd", epochs=3, out=tmp_path / "gd", verbose=0)

@@ -19,7 +19,7 @@ adagrad        0.001       mini         sparse features
 nadam, adamax  0.001       mini         a Keras program names them (Keras defaults)
 adadelta       1.0         mini         the paper's rate (Keras 3's class keeps 0.001)
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
-random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
+random-search  0.05 (es),  64           gradient-free: optimise accuracy directly, or models
                1.0 (1+λ)                without gradients; small networks only
 hessian-free   1.0         6000 (+500   deep or badly conditioned nets (deep autoencoders) on
                            curvature)   large batches (Martens 2010)
