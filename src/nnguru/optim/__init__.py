@@ -77,8 +77,10 @@ register("lbfgs", LBFGS, aliases=("l-bfgs",),
              "smooth losses, fewest steps and no lr to tune (scikit-learn's MLP default).")
 register("random-search", RandomSearch, default_lr="0.05 (es), 1.0 (1+lambda)",
          aliases=("random", "es", "evolution-strategies"),
-         doc="Gradient-free: antithetic-ES (or (1+lambda) with 1/5 rule); optimises accuracy "
-             "directly (objective='accuracy') or non-differentiable models; small nets only.")
+         doc="Gradient-free: OpenAI-ES (antithetic pairs, centred ranks, Adam, sigma relative to "
+             "each layer's weights; or method='1+lambda', random search with the 1/5 rule); "
+             "optimises accuracy directly (objective='accuracy') or non-differentiable models; "
+             "small nets only.")
 register("hessian-free", HessianFree, aliases=("hf", "newton-cg", "truncated-newton"),
          doc="Truncated Newton (Martens 2010): Gauss-Newton products + CG (or MINRES) with "
              "Levenberg-Marquardt damping on large batches; deep/badly conditioned nets such "
