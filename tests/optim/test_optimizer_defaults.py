@@ -13,7 +13,7 @@ from nnguru.optim import registry
 
 # Known miss (issue 14, open): random search's OpenAI-ES defaults (relative sigma 0.1, Adam 0.05,
 # population 40 on batches of 64) now lower the loss of digits' default CNN (67,306 weights) steadily, but
-# reach only ~0.65-0.70 validation accuracy after 350-550 steps (45-75 CPU seconds), short of 0.90 within
+# plateau at ~0.64-0.73 validation accuracy from step 350 to 1100 (45-152 CPU seconds), short of 0.90 within
 # the 90 s default budget; the old absolute-sigma defaults raised the loss (3.4 -> 16.8). Iris: >= 0.90.
 KNOWN_MISSES = {"random-search": "ES learns digits' 67k-weight CNN too slowly for 0.90 in 90 s (issue 14, open)"}
 
