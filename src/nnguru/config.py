@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "lr": None,  # None: the optimizer's documented default
     "epochs": None,  # None: chosen from the data size, with early stopping
-    # auto: the optimizer's own batch (32, Keras's, for mini-batch methods; random-search 1024,
+    # auto: the optimizer's own batch (32, Keras's, for mini-batch methods; random-search 64,
     # hessian-free 6000; gd and lbfgs take the whole training split each step)
     "batch_size": "auto",
     "seed": 0,

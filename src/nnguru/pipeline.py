@@ -398,7 +398,7 @@ def time_budget_seconds(cfg: dict, after: float | None = None) -> float | None:
 
 def batch_size(cfg: dict) -> int | None:
     """The run's batch size; None ("auto") lets the optimizer take its own (whole-batch methods, 6000
-    for hessian-free, 1024 for random search, else Keras's 32)."""
+    for hessian-free, 64 for random search, else Keras's 32)."""
     return None if cfg["batch_size"] == "auto" else int(cfg["batch_size"])
 
 

@@ -11,10 +11,11 @@ import pytest
 import nnguru
 from nnguru.optim import registry
 
-# Known miss (issue 14, open): random search's defaults (evolution strategies, lr 0.05, batch 1024) raise
-# the loss on digits' 64-32-10 network (3.4 -> 16.8 in 11 epochs; the (1+lambda) method stalls at 3.1);
-# it reaches 0.90+ on iris (tests/optim/test_optim_random_search.py) but not on a net this size.
-KNOWN_MISSES = {"random-search": "random search's defaults do not train digits' MLP (issue 14, open)"}
+# Known miss (issue 14, open): random search's OpenAI-ES defaults (relative sigma 0.1, Adam 0.05,
+# population 40 on batches of 64) now lower the loss of digits' default CNN (67,306 weights) steadily, but
+# plateau at ~0.64-0.73 validation accuracy from step 350 to 1100 (45-152 CPU seconds), short of 0.90 within
+# the 90 s default budget; the old absolute-sigma defaults raised the loss (3.4 -> 16.8). Iris: >= 0.90.
+KNOWN_MISSES = {"random-search": "ES learns digits' 67k-weight CNN too slowly for 0.90 in 90 s (issue 14, open)"}
 
 
 @pytest.mark.slow
@@ -28,13 +29,13 @@ def test_default_settings_learn_digits(name, tmp_path):
 
 def test_batch_size_auto_is_the_optimizers_own(tmp_path):
     """batch_size 'auto' leaves the choice to the optimizer (hessian-free: 6000, random-search:
-    1024 or the whole split; gd: the whole split), and a whole-batch method gets its step budget."""
+    64; gd: the whole split), and a whole-batch method gets its step budget."""
     from nnguru.optim.hessian_free import HessianFree
     from nnguru.optim.random_search import RandomSearch
     from nnguru.pipeline import _step_budget
 
     assert nnguru.config.DEFAULTS["batch_size"] == "auto"
-    assert HessianFree.preferred_batch_size == 6000 and RandomSearch.preferred_batch_size == 1024
+    assert HessianFree.preferred_batch_size == 6000 and RandomSearch.preferred_batch_size == 64
     assert _step_budget("gd") == 500 and _step_budget("lbfgs") == 200
     assert _step_budget("adam") is None and _step_budget("hessian-free") is None
     run = nnguru.train("builtin:iris", optimizer="gd", epochs=3, out=tmp_path / "gd", verbose=0)

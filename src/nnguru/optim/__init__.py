@@ -19,7 +19,7 @@ adagrad        0.001       mini         sparse features
 nadam, adamax  0.001       mini         a Keras program names them (Keras defaults)
 adadelta       1.0         mini         the paper's rate (Keras 3's class keeps 0.001)
 lbfgs          1.0         full split   small/medium data, smooth loss: fewest steps, no lr
-random-search  0.05 (es),  1024         gradient-free: optimise accuracy directly, or models
+random-search  0.05 (es),  64           gradient-free: optimise accuracy directly, or models
                1.0 (1+λ)                without gradients; small networks only
 hessian-free   1.0         6000 (+500   deep or badly conditioned nets (deep autoencoders) on
                            curvature)   large batches (Martens 2010)
@@ -77,8 +77,10 @@ register("lbfgs", LBFGS, aliases=("l-bfgs",),
              "smooth losses, fewest steps and no lr to tune (scikit-learn's MLP default).")
 register("random-search", RandomSearch, default_lr="0.05 (es), 1.0 (1+lambda)",
          aliases=("random", "es", "evolution-strategies"),
-         doc="Gradient-free: antithetic-ES (or (1+lambda) with 1/5 rule); optimises accuracy "
-             "directly (objective='accuracy') or non-differentiable models; small nets only.")
+         doc="Gradient-free: OpenAI-ES (antithetic pairs, centred ranks, Adam, sigma relative to "
+             "each layer's weights; or method='1+lambda', random search with the 1/5 rule); "
+             "optimises accuracy directly (objective='accuracy') or non-differentiable models; "
+             "small nets only.")
 register("hessian-free", HessianFree, aliases=("hf", "newton-cg", "truncated-newton"),
          doc="Truncated Newton (Martens 2010): Gauss-Newton products + CG (or MINRES) with "
              "Levenberg-Marquardt damping on large batches; deep/badly conditioned nets such "
