@@ -4,13 +4,15 @@ A registry maps each finding code to its remedy: a function ``(finding, config) 
 giving config changes and a sentence saying why. :func:`remedies` combines the remedies of all
 findings (the first finding to set a key wins); :func:`strongest_remedy` gives the remedy of the
 most severe finding that has one, which is what each ``--auto-fix`` round applies (one change at a
-time, so the report can say what helped). Problems of the data itself (leakage) are explained,
-not "fixed", because retraining on leaked data would only hide them.
+time, so the report can say what helped). Leakage is repaired by scoring without the leaked
+samples (``drop_leaked``: validation and test samples that repeat a training sample are left out
+in memory, the user's files untouched), so the validation and test scores measure skill again.
 
 Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
-``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold`` and
-``drop_train_rows`` (training-split positions to leave out: suspected
-label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
+``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold``,
+``drop_train_rows`` (training-split positions to leave out: suspected label errors) and
+``drop_leaked`` (score without validation/test copies of training samples).
+Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
 re-initialization needs a seed for the weights apart from the split's (``seed`` moves both,
 which would change the validation split rounds are compared on), so it is not offered yet.
 """
@@ -51,7 +53,8 @@ RemedyFn = Callable[[Finding, dict[str, Any]], "Remedy | None"]
 REMEDIES: dict[str, RemedyFn] = {}
 # Findings that are explained but not changed by a retrain (and the sentence saying so).
 EXPLAIN_ONLY: dict[str, str] = {
-    "leakage": "leakage is not fixed by retraining: remove the duplicated rows and rerun",
+    "leakage": "the duplicated samples are already left out of scoring: deduplicate the data "
+               "before splitting (or split by group) for good",
 }
 
 
@@ -150,6 +153,14 @@ def _class_weights(f: Finding, config: dict[str, Any]) -> Remedy | None:
     return None
 
 
+def _drop_leaked(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    if config.get("drop_leaked"):
+        return None  # already left out: what remains is explained (EXPLAIN_ONLY)
+    return Remedy({"drop_leaked": True},
+                  ["validation/test samples that repeat a training sample left out of scoring "
+                   f"(the files are untouched; {f.code})"])
+
+
 def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
     rows = f.evidence.get("train_indices") or []
     already = set(config.get("drop_train_rows") or [])
@@ -164,7 +175,8 @@ def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
 for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
                    ("overfitting", _regularize), ("small_data", _regularize),
                    ("underfitting", _widen), ("accuracy_paradox", _class_weights),
-                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors)):
+                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors),
+                   ("leakage", _drop_leaked)):
     register_remedy(_code, _fn)
 
 
