@@ -871,8 +871,13 @@ def _better_on_val(a: Run, b: Run, metric: str) -> bool:
 
 
 def _fix_summary(run: Run) -> dict:
+    # The validation loss of the weights kept (metrics.json's, scored after training): a round
+    # without early stopping keeps its last epoch, not the history's best one.
+    kept = (run.metrics.get("val") or {}).get("loss")
+    if not isinstance(kept, (int, float)) or not math.isfinite(kept):
+        kept = min((v for v in run.history.get("val_loss", []) if v == v), default=None)
     return {"val": run.metrics.get("val"), "test": run.metrics.get("test"),
-            "val_loss_best": min((v for v in run.history.get("val_loss", []) if v == v), default=None),
+            "val_loss_best": kept,
             "epochs_run": run.metrics.get("epochs_run"), "diagnosis": [f.code for f in run.diagnosis]}
 
 

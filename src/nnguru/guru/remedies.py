@@ -39,6 +39,11 @@ UNDERFIT_EPOCH_SCALE = 2
 # A plateau without a range-test suggestion: a moderately larger step leaves flat regions sooner.
 PLATEAU_LR_SCALE = 3.0
 # Where adaptive per-weight steps rescue a gradient problem, the robust default optimizer.
+ADAPTIVE_OPTIMIZER = "adam"
+# Optimizers with one global step size: still crawling at (or above) their documented rate, they
+# need per-weight steps, not a larger global one (SGD on a GRU: 0.80 at lr 0.1 where Adam reaches
+# 0.98 on the planted-fault audio task, and lr 1.0 diverges).
+PLAIN_STEP_OPTIMIZERS = ("sgd", "momentum")
 
 
 @dataclass
@@ -105,7 +110,22 @@ def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
     return _lr_move(f, config, down=True)
 
 
+def _optimizer_name(config: dict[str, Any]) -> str | None:
+    name = config.get("optimizer")
+    return name.get("name") if isinstance(name, dict) else name
+
+
 def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
+    """One decade up, or back to the documented default; a plain-step optimizer that crawls at
+    (or above) its documented rate switches to adam at adam's default rate instead."""
+    default = _documented_lr(config)
+    if (_optimizer_name(config) in PLAIN_STEP_OPTIMIZERS and default is not None
+            and _lr(config) >= default):
+        adam = _documented_lr({"optimizer": ADAPTIVE_OPTIMIZER}) or DEFAULT_LR
+        return Remedy({"optimizer": ADAPTIVE_OPTIMIZER, "lr": adam}, [
+            f"optimizer {_optimizer_name(config)} -> {ADAPTIVE_OPTIMIZER} at lr {adam:g} ({f.code}: "
+            f"still crawling at its documented rate {default:g} or above; per-weight steps "
+            "rescue what a larger global step would overshoot)"])
     return _lr_move(f, config, down=False)
 
 
