@@ -97,3 +97,25 @@ def test_label_issues_find_binary_flips_but_not_honest_overlap():
     z = rng.normal(size=(800, 5))
     overlap = (z[:, 0] + rng.normal(0, 0.7, 800) > 0).astype(int)
     assert label_issues(z, overlap)["share"] < 0.05
+
+
+def test_auto_fix_scores_without_leaked_rows_and_keeps_that_round(tmp_path):
+    """End to end: rows duplicated before the split land in train and test; the leakage round
+    drops the copies from validation/test (files untouched) and is the round kept."""
+    import json
+
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    import nnguru
+
+    x, y = load_wine(return_X_y=True, as_frame=True)
+    frame = pd.concat([x.assign(kind=y)] * 2, ignore_index=True)  # every row twice
+    run = nnguru.train(frame, target="kind", epochs=5, auto_fix=True, auto_fix_rounds=1,
+                       auto_fix_only=["leakage"], out=tmp_path / "run", verbose=0)
+    fix = json.loads((tmp_path / "run" / "auto_fix.json").read_text())
+    first, second = fix["rounds"]
+    assert "leakage" in first["diagnosis"] and "leakage" not in second["diagnosis"]
+    assert second["changes"] == {"drop_leaked": True} and fix["chosen"] == 1
+    dropped = run.data_report["split"]["dropped_leaked"]
+    assert dropped["test"] > 0 and run.data_report["split"]["duplicates_train_test"] == 0
