@@ -23,3 +23,24 @@ def test_a_plain_sgd_crawl_at_its_usual_rate_switches_to_adam():
                                                         "lr": pytest.approx(1e-3)}
     # adaptive optimizers keep the decade step
     assert _fix({"optimizer": "adam", "lr": 1e-3}) == {"lr": pytest.approx(1e-2)}
+
+
+def test_a_weighted_run_that_catches_the_rare_class_is_no_paradox():
+    """With 'balanced' class weights, accuracy near the majority baseline reflects the rare
+    class's tiny share (planted-fault tables: 5 rare of 66 validation samples, 2 caught):
+    balanced accuracy against chance decides; a still-blind weighted model stays a paradox."""
+    from nnguru.guru import diagnose
+
+    counts = {"0": 21, "1": 357}
+    report = {"target": {"class_balance": {"counts": counts}}}
+    h = {"loss": [0.6, 0.4, 0.3, 0.25, 0.2], "val_loss": [0.5, 0.3, 0.2, 0.15, 0.12]}
+
+    def codes(recall: float, balanced: float, weight: str | None) -> set[str]:
+        val = {"accuracy": 0.955, "balanced_accuracy": balanced,
+               "per_class": {"0": {"recall": recall}, "1": {"recall": 1.0}}}
+        return {f.code for f in diagnose(history=h, data_report=report, metrics={"val": val},
+                                         class_weight=weight, n_classes=2)}
+
+    assert "accuracy_paradox" in codes(0.4, 0.7, None)  # accuracy 0.955 vs baseline 0.944
+    assert "accuracy_paradox" not in codes(0.4, 0.7, "balanced")
+    assert "accuracy_paradox" in codes(0.0, 0.5, "balanced")  # still blind

@@ -661,6 +661,13 @@ def _accuracy_paradox(f: RunFacts) -> Finding | None:
     recall = _get(m, "per_class", label, "recall")
     acc = float(m["accuracy"])
     reduction = (acc - base) / (1 - base) if base is not None and base < 1 else None
+    balanced = _get(m, "balanced_accuracy")
+    if f.class_weight and isinstance(balanced, (int, float)) and f.n_classes:
+        # Class weights already make the rare class count: accuracy near the majority baseline
+        # then reflects the rare class's tiny share, not a blind model. Balanced accuracy
+        # against chance (1/K) says whether the rare class is missed, as underfitting reads it.
+        chance = 1.0 / f.n_classes
+        reduction = (float(balanced) - chance) / (1 - chance)
     near_base = reduction is not None and abs(reduction) < PARADOX_ERROR_REDUCTION
     blind = recall is not None and recall <= PARADOX_MIN_RECALL
     if not (near_base or blind):
