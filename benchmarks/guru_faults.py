@@ -520,7 +520,23 @@ def summarize(rows: list[dict]) -> dict:
                       "auto_fix": float(np.mean([r["auto_fix"] for r in rs])),
                       "random_repair": float(np.mean([r["random_repair"] for r in rs])),
                       "plain_retrain": float(np.mean([r["plain_retrain"] for r in rs]))}
+    out["by_modality (detected/auto-fixed/runs)"] = by_modality(rows)
+    healthy_alarms = [a for r in healthy for a in r["alarms"]]
+    out["false_alarm_codes"] = {c: healthy_alarms.count(c) for c in sorted(set(healthy_alarms))}
     return out
+
+
+def by_modality(rows: list[dict]) -> dict:
+    """Per fault and modality: detected / auto-fix repaired / runs (where a miss comes from)."""
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["fault"] == "healthy":
+            continue
+        cell = out.setdefault(r["fault"], {}).setdefault(r["modality"], [0, 0, 0])
+        cell[0] += bool(r["detected"])
+        cell[1] += bool(r["auto_fix"])
+        cell[2] += 1
+    return {f: {m: "{}/{}/{}".format(*c) for m, c in v.items()} for f, v in out.items()}
 
 
 def markdown(summary: dict) -> str:
@@ -529,7 +545,7 @@ def markdown(summary: dict) -> str:
             "| random repair | plain retrain |\n| --- | --- | --- | --- | --- | --- | --- |")
     lines = [head]
     for fault, v in summary.items():
-        if not isinstance(v, dict):
+        if not isinstance(v, dict) or "recall" not in v:
             continue
         lines.append(f"| {fault} | {v['runs']} | {v['recall']:.2f} | {v['first_epoch_median']} | "
                      f"{v['auto_fix']:.2f} | {v['random_repair']:.2f} | {v['plain_retrain']:.2f} |")
@@ -548,7 +564,27 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--faults", default=None, help="comma-separated subset of " + ",".join(FAULTS))
     ap.add_argument("--out", default=None, help="write rows and summary as JSON here")
     ap.add_argument("--markdown", action="store_true", help="print the RESULTS.md table too")
+    ap.add_argument("--summarize", nargs="+", default=None, metavar="JSON",
+                    help="no runs: summarize the rows of earlier --out files or printed logs "
+                    "(runs split over processes); a later file's row replaces an earlier one "
+                    "of the same modality, fault and seed")
     args = ap.parse_args(argv)
+    if args.summarize:
+        merged: dict[tuple, dict] = {}
+        for path in args.summarize:
+            with open(path) as fh:
+                text = fh.read()
+            try:
+                rows = json.loads(text)["rows"]
+            except json.JSONDecodeError:  # a run's printed log: one JSON row per line
+                rows = [json.loads(line) for line in text.splitlines()
+                        if line.startswith('{"modality"')]
+            for r in rows:
+                merged[(r["modality"], r["fault"], r["seed"])] = r
+        summary = summarize(list(merged.values()))
+        print(json.dumps(summary, indent=2))
+        print(markdown(summary))
+        return summary
     seeds = args.seeds or (1 if args.quick else 3)
     mods = args.modalities.split(",") if args.modalities else list(MODALITIES)
     faults = args.faults.split(",") if args.faults else list(FAULTS)
