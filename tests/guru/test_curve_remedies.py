@@ -44,3 +44,17 @@ def test_a_weighted_run_that_catches_the_rare_class_is_no_paradox():
     assert "accuracy_paradox" in codes(0.4, 0.7, None)  # accuracy 0.955 vs baseline 0.944
     assert "accuracy_paradox" not in codes(0.4, 0.7, "balanced")
     assert "accuracy_paradox" in codes(0.0, 0.5, "balanced")  # still blind
+
+
+def test_a_steady_crawl_above_the_prior_loss_is_too_low_not_too_high():
+    """SGD at 1e-5 on the planted-fault GRU: the first loss 2.17 is 1.6x ln 4 (an unlucky start)
+    and every epoch descends by ~0.1%: a crawl. A curve that stays up there and wanders is still
+    overshooting."""
+    from nnguru.guru import diagnose
+
+    crawl = [2.1707 - 0.00262 * i for i in range(20)]
+    val = [2.0447 - 0.00236 * i for i in range(20)]
+    found = {f.code for f in diagnose(history={"loss": crawl, "val_loss": val}, n_classes=4)}
+    assert "lr_too_low" in found and "lr_too_high" not in found
+    bounce = [2.2, 2.1, 2.3, 2.15, 2.4, 2.2, 2.35, 2.1]
+    assert "lr_too_high" in {f.code for f in diagnose(history={"loss": bounce}, n_classes=4)}
