@@ -1,24 +1,46 @@
 """Planted-fault benchmark of the guru (issue 14): detection, false alarms, auto-fix repairs.
 
-Each case trains a small model on one modality (tables: MLP, images: CNN, audio: GRU over a
-waveform's frames, text: LSTM over token ids), with one fault planted, or none (healthy
-controls, as many as faulty runs). The guru diagnoses the run (curves + data checks); a fault is
-detected when one of its expected finding codes is reported. Then three repairs are compared:
+Each case trains a small model on one modality (tables: MLP, images: CNN, audio: GRU over
+spectrogram frames, as nnguru's audio task feeds log-mel frames; text: LSTM over token ids), with
+one fault planted, or none (healthy controls, as many as faulty runs). Every run uses nnguru's
+defaults where they matter (Adam 1e-3, early stopping on validation loss with the best epoch
+restored). The guru diagnoses the run (curves + data checks); a fault is detected when one of its
+``codes`` is reported. Then three repairs are compared:
 
-* auto-fix: the strongest finding's remedy (``nnguru.guru.strongest_remedy``), retrained, up to
-  3 rounds while the fault is still found (as ``--auto-fix``);
+* auto-fix: the strongest finding's remedy (``nnguru.guru.strongest_remedy``), retrained (as
+  ``--auto-fix``);
 * random repair: a remedy drawn at random from the same registry (Kim et al., ICST 2023), the
-  same number of rounds;
-* plain retraining: the same data retrained once with the default configuration.
+  same rounds (only remedies whose changes this harness applies are drawn);
+* plain retraining: the same data retrained once with the default configuration (a new seed).
 
-A run counts as repaired when the fault's codes are gone from the retrained run's diagnosis and
-its validation accuracy is within 0.05 of the healthy run's. Per fault: detection recall, epoch
-of first detection (the diagnosis re-read on the first k epochs), repair shares; the healthy
-controls give the false-alarm rate (any finding other than ``healthy`` and info-level ones).
+Every arm acts while the run has a finding at warning level or above (at most 3 rounds; plain
+retraining once), and keeps the round --auto-fix would keep (best on validation).
+**Repaired** means the same for the three: the kept run (the faulty run itself when nothing
+changed) has none of the fault's ``repair_codes`` at warning level or above and passes the
+fault's ``judge``:
 
-Adding a fault is one entry in FAULTS. ``--quick`` runs tables and images with 2 seeds.
+* ``as_healthy`` (lr_too_high, lr_too_low): the model trains as a well-set run does: validation
+  accuracy within 0.05 of a well-set run of the same optimizer on the same data and seed (the
+  better of its documented rate and 10x it; the default Adam run if that is lower).
+* ``not_worse`` (overfitting): validation accuracy not below the faulty run's (one validation
+  sample of slack). Small data stays small: ``small_data`` counts as detecting overfitting, but
+  repairing it is not asked (no retrain can add rows).
+* ``labels_cleaned`` (label_errors, 20% of training labels flipped): training samples were left
+  out, at least 80% of them really flipped, and validation accuracy is not below the faulty
+  run's (one sample of slack).
+* ``leak_free`` (leakage): no validation or test sample repeats a training sample any more (the
+  remedy scores without them; the files are untouched), so the scores measure skill again.
+* ``balanced`` (class_imbalance): validation balanced accuracy within 0.05 (or one rare
+  validation sample) of a model trained with 'balanced' class weights on the same data (the
+  textbook fix, as a reference).
 
-    python benchmarks/guru_faults.py --quick --out benchmarks/guru_faults.json
+Per fault: detection recall, epoch of first detection (the diagnosis re-read on the first k
+epochs), repair shares; healthy controls give the false-alarm rate (any finding other than
+``healthy`` at warning level or above).
+
+Adding a fault is one entry in FAULTS. ``--quick`` runs every modality with 1 seed.
+
+    OMP_NUM_THREADS=1 python benchmarks/guru_faults.py --quick --out guru_faults.json
 """
 
 from __future__ import annotations
@@ -32,21 +54,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.metrics import log_loss
 
 import nnguru
 from nnguru import Sequential
 from nnguru.callbacks import EarlyStopping
 from nnguru.guru import Finding, diagnose, strongest_remedy
-from nnguru.guru.data_checks import label_issues, near_duplicates
+from nnguru.guru.data_checks import copies_of_train, label_issues, near_duplicates
 from nnguru.guru.remedies import REMEDIES
 from nnguru.guru.rules import RULES
 from nnguru.layers import GRU, LSTM, Conv2D, Dense, Dropout, Embedding, Flatten
+from nnguru.optim import registry
 
+# nnguru's defaults where they matter: Adam 1e-3, early stopping (restoring the best epoch).
 DEFAULT = {"optimizer": "adam", "lr": 1e-3, "epochs": 20, "batch_size": 32, "dropout": 0.0,
-           "hidden_scale": 1.0, "early_stopping": False, "class_weight": None, "seed": 0,
-           "drop_train_rows": None}
+           "hidden_scale": 1.0, "early_stopping": True, "class_weight": None, "seed": 0,
+           "drop_train_rows": None, "drop_leaked": False}
+# Config keys train() applies: a random repair draws only remedies that change these.
+APPLIED = frozenset(DEFAULT)
 REPAIR_MARGIN = 0.05
+NOISE = 2.0  # audio: tone amplitude 1 in noise of this std (a well-set GRU reaches ~0.97)
 ROUNDS = 3  # as --auto-fix-rounds' default
 
 
@@ -79,13 +108,14 @@ def images(rng: np.random.Generator) -> Data:
     return _split((x / 16).reshape(-1, 8, 8, 1).astype("float32"), y, rng, "image")
 
 
-def audio(rng: np.random.Generator, n: int = 600) -> Data:
-    """Tones of 4 pitches in noise, as 16 frames of 16 samples (a GRU reads the frames)."""
+def audio(rng: np.random.Generator, n: int = 600, frames: int = 16, width: int = 32) -> Data:
+    """Tones of 4 pitches in noise, as log-magnitude spectrum frames (a GRU reads the frames)."""
     y = rng.integers(0, 4, n)
-    t = np.arange(256) / 256
-    x = np.sin(2 * np.pi * (4 + 3 * y[:, None]) * t + rng.uniform(0, 6.3, (n, 1)))
-    x = x + rng.normal(0, 0.6, x.shape)
-    return _split(x.reshape(n, 16, 16).astype("float32"), y, rng, "audio")
+    t = np.arange(frames * width)
+    wave = np.sin(2 * np.pi * (2 + 3 * y[:, None]) * t / width + rng.uniform(0, 6.3, (n, 1)))
+    wave = wave + rng.normal(0, NOISE, wave.shape)
+    spec = np.log1p(np.abs(np.fft.rfft(wave.reshape(n, frames, width), axis=-1)))
+    return _split(spec.astype("float32"), y, rng, "audio")
 
 
 def text(rng: np.random.Generator, n: int = 600, length: int = 12, vocab: int = 50) -> Data:
@@ -120,14 +150,28 @@ def build(data: Data, cfg: dict) -> Sequential:
 
 
 # ---- training and diagnosis -----------------------------------------------------------------
+def scored(data: Data, cfg: dict) -> Data:
+    """The data a configuration trains and scores on: suspected label errors left out of
+    training (``drop_train_rows``), validation/test copies of training samples left out
+    of scoring (``drop_leaked``), as the pipeline does."""
+    x, y = dict(data.x), dict(data.y)
+    if cfg["drop_train_rows"]:
+        keep = np.ones(len(y["train"]), bool)
+        keep[cfg["drop_train_rows"]] = False
+        x["train"], y["train"] = x["train"][keep], y["train"][keep]
+    if cfg["drop_leaked"]:
+        for s in ("val", "test"):
+            keep = np.ones(len(y[s]), bool)
+            keep[copies_of_train(data.x["train"], x[s])] = False
+            x[s], y[s] = x[s][keep], y[s][keep]
+    return Data(x, y, data.n_classes, data.kind, data.extra)
+
+
 def train(data: Data, cfg: dict) -> dict:
     nnguru.set_seed(int(cfg["seed"]))
-    x, y = data.x["train"], data.y["train"]
-    if cfg["drop_train_rows"]:
-        keep = np.ones(len(y), bool)
-        keep[cfg["drop_train_rows"]] = False
-        x, y = x[keep], y[keep]
-    model = build(data, cfg)
+    d = scored(data, cfg)
+    x, y = d.x["train"], d.y["train"]
+    model = build(d, cfg)
     opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": cfg["lr"]}
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = []
@@ -137,31 +181,40 @@ def train(data: Data, cfg: dict) -> dict:
         callbacks.append(early)
     cw = None
     if cfg["class_weight"] == "balanced":
-        counts = np.bincount(y, minlength=data.n_classes)
-        cw = {i: len(y) / (data.n_classes * max(c, 1)) for i, c in enumerate(counts)}
+        counts = np.bincount(y, minlength=d.n_classes)
+        cw = {i: len(y) / (d.n_classes * max(c, 1)) for i, c in enumerate(counts)}
     h = model.fit(x, y, epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]), verbose=0,
-                  validation_data=(data.x["val"], data.y["val"]), callbacks=callbacks,
+                  validation_data=(d.x["val"], d.y["val"]), callbacks=callbacks,
                   class_weight=cw)
-    proba = model.predict(data.x["val"], verbose=0)
-    val_acc = float(np.mean(np.argmax(proba, 1) == data.y["val"]))
+    proba = model.predict(d.x["val"], verbose=0)
+    pred = np.argmax(proba, 1)
+    truth = d.y["val"]
+    recall = {str(c): float(np.mean(pred[truth == c] == c))
+              for c in range(d.n_classes) if np.any(truth == c)}
+    val = {"accuracy": float(np.mean(pred == truth)), "loss": float(log_loss(
+               truth, np.clip(proba, 1e-7, 1), labels=list(range(d.n_classes)))),
+           "balanced_accuracy": float(np.mean(list(recall.values()))),
+           "per_class": {c: {"recall": r} for c, r in recall.items()}}
     restored = None if early is None or early.best_epoch is None else early.best_epoch + 1
-    return {"history": dict(h.history), "val_accuracy": val_acc, "restored": restored,
-            "n_params": model.count_params()}
+    return {"history": dict(h.history), "val": val, "val_accuracy": val["accuracy"],
+            "n_val": len(truth), "restored": restored, "n_params": model.count_params(),
+            "copies_scored": int(sum(len(copies_of_train(d.x["train"], d.x[s], seed=0))
+                                     for s in ("val", "test")))}
 
 
 def _hashes(a: np.ndarray) -> set:
     return {r.tobytes() for r in np.ascontiguousarray(a.reshape(len(a), -1))}
 
 
-_CHECKS: dict[int, tuple[Data, dict]] = {}
+_CHECKS: dict[tuple, tuple[Data, dict]] = {}
 
 
 def checks(data: Data, cfg: dict) -> dict:
     """The data-side facts the pipeline gives the guru (label issues, duplicates, class counts);
-    computed once per data set (repairs retrain on the same data)."""
-    key = id(data)
+    computed once per data set and leakage setting (repairs retrain on the same data)."""
+    key = (id(data), bool(cfg["drop_leaked"]))
     if key not in _CHECKS or _CHECKS[key][0] is not data:
-        _CHECKS[key] = (data, _checks(data))
+        _CHECKS[key] = (data, _checks(data, scored(data, {**cfg, "drop_train_rows": None})))
     facts = dict(_CHECKS[key][1])
     issues = facts["label_issues"]
     if issues and cfg["drop_train_rows"]:  # already left out: the check sees what trains
@@ -171,16 +224,16 @@ def checks(data: Data, cfg: dict) -> dict:
     return facts
 
 
-def _checks(data: Data) -> dict:
+def _checks(data: Data, d: Data) -> dict:
     x_tr = data.x["train"]
     y_tr = data.y["train"]
     seen = _hashes(x_tr)
-    exact = sum(r in seen for r in _hashes(data.x["test"]))
-    near = near_duplicates(x_tr, data.x["test"]) if data.kind != "text" else None
-    issues = label_issues(x_tr, y_tr) if data.kind != "text" else None
-    counts = np.bincount(np.concatenate([data.y[s] for s in ("train", "val", "test")]),
+    exact = sum(r in seen for r in _hashes(d.x["test"]))
+    near = near_duplicates(x_tr, d.x["test"]) if data.kind != "text" else None
+    issues = label_issues(x_tr, y_tr)
+    counts = np.bincount(np.concatenate([d.y[s] for s in ("train", "val", "test")]),
                          minlength=data.n_classes)
-    report = {"split": {"train": len(y_tr), "val": len(data.y["val"]), "test": len(data.y["test"]),
+    report = {"split": {"train": len(y_tr), "val": len(d.y["val"]), "test": len(d.y["test"]),
                         "duplicates_train_test": exact},
               "target": {"class_balance": {"counts": {str(i): int(c) for i, c in enumerate(counts)}}}}
     return {"data_report": report, "near_duplicates": near["count"] if near else None,
@@ -191,7 +244,7 @@ def read(data: Data, cfg: dict, result: dict, facts: dict, epochs: int | None = 
     hist = result["history"] if epochs is None else {
         k: v[:epochs] for k, v in result["history"].items()}
     counts = np.bincount(data.y["train"], minlength=data.n_classes)
-    metrics = {"val": {"accuracy": result["val_accuracy"]},
+    metrics = {"val": result["val"],
                "baseline": {"accuracy": float(counts.max() / counts.sum())}}
     return diagnose(history=hist, data_report=facts["data_report"], metrics=metrics,
                     n_classes=data.n_classes, n_params=result["n_params"], lr=cfg["lr"],
@@ -200,19 +253,94 @@ def read(data: Data, cfg: dict, result: dict, facts: dict, epochs: int | None = 
                     restored_epoch=None if epochs else result["restored"])
 
 
+# ---- what "repaired" means, per fault (the same for every repair arm) ------------------------
+@dataclass
+class Case:
+    """One faulty run and its references: what a repaired round is judged against."""
+
+    data: Data  # the faulty data
+    cfg: dict  # the faulty configuration
+    healthy: dict  # train() of the healthy configuration on the clean data, same seed
+    faulty: dict  # train() of the faulty run
+    _balanced: dict | None = None
+
+    def balanced_reference(self) -> dict:
+        """A model trained with 'balanced' class weights on the faulty data (computed once)."""
+        if self._balanced is None:
+            self._balanced = train(self.data, {**self.cfg, "class_weight": "balanced"})
+        return self._balanced
+
+
+_WELL_SET: dict[tuple[int, str, int], float] = {}
+
+
+def well_set_accuracy(case: Case) -> float:
+    """Validation accuracy of a well-set run of the faulty run's optimizer on the same data: the
+    better of its documented rate and 10x it (measured once per data set and optimizer)."""
+    name = case.cfg["optimizer"]
+    key = (id(case.data), name, int(case.cfg["seed"]))
+    if key not in _WELL_SET:
+        rate = registry.entry(name).default_lr
+        _WELL_SET[key] = max(train(case.data, {**DEFAULT, "seed": case.cfg["seed"],
+                                               "optimizer": name, "lr": lr})["val_accuracy"]
+                             for lr in (rate, 10 * rate))
+    return _WELL_SET[key]
+
+
+def _as_healthy(case: Case, result: dict) -> bool:
+    """Within 0.05 of a well-set run of the same optimizer (or of the default Adam run, if lower:
+    a repair may also switch optimizer)."""
+    ref = min(well_set_accuracy(case), case.healthy["val_accuracy"])
+    return result["val_accuracy"] >= ref - REPAIR_MARGIN
+
+
+def _not_worse(case: Case, result: dict) -> bool:
+    return result["val_accuracy"] >= case.faulty["val_accuracy"] - 1 / result["n_val"] - 1e-9
+
+
+def _labels_cleaned(case: Case, result: dict) -> bool:
+    """Training rows were left out, at least 80% of them really flipped, and validation accuracy
+    is not below the faulty run's."""
+    flipped = set(case.data.extra["flipped"].tolist())
+    dropped = result["cfg"]["drop_train_rows"] or []
+    right = sum(int(i) in flipped for i in dropped) / max(len(dropped), 1)
+    return bool(dropped) and right >= 0.8 and _not_worse(case, result)
+
+
+def _leak_free(case: Case, result: dict) -> bool:
+    return result["copies_scored"] == 0
+
+
+def _balanced(case: Case, result: dict) -> bool:
+    """Within 0.05, or one rare validation sample, of the balanced-weighted reference."""
+    ref = case.balanced_reference()["val"]
+    rare = min(np.sum(case.data.y["val"] == c) for c in range(case.data.n_classes))
+    margin = max(REPAIR_MARGIN, 1 / (len(ref["per_class"]) * max(rare, 1)))
+    return result["val"]["balanced_accuracy"] >= ref["balanced_accuracy"] - margin
+
+
+JUDGES: dict[str, Callable[[Case, dict], bool]] = {
+    "as_healthy": _as_healthy, "not_worse": _not_worse, "labels_cleaned": _labels_cleaned,
+    "leak_free": _leak_free,
+    "balanced": _balanced}
+
+
 # ---- faults: one entry each ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Fault:
     codes: tuple[str, ...]  # findings that count as detecting it
     config: dict[str, Any] = field(default_factory=dict)  # planted in the configuration
     data: Callable[[Data, np.random.Generator], Data] | None = None  # planted in the data
+    judge: str = "as_healthy"  # JUDGES: what a repaired round must reach
+    repair_codes: tuple[str, ...] | None = None  # must be gone after a repair (default: codes)
+    modalities: tuple[str, ...] | None = None  # where the fault makes sense (None: all)
 
 
 def _flip_labels(d: Data, rng: np.random.Generator, share: float = 0.2) -> Data:
     y = d.y["train"].copy()
     flip = rng.random(len(y)) < share
     y[flip] = (y[flip] + rng.integers(1, d.n_classes, flip.sum())) % d.n_classes
-    return Data(d.x, {**d.y, "train": y}, d.n_classes, d.kind)
+    return Data(d.x, {**d.y, "train": y}, d.n_classes, d.kind, {"flipped": np.flatnonzero(flip)})
 
 
 def _leak(d: Data, rng: np.random.Generator, share: float = 0.3) -> Data:
@@ -222,13 +350,17 @@ def _leak(d: Data, rng: np.random.Generator, share: float = 0.3) -> Data:
     return Data({**d.x, "train": x}, {**d.y, "train": y}, d.n_classes, d.kind)
 
 
-def _imbalance(d: Data, rng: np.random.Generator, ratio: float = 20.0) -> Data:
+def _imbalance(d: Data, rng: np.random.Generator, ratio: float = 20.0,
+               min_scored: int = 5) -> Data:
+    """Class 0 made 20x rarer than the largest class in training, and as rare in validation and
+    test but with at least 5 samples there (a recall on 2 samples is noise)."""
     out_x, out_y = dict(d.x), dict(d.y)
     counts = np.bincount(d.y["train"])
-    keep_rare = max(int(counts.max() / ratio), 2)
+    share = max(int(counts.max() / ratio), 2) / counts[0]
     for s in ("train", "val", "test"):
         rare = np.flatnonzero(d.y[s] == 0)
-        drop = rare[keep_rare if s == "train" else max(keep_rare // 4, 1):]
+        keep = max(int(round(share * len(rare))), 2 if s == "train" else min_scored)
+        drop = rare[keep:]
         mask = np.ones(len(d.y[s]), bool)
         mask[drop] = False
         out_x[s], out_y[s] = d.x[s][mask], d.y[s][mask]
@@ -246,14 +378,18 @@ def _tiny_train(d: Data, rng: np.random.Generator) -> Data:
                 d.n_classes, d.kind)
 
 
+# The curve and data faults.
 FAULTS: dict[str, Fault] = {
     "lr_too_high": Fault(("lr_too_high",), {"optimizer": "sgd", "lr": 30.0}),
     "lr_too_low": Fault(("lr_too_low",), {"optimizer": "sgd", "lr": 1e-5}),
-    "overfitting": Fault(("overfitting", "small_data"), {"hidden_scale": 4.0, "epochs": 60},
-                         _tiny_train),
-    "label_errors": Fault(("label_errors",), data=_flip_labels),
-    "leakage": Fault(("leakage",), data=_leak),
-    "class_imbalance": Fault(("class_imbalance", "accuracy_paradox"), data=_imbalance),
+    # 60 training rows, a 4x wider model, 60 epochs and no early stopping
+    "overfitting": Fault(("overfitting", "small_data"),
+                         {"hidden_scale": 4.0, "epochs": 60, "early_stopping": False},
+                         _tiny_train, judge="not_worse", repair_codes=("overfitting",)),
+    "label_errors": Fault(("label_errors",), data=_flip_labels, judge="labels_cleaned"),
+    "leakage": Fault(("leakage",), data=_leak, judge="leak_free"),
+    "class_imbalance": Fault(("class_imbalance", "accuracy_paradox"), data=_imbalance,
+                             judge="balanced"),
 }
 # The training monitor's faults join when its rules are registered (same one-entry form).
 if "unnormalized_input" in RULES:
@@ -271,22 +407,44 @@ def first_detection(data: Data, cfg: dict, result: dict, facts: dict, codes: tup
     return None
 
 
-def repair(data: Data, cfg: dict, findings: list, codes: tuple, healthy_acc: float,
-           choose: Callable[[list, dict], dict]) -> bool:
-    """Up to ROUNDS rounds of ``choose(findings, cfg) -> changes`` and a retrain (as --auto-fix
-    does); repaired when a round is free of the fault's codes and within REPAIR_MARGIN of the
-    healthy run's validation accuracy."""
-    for _ in range(ROUNDS):
+def _kept(rounds: list[tuple[dict, dict, list]]) -> tuple[dict, dict, list]:
+    """The round --auto-fix keeps (pipeline._auto_fix): the best on validation among the rounds
+    scored without leaked samples once one is; lowest validation loss of the weights kept, or
+    balanced accuracy when the rounds differ in class weights (that changes what the loss
+    measures)."""
+    honest = [r for r in rounds if r[0]["drop_leaked"]] or rounds
+    if len({str(r[0]["class_weight"]) for r in rounds}) > 1:
+        return max(honest, key=lambda r: r[1]["val"]["balanced_accuracy"])
+    return min(honest, key=lambda r: r[1]["val"]["loss"])
+
+
+def repair(case: Case, spec: Fault, findings: list,
+           choose: Callable[[list, dict], dict]) -> dict:
+    """Rounds of ``choose(findings, cfg) -> changes`` and a retrain while the run has a finding at
+    warning level or above, at most ROUNDS (as --auto-fix: it keeps going while a remedy applies);
+    the round kept as --auto-fix keeps it (the faulty run itself when nothing changed) is
+    repaired when it has none of the fault's repair codes at warning level or above and passes
+    the fault's ``judge``. Returns ``{"repaired", "rounds", "changes"}``."""
+    codes = set(spec.repair_codes or spec.codes)
+
+    def problems(fs: list) -> set[str]:  # info-level notes (a rare class now handled) are not
+        return {f.code for f in fs if f.severity != "info" and f.code != "healthy"}
+
+    cfg, applied = case.cfg, []
+    rounds = [(cfg, case.faulty, findings)]
+    while problems(findings) and len(applied) < ROUNDS:
         changes = choose(findings, cfg)
         if not changes:
-            return False
+            break
+        applied.append(sorted(changes))
         cfg = {**cfg, **changes}
-        result = train(data, cfg)
-        findings = read(data, cfg, result, checks(data, cfg))
-        # info-level notes (a rare class that is now handled) do not count as the fault
-        if not set(codes) & {f.code for f in findings if f.severity != "info"}:
-            return result["val_accuracy"] >= healthy_acc - REPAIR_MARGIN
-    return False
+        result = train(case.data, cfg)
+        findings = read(case.data, cfg, result, checks(case.data, cfg))
+        rounds.append((cfg, result, findings))
+    cfg, result, findings = _kept(rounds)
+    repaired = not codes & problems(findings) and JUDGES[spec.judge](case, {**result, "cfg": cfg})
+    return {"repaired": bool(repaired), "rounds": len(applied), "changes": applied,
+            "kept": rounds.index((cfg, result, findings))}
 
 
 def auto_choice(findings: list, cfg: dict) -> dict:
@@ -294,29 +452,41 @@ def auto_choice(findings: list, cfg: dict) -> dict:
 
 
 def random_choice(pick: random.Random) -> Callable[[list, dict], dict]:
-    """A remedy drawn at random from the same registry (it may be the right one)."""
+    """A remedy drawn at random from the same registry (it may be the right one), among those
+    whose changes this harness applies."""
     def choose(findings: list, cfg: dict) -> dict:
         codes = list(REMEDIES)
         pick.shuffle(codes)
+        seen = {f.code: f for f in findings}  # the run's own evidence when it has the finding
         for code in codes:
-            remedy = REMEDIES[code](Finding(code, "warning", {}), cfg)
-            if remedy is not None and remedy.changes:
+            remedy = REMEDIES[code](seen.get(code) or Finding(code, "warning", {}), cfg)
+            if remedy is not None and remedy.changes and set(remedy.changes) <= APPLIED:
                 return remedy.changes
         return {}
     return choose
 
 
+_HEALTHY: dict[tuple[str, int], tuple[Data, dict]] = {}
+
+
+def healthy_run(modality: str, seed: int) -> tuple[Data, dict]:
+    """The clean data of (modality, seed) and its healthy run (trained once, reused)."""
+    if (modality, seed) not in _HEALTHY:
+        data = MODALITIES[modality](np.random.default_rng(seed))
+        _HEALTHY[(modality, seed)] = (data, train(data, {**DEFAULT, "seed": seed}))
+    return _HEALTHY[(modality, seed)]
+
+
 def run_case(modality: str, fault: str | None, seed: int, rng_pick: random.Random) -> dict:
-    rng = np.random.default_rng(seed)
-    data = MODALITIES[modality](rng)
+    data, healthy = healthy_run(modality, seed)
     cfg = {**DEFAULT, "seed": seed}
-    healthy = train(data, cfg)
     row: dict[str, Any] = {"modality": modality, "fault": fault or "healthy", "seed": seed}
     if fault is None:
         findings = read(data, cfg, healthy, checks(data, cfg))
         row.update(alarms=alarms(findings), false_alarm=bool(alarms(findings)))
         return row
     spec = FAULTS[fault]
+    rng = np.random.default_rng([seed, 1])
     fdata = spec.data(data, rng) if spec.data else data
     fcfg = {**cfg, **spec.config}
     result = train(fdata, fcfg)
@@ -325,13 +495,15 @@ def run_case(modality: str, fault: str | None, seed: int, rng_pick: random.Rando
     detected = bool(set(spec.codes) & {f.code for f in findings})
     row.update(detected=detected, found=[f.code for f in findings],
                first_epoch=first_detection(fdata, fcfg, result, facts, spec.codes)
-               if detected else None)
-    acc = healthy["val_accuracy"]
-    row["auto_fix"] = repair(fdata, fcfg, findings, spec.codes, acc, auto_choice)
-    row["random_repair"] = repair(fdata, fcfg, findings, spec.codes, acc, random_choice(rng_pick))
-    # plain retraining: the default configuration (and a new seed) on the same data, once
-    row["plain_retrain"] = repair(fdata, fcfg, findings, spec.codes, acc,
-                                  lambda f, c: {**cfg, "seed": seed + 100} if c != cfg else {})
+               if detected else None, val_accuracy=result["val_accuracy"])
+    case = Case(fdata, fcfg, healthy, result)
+    arms = {"auto_fix": auto_choice, "random_repair": random_choice(rng_pick),
+            # plain retraining: the default configuration (and a new seed) on the same data, once
+            "plain_retrain": lambda f, c: {**cfg, "seed": seed + 100} if c is fcfg else {}}
+    for arm, choose in arms.items():
+        out = repair(case, spec, findings, choose)
+        row[arm], row[arm + "_changes"] = out["repaired"], out["changes"]
+        row[arm + "_kept"] = out["kept"]
     return row
 
 
@@ -348,36 +520,91 @@ def summarize(rows: list[dict]) -> dict:
                       "auto_fix": float(np.mean([r["auto_fix"] for r in rs])),
                       "random_repair": float(np.mean([r["random_repair"] for r in rs])),
                       "plain_retrain": float(np.mean([r["plain_retrain"] for r in rs]))}
+    out["by_modality (detected/auto-fixed/runs)"] = by_modality(rows)
+    healthy_alarms = [a for r in healthy for a in r["alarms"]]
+    out["false_alarm_codes"] = {c: healthy_alarms.count(c) for c in sorted(set(healthy_alarms))}
     return out
 
 
+def by_modality(rows: list[dict]) -> dict:
+    """Per fault and modality: detected / auto-fix repaired / runs (where a miss comes from)."""
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        if r["fault"] == "healthy":
+            continue
+        cell = out.setdefault(r["fault"], {}).setdefault(r["modality"], [0, 0, 0])
+        cell[0] += bool(r["detected"])
+        cell[1] += bool(r["auto_fix"])
+        cell[2] += 1
+    return {f: {m: "{}/{}/{}".format(*c) for m, c in v.items()} for f, v in out.items()}
+
+
+def markdown(summary: dict) -> str:
+    """The per-fault table of RESULTS.md."""
+    head = ("| fault | runs | recall | first detection (median epoch) | auto-fix repaired "
+            "| random repair | plain retrain |\n| --- | --- | --- | --- | --- | --- | --- |")
+    lines = [head]
+    for fault, v in summary.items():
+        if not isinstance(v, dict) or "recall" not in v:
+            continue
+        lines.append(f"| {fault} | {v['runs']} | {v['recall']:.2f} | {v['first_epoch_median']} | "
+                     f"{v['auto_fix']:.2f} | {v['random_repair']:.2f} | {v['plain_retrain']:.2f} |")
+    lines.append(f"| healthy controls: false-alarm rate | {summary['healthy_runs']} | "
+                 f"{summary['false_alarm_rate']:.3f} | | | | |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
+    torch.set_num_threads(1)  # small models; runs share the machine
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="tables and images, 2 seeds")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds per fault (default 3; quick 2)")
+    ap.add_argument("--quick", action="store_true", help="every modality, 1 seed")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per fault (default 3; quick 1)")
     ap.add_argument("--modalities", default=None, help="comma-separated subset of "
                     + ",".join(MODALITIES))
     ap.add_argument("--faults", default=None, help="comma-separated subset of " + ",".join(FAULTS))
     ap.add_argument("--out", default=None, help="write rows and summary as JSON here")
+    ap.add_argument("--markdown", action="store_true", help="print the RESULTS.md table too")
+    ap.add_argument("--summarize", nargs="+", default=None, metavar="JSON",
+                    help="no runs: summarize the rows of earlier --out files or printed logs "
+                    "(runs split over processes); a later file's row replaces an earlier one "
+                    "of the same modality, fault and seed")
     args = ap.parse_args(argv)
-    seeds = args.seeds or (2 if args.quick else 3)
-    mods = args.modalities.split(",") if args.modalities else (
-        ["tables", "images"] if args.quick else list(MODALITIES))
+    if args.summarize:
+        merged: dict[tuple, dict] = {}
+        for path in args.summarize:
+            with open(path) as fh:
+                text = fh.read()
+            try:
+                rows = json.loads(text)["rows"]
+            except json.JSONDecodeError:  # a run's printed log: one JSON row per line
+                rows = [json.loads(line) for line in text.splitlines()
+                        if line.startswith('{"modality"')]
+            for r in rows:
+                merged[(r["modality"], r["fault"], r["seed"])] = r
+        summary = summarize(list(merged.values()))
+        print(json.dumps(summary, indent=2))
+        print(markdown(summary))
+        return summary
+    seeds = args.seeds or (1 if args.quick else 3)
+    mods = args.modalities.split(",") if args.modalities else list(MODALITIES)
     faults = args.faults.split(",") if args.faults else list(FAULTS)
     pick = random.Random(0)
     rows, t0 = [], time.perf_counter()
     for m in mods:
+        here = [f for f in faults if FAULTS[f].modalities is None or m in FAULTS[f].modalities]
         for s in range(seeds):
-            for fault in faults:
+            for fault in here:
                 rows.append(run_case(m, fault, s, pick))
                 print(json.dumps(rows[-1]), flush=True)
             # as many healthy controls as faulty runs: one per fault, each its own seed
-            for k in range(len(faults)):
-                rows.append(run_case(m, None, 1000 + s * len(faults) + k, pick))
+            for k in range(len(here)):
+                rows.append(run_case(m, None, 1000 + s * len(here) + k, pick))
                 print(json.dumps(rows[-1]), flush=True)
     summary = summarize(rows)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(summary, indent=2))
+    if args.markdown:
+        print(markdown(summary))
     if args.out:
         with open(args.out, "w") as fh:
             json.dump({"rows": rows, "summary": summary}, fh, indent=1, default=str)

@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "auto_fix_rounds": 3,  # rounds of diagnose -> strongest finding's remedy -> retrain
     "auto_fix_only": None,  # None: every finding may act; else the finding codes allowed to
     "drop_train_rows": None,  # training-split positions left out (auto-fix: suspected label errors)
+    "drop_leaked": False,  # auto-fix (leakage): validation/test samples that repeat a training one left out
     "tensorboard": False,
     "device": "auto",
     "verbose": "auto",
@@ -487,6 +488,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "auto_fix_rounds": (_whole(1), "e.g. 3 (the default); leave out --auto-fix for no rounds"),
     "auto_fix_only": (_finding_codes, "e.g. --auto-fix-only lr_too_high,overfitting"),
     "drop_train_rows": (_row_positions, "a list of training-split positions, e.g. [3, 17]"),
+    "drop_leaked": (_bool, "true or false"),
     "tensorboard": (_bool, "true or false"),
     "device": (_device, "e.g. --device cpu, or auto to use a GPU when there is one"),
     "verbose": (_verbose, "auto, 0 (quiet), 1 or 2"),

@@ -181,6 +181,8 @@ def run_stages(ds, cfg: dict, console, user_model, begin, rd) -> Run:
         p = task.prepare_stream(ds, console) if streamed else task.prepare(ds, console)
         if cfg.get("drop_train_rows") and not streamed:
             _drop_train_rows(p, cfg["drop_train_rows"], console)
+        if cfg.get("drop_leaked") and not streamed:
+            _drop_leaked(p, int(cfg["seed"]), console)
         run_dir = begin()
         write_prepared(task, p, run_dir)
         rd().stage_done("prepare", run_dir)
@@ -207,6 +209,32 @@ def _drop_train_rows(p: Prepared, rows: list[int], console) -> None:
     p.data_report.setdefault("split", {})["dropped_label_errors"] = int((~keep).sum())
     p.data_report["split"]["train"] = int(keep.sum())
     console.print(f"{int((~keep).sum())} suspected label errors left out of training (auto-fix).")
+
+
+def _drop_leaked(p: Prepared, seed: int, console) -> None:
+    """Leave validation/test samples that repeat a training sample out of scoring (auto-fix:
+    leakage); the user's files are untouched. Splits with per-row context are left as they are."""
+    from nnguru.guru.data_checks import copies_of_train
+
+    if any(isinstance(v, dict) and "test" in v for v in p.context.values()):
+        console.print("[yellow]--auto-fix: this task's splits carry per-row context; leaked rows kept.[/]")
+        return
+    dropped = {}
+    for split in ("val", "test"):
+        x = p.x.get(split)
+        if not isinstance(x, np.ndarray) or not len(x):
+            continue
+        rows = copies_of_train(p.x["train"], x, seed=seed)
+        keep = np.ones(len(x), dtype=bool)
+        keep[rows] = False
+        p.x[split], p.y[split] = x[keep], p.y[split][keep]
+        dropped[split] = int(len(rows))
+        p.data_report.setdefault("split", {})[split] = int(keep.sum())
+    split = p.data_report.setdefault("split", {})
+    split["dropped_leaked"] = dropped
+    split["duplicates_train_test"] = 0  # the copies left in test were just removed
+    console.print(f"{sum(dropped.values())} validation/test samples that repeat training samples left out "
+                  f"of scoring (auto-fix: leakage; {dropped}).")
 
 
 def _finish(first: Run, ds, cfg: dict, console, rd) -> Run:
@@ -802,9 +830,12 @@ def _auto_fix(first: Run, ds, cfg: dict, run_dir: Path, console, rd) -> Run:
                                                "rounds": rounds, "chosen": 0, **fix})
         return first
     metric = _selection_metric(runs)
-    chosen = 0
-    for i, candidate in enumerate(runs[1:], 1):
-        if _better_on_val(candidate, runs[chosen], metric):
+    # Rounds scored without the leaked samples are the only honest ones: a validation score that
+    # includes copies of training samples is not comparable (it rewards memory).
+    honest = [i for i, r in enumerate(runs) if r.config.get("drop_leaked")] or list(range(len(runs)))
+    chosen = honest[0]
+    for i in honest[1:]:
+        if _better_on_val(runs[i], runs[chosen], metric):
             chosen = i
     kept_rounds = rounds[1:chosen + 1]
     summary = {"applied": chosen > 0, "rounds": rounds, "chosen": chosen, "selected_by": metric,
@@ -869,8 +900,13 @@ def _better_on_val(a: Run, b: Run, metric: str) -> bool:
 
 
 def _fix_summary(run: Run) -> dict:
+    # The validation loss of the weights kept (metrics.json's, scored after training): a round
+    # without early stopping keeps its last epoch, not the history's best one.
+    kept = (run.metrics.get("val") or {}).get("loss")
+    if not isinstance(kept, (int, float)) or not math.isfinite(kept):
+        kept = min((v for v in run.history.get("val_loss", []) if v == v), default=None)
     return {"val": run.metrics.get("val"), "test": run.metrics.get("test"),
-            "val_loss_best": min((v for v in run.history.get("val_loss", []) if v == v), default=None),
+            "val_loss_best": kept,
             "epochs_run": run.metrics.get("epochs_run"), "diagnosis": [f.code for f in run.diagnosis]}
 
 

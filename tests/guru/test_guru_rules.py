@@ -347,8 +347,9 @@ def test_remedies_per_code():
     # Already weighted: the next step for a binary task is the validation-chosen threshold.
     assert remedies(imbalance, {"class_weight": "balanced"})["changes"] == {"threshold": "auto"}
     assert fix("class_imbalance", "info")["changes"] == {}
-    leak = fix("leakage", "error")
-    assert leak["changes"] == {} and any("duplicated" in d for d in leak["description"])
+    leak = fix("leakage", "error")  # scored without the copies (tests/guru/test_leakage_repair.py)
+    assert leak["changes"] == {"drop_leaked": True}
+    assert fix("leakage", "error", config={"drop_leaked": True})["changes"] == {}
     healthy = fix("healthy", "info")
     assert healthy["changes"] == {} and healthy["codes"] == []
     assert "lr_too_high" in fix("lr_too_high")["codes"]

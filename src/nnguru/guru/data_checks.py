@@ -4,10 +4,12 @@ Label errors are found by confident learning (Northcutt et al. 2021, the ``clean
 out-of-fold predicted probabilities of a cheap model (scikit-learn's logistic regression on the
 preprocessed features, ``cross_val_predict``): a sample whose given label the held-out model
 finds much less likely than another class, judged against per-class confidence thresholds, is
-suspicious when it also gets under 10% for its given label.
+suspicious when it also gets under 10% for its given label, or the model is as sure of the other
+class as it usually is when it agrees with a label.
 Near-duplicates are test samples whose nearest training sample (in the preprocessed
 feature space) is far closer than training samples are to each other: copies that were resized,
-re-encoded, rounded or slightly noised, which the exact-copy count of ``leakage`` misses.
+re-encoded, rounded or slightly noised, which the exact-copy count of ``leakage`` misses;
+:func:`copies_of_train` lists both kinds in a validation or test split (``--auto-fix`` drops them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ LABEL_MIN_PER_CLASS = LABEL_FOLDS
 # learning alone also flags the honest overlap of a noisy task (labels from y = x + noise: ~20% of
 # rows, most at 0.1-0.45), which no relabeling fixes; flipped labels sit near 0.01.
 LABEL_MAX_GIVEN_PROB = 0.1
+# ...or the held-out model is as sure of the other class as it usually is when it agrees with a
+# label (at least the median confidence of agreeing samples of that class, and at least 75%):
+# flipped labels cap a calibrated model's confidence (20% of binary labels flipped: ~0.8 for
+# the other class, so the given label gets ~0.2, never under 0.1), while honest overlap sits
+# near the boundary, below the usual confidence (a hard task's 0.5-0.7).
+LABEL_MIN_CONFIDENCE = 0.75
 # How many suspicious samples the finding lists (most confident first); the count covers all.
 LABEL_LIST = 20
 
@@ -40,11 +48,26 @@ NEAR_DUP_MAX_TRAIN = 20000
 NEAR_DUP_MAX_TEST = 5000
 
 
+def _bag_of_tokens(ids: np.ndarray) -> np.ndarray:
+    """Counts of each token id per sequence (ids beyond LABEL_MAX_FEATURES share buckets)."""
+    ids = np.clip(ids, 0, None) % LABEL_MAX_FEATURES
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    out = np.zeros((len(ids), LABEL_MAX_FEATURES), dtype=np.float32)
+    np.add.at(out, (rows, ids.ravel()), 1.0)
+    return out[:, out.any(axis=0)]
+
+
 def _features(x: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """Flat float features (random projection when wide), or None when x is not numeric."""
+    """Flat float features (random projection when wide), or None when x is not numeric.
+
+    Signed-integer sequences (N, T) are token ids, an Embedding's input: their numeric values
+    mean nothing, so the cheap model reads them as a bag of tokens.
+    """
     x = np.asarray(x)
     if x.dtype.kind not in "fiub" or len(x) == 0:
         return None
+    if x.dtype.kind == "i" and x.ndim == 2:
+        return _bag_of_tokens(x)
     x = x.reshape(len(x), -1).astype(np.float32)
     if not np.isfinite(x).all():
         return None
@@ -90,7 +113,12 @@ def label_issues(x: np.ndarray, y: np.ndarray, *, classes: list[Any] | None = No
     folds = StratifiedKFold(LABEL_FOLDS, shuffle=True, random_state=seed)
     probs = cross_val_predict(model, feats, dense, cv=folds, method="predict_proba")
     ranked = find_label_issues(dense, probs, return_indices_ranked_by="self_confidence")
-    ranked = np.array([i for i in ranked if probs[i, dense[i]] < LABEL_MAX_GIVEN_PROB], dtype=int)
+    given, pred, conf = probs[np.arange(len(dense)), dense], probs.argmax(1), probs.max(1)
+    agree = pred == dense
+    usual = np.array([np.median(conf[agree & (pred == c)]) if np.any(agree & (pred == c)) else 1.0
+                      for c in range(probs.shape[1])])
+    sure = conf >= np.maximum(usual[pred], LABEL_MIN_CONFIDENCE)
+    ranked = np.array([i for i in ranked if given[i] < LABEL_MAX_GIVEN_PROB or sure[i]], dtype=int)
 
     def name(code: int) -> Any:
         return classes[code] if classes is not None and code < len(classes) else int(code)
@@ -109,15 +137,12 @@ def label_issues(x: np.ndarray, y: np.ndarray, *, classes: list[Any] | None = No
                        "probabilities of a logistic regression")}
 
 
-def near_duplicates(train: np.ndarray, test: np.ndarray, *, seed: int = 0) -> dict[str, Any] | None:
-    """Test samples with a near-copy in training (preprocessed features); None when not numeric.
-
-    Returns ``{"count", "checked", "threshold", "median_train_distance"}``; ``count`` is scaled
-    to the whole test split when only a sample of it was checked.
-    """
+def _near_mask(train: np.ndarray, test: np.ndarray, rng: np.random.Generator,
+               ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """(checked test positions, which of them have a near-copy in training, threshold, median
+    training spacing), or None when the inputs are not numeric."""
     from sklearn.neighbors import NearestNeighbors
 
-    rng = np.random.default_rng(seed)
     n_test = len(test)
     if len(train) < 3 or n_test == 0:
         return None
@@ -141,7 +166,40 @@ def near_duplicates(train: np.ndarray, test: np.ndarray, *, seed: int = 0) -> di
     median = float(np.median(inner))
     threshold = NEAR_DUP_FRACTION * median
     dist = nn.kneighbors(b, n_neighbors=1, return_distance=True)[0][:, 0]
-    found = int(np.sum(dist <= threshold))
-    count = round(found * n_test / len(b))
-    return {"count": int(count), "checked": int(len(b)), "threshold": threshold,
+    return te_i, dist <= threshold, threshold, median
+
+
+def near_duplicates(train: np.ndarray, test: np.ndarray, *, seed: int = 0) -> dict[str, Any] | None:
+    """Test samples with a near-copy in training (preprocessed features); None when not numeric.
+
+    Returns ``{"count", "checked", "threshold", "median_train_distance"}``; ``count`` is scaled
+    to the whole test split when only a sample of it was checked.
+    """
+    found = _near_mask(train, test, np.random.default_rng(seed))
+    if found is None:
+        return None
+    checked, near, threshold, median = found
+    count = round(int(near.sum()) * len(test) / len(checked))
+    return {"count": int(count), "checked": int(len(checked)), "threshold": threshold,
             "median_train_distance": median}
+
+
+def copies_of_train(train: np.ndarray, other: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Positions in ``other`` (a validation or test split) of samples that repeat a training
+    sample: exact copies (any dtype, e.g. token ids) and, for numeric inputs, near-copies.
+
+    ``--auto-fix``'s leakage remedy leaves these out of the scored splits: a score on them
+    rewards memory. Near-copies are searched when ``other`` has at most NEAR_DUP_MAX_TEST rows.
+    """
+    other = np.asarray(other)
+    if len(train) == 0 or len(other) == 0:
+        return np.zeros(0, dtype=int)
+    seen = {r.tobytes() for r in np.ascontiguousarray(np.asarray(train).reshape(len(train), -1))}
+    flat = np.ascontiguousarray(other.reshape(len(other), -1))
+    hit = np.array([r.tobytes() in seen for r in flat], dtype=bool)
+    if other.dtype.kind == "f" and len(other) <= NEAR_DUP_MAX_TEST:
+        found = _near_mask(train, other, np.random.default_rng(seed))
+        if found is not None:
+            checked, near, _, _ = found
+            hit[checked[near]] = True
+    return np.flatnonzero(hit)

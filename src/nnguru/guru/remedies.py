@@ -4,13 +4,15 @@ A registry maps each finding code to its remedy: a function ``(finding, config) 
 giving config changes and a sentence saying why. :func:`remedies` combines the remedies of all
 findings (the first finding to set a key wins); :func:`strongest_remedy` gives the remedy of the
 most severe finding that has one, which is what each ``--auto-fix`` round applies (one change at a
-time, so the report can say what helped). Problems of the data itself (leakage) are explained,
-not "fixed", because retraining on leaked data would only hide them.
+time, so the report can say what helped). Leakage is repaired by scoring without the leaked
+samples (``drop_leaked``: validation and test samples that repeat a training sample are left out
+in memory, the user's files untouched), so the validation and test scores measure skill again.
 
 Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
-``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold`` and
-``drop_train_rows`` (training-split positions to leave out: suspected
-label errors). Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
+``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold``,
+``drop_train_rows`` (training-split positions to leave out: suspected label errors) and
+``drop_leaked`` (score without validation/test copies of training samples).
+Plug-ins (the training monitor's findings) add theirs with :func:`register_remedy`;
 re-initialization needs a seed for the weights apart from the split's (``seed`` moves both,
 which would change the validation split rounds are compared on), so it is not offered yet.
 """
@@ -37,6 +39,11 @@ UNDERFIT_EPOCH_SCALE = 2
 # A plateau without a range-test suggestion: a moderately larger step leaves flat regions sooner.
 PLATEAU_LR_SCALE = 3.0
 # Where adaptive per-weight steps rescue a gradient problem, the robust default optimizer.
+ADAPTIVE_OPTIMIZER = "adam"
+# Optimizers with one global step size: still crawling at (or above) their documented rate, they
+# need per-weight steps, not a larger global one (SGD on a GRU: 0.80 at lr 0.1 where Adam reaches
+# 0.98 on the planted-fault audio task, and lr 1.0 diverges).
+PLAIN_STEP_OPTIMIZERS = ("sgd", "momentum")
 
 
 @dataclass
@@ -51,7 +58,8 @@ RemedyFn = Callable[[Finding, dict[str, Any]], "Remedy | None"]
 REMEDIES: dict[str, RemedyFn] = {}
 # Findings that are explained but not changed by a retrain (and the sentence saying so).
 EXPLAIN_ONLY: dict[str, str] = {
-    "leakage": "leakage is not fixed by retraining: remove the duplicated rows and rerun",
+    "leakage": "the duplicated samples are already left out of scoring: deduplicate the data "
+               "before splitting (or split by group) for good",
 }
 
 
@@ -102,7 +110,22 @@ def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
     return _lr_move(f, config, down=True)
 
 
+def _optimizer_name(config: dict[str, Any]) -> str | None:
+    name = config.get("optimizer")
+    return name.get("name") if isinstance(name, dict) else name
+
+
 def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
+    """One decade up, or back to the documented default; a plain-step optimizer that crawls at
+    (or above) its documented rate switches to adam at adam's default rate instead."""
+    default = _documented_lr(config)
+    if (_optimizer_name(config) in PLAIN_STEP_OPTIMIZERS and default is not None
+            and _lr(config) >= default):
+        adam = _documented_lr({"optimizer": ADAPTIVE_OPTIMIZER}) or DEFAULT_LR
+        return Remedy({"optimizer": ADAPTIVE_OPTIMIZER, "lr": adam}, [
+            f"optimizer {_optimizer_name(config)} -> {ADAPTIVE_OPTIMIZER} at lr {adam:g} ({f.code}: "
+            f"still crawling at its documented rate {default:g} or above; per-weight steps "
+            "rescue what a larger global step would overshoot)"])
     return _lr_move(f, config, down=False)
 
 
@@ -150,6 +173,14 @@ def _class_weights(f: Finding, config: dict[str, Any]) -> Remedy | None:
     return None
 
 
+def _drop_leaked(f: Finding, config: dict[str, Any]) -> Remedy | None:
+    if config.get("drop_leaked"):
+        return None  # already left out: what remains is explained (EXPLAIN_ONLY)
+    return Remedy({"drop_leaked": True},
+                  ["validation/test samples that repeat a training sample left out of scoring "
+                   f"(the files are untouched; {f.code})"])
+
+
 def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
     rows = f.evidence.get("train_indices") or []
     already = set(config.get("drop_train_rows") or [])
@@ -164,7 +195,8 @@ def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
 for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
                    ("overfitting", _regularize), ("small_data", _regularize),
                    ("underfitting", _widen), ("accuracy_paradox", _class_weights),
-                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors)):
+                   ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors),
+                   ("leakage", _drop_leaked)):
     register_remedy(_code, _fn)
 
 

@@ -403,7 +403,7 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
             f"{loss[worst] / base:.0f}x the {base:.4g} of just predicting the class shares: "
             "the updates threw the weights far off."))
         return Finding("lr_too_high", "warning", ev, advice)
-    if base and np.min(loss) > LR_HIGH_ABOVE_BASELINE * base:
+    if base and np.min(loss) > LR_HIGH_ABOVE_BASELINE * base and not _steady_descent(loss):
         ev.update(min_loss=_r(np.min(loss)), baseline_loss=_r(base), summary=(
             f"The best training loss {np.min(loss):.4g} stayed above {LR_HIGH_ABOVE_BASELINE}x "
             f"the {base:.4g} of just predicting the class shares: the steps overshoot."))
@@ -422,6 +422,16 @@ def _lr_too_high(f: RunFacts) -> Finding | None:
                 f"than {OSC_RISE_FRACTION:.0%}): it oscillates instead of descending."))
             return Finding("lr_too_high", "warning", ev, advice)
     return None
+
+
+def _steady_descent(loss: np.ndarray) -> bool:
+    """A crawl (steady, slow, straight descent, see ``_crawl``) that never jumped up: a curve
+    above the prior's loss that descends like this started badly (a GRU's first loss at 1.6x
+    ln K) and moves too slowly; overshooting steps neither descend every epoch nor in a straight
+    line (a fast-then-flat curve stuck above the prior still reads as too high)."""
+    if _crawl(loss, untrained=True) is None:
+        return False
+    return not np.any(np.diff(loss) > OSC_RISE_FRACTION * np.abs(loss[:-1]))
 
 
 def _stall(f: RunFacts, base: float | None) -> dict[str, Any] | None:
@@ -661,6 +671,13 @@ def _accuracy_paradox(f: RunFacts) -> Finding | None:
     recall = _get(m, "per_class", label, "recall")
     acc = float(m["accuracy"])
     reduction = (acc - base) / (1 - base) if base is not None and base < 1 else None
+    balanced = _get(m, "balanced_accuracy")
+    if f.class_weight and isinstance(balanced, (int, float)) and f.n_classes:
+        # Class weights already make the rare class count: accuracy near the majority baseline
+        # then reflects the rare class's tiny share, not a blind model. Balanced accuracy
+        # against chance (1/K) says whether the rare class is missed, as underfitting reads it.
+        chance = 1.0 / f.n_classes
+        reduction = (float(balanced) - chance) / (1 - chance)
     near_base = reduction is not None and abs(reduction) < PARADOX_ERROR_REDUCTION
     blind = recall is not None and recall <= PARADOX_MIN_RECALL
     if not (near_base or blind):
