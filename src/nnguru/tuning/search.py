@@ -439,12 +439,12 @@ def _objective(chosen, p, family, space: dict, plan: tuple[int, int], budget, se
     class_weight = chosen.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
 
     def objective(trial) -> float:
+        seconds = budget()  # the trial's share, from when it starts
         params = full_params(family, p, space, S.suggest(trial, space))
         nnguru.set_seed(seed)  # every trial starts from the same seed: differences come from the params
         model = build_model(chosen, p, family, params)
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         prune = PruneOnValLoss(trial)
-        seconds = budget()
         timer = _budget(seconds)
         if seconds is not None:
             trial.set_user_attr("time_budget", round(seconds, 1))
