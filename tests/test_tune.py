@@ -218,20 +218,18 @@ def test_killed_search_resumes_and_the_trial_count_carries_on(tmp_path):
     out = tmp_path / "tuned"
     db = tmp_path / ".tuned.partial" / "study.db"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "nnguru.cli", "tune", "builtin:iris", "--trials", "5", "--epochs", "400",
-           "--patience", "400", "--pruner", "none", "--out", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "nnguru.cli", "tune", "builtin:iris", "--trials", "5", "--epochs", "60",
+           "--patience", "60", "--pruner", "none", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline, finished = time.monotonic() + 120, 0
     try:
         while finished < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
             if db.exists():
-                with contextlib.closing(sqlite3.connect(db)) as con:
-                    try:
-                        finished = con.execute("select count(*) from trials where state in "
-                                               "('COMPLETE', 'PRUNED')").fetchone()[0]
-                    except sqlite3.OperationalError:  # tables not created yet
-                        pass
+                # (the tables may not exist yet)
+                with contextlib.closing(sqlite3.connect(db)) as con, contextlib.suppress(sqlite3.OperationalError):
+                    finished = con.execute("select count(*) from trials where state in "
+                                           "('COMPLETE', 'PRUNED')").fetchone()[0]
         assert proc.poll() is None, proc.stderr.read().decode()
     finally:
         proc.kill()
@@ -242,4 +240,4 @@ def test_killed_search_resumes_and_the_trial_count_carries_on(tmp_path):
     done = trials[trials["state"].isin(["complete", "pruned"])]
     assert len(done) == 5 and sum(run.extras["tune"]["counts"].get(s, 0) for s in ("complete", "pruned")) == 5
     assert trials["number"].tolist() == list(range(len(trials)))  # one study, numbering carried on
-    assert done["number"].max() >= 5 or len(trials) == 5
+    assert set(trials["state"]) <= {"complete", "pruned", "fail"}  # the killed trial is marked failed

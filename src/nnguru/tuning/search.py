@@ -302,6 +302,9 @@ def _search(run_dir: Path, chosen, p, family, space: dict, settings: dict, callb
     study.sampler = _sampler(settings["sampler"], seed + len(study.trials), int(settings["trials"]))
     epochs, patience, _, run_budget = _plan(chosen.cfg, p)
     study.pruner = _pruner(settings["pruner"], epochs)
+    if not settings.get("storage"):  # our own study: a trial still "running" died with its process (killed)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     if not study.trials:  # trial 0: what `nnguru train` would do
         study.enqueue_trial(S.default_params(family, p.pre.input_shape, len(p.x["train"]), space),
                             user_attrs={"default": True})
