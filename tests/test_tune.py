@@ -200,6 +200,7 @@ def test_timeout_bounds_the_whole_search(tmp_path):
     start = study.trials[0].datetime_start
     assert all((t.datetime_start - start).total_seconds() < 3 for t in study.trials)  # none started late
     assert run.extras["tune"]["timeout"] == 3 and run.extras["tune"]["search_seconds"] > 0
+    assert "Time limit (--timeout): 3 s for the whole search" in (out / "report.html").read_text()
 
 
 def test_cnn_searches_narrower_ranges_on_a_cpu():
