@@ -89,13 +89,17 @@ def compare(data: str, flags: list[str], work: Path, *, trials: int = 20, timeou
     summary = json.loads((tuned / "tune.json").read_text())
     trials_csv = pd.read_csv(tuned / "trials.csv")
     first = trials_csv[trials_csv["default"]].iloc[0]
-    keys = ("loss", "accuracy")
+    keys = ("loss", "accuracy")  # "val": the evaluate stage's scores (no class weights), "val_loss": the history's
+
+    def history_val_loss(run: Path) -> float:
+        return float(pd.read_csv(run / "history.csv")["val_loss"].min())
+
     return {
         "data": Path(data).name, "trials": int(sum(summary["counts"].values())), "counts": summary["counts"],
         "pruner": pruner, "timeout": timeout,
-        "val_loss": {"default_run": float(pd.read_csv(default / "history.csv")["val_loss"].min()),
+        "val_loss": {"default_run": history_val_loss(default),
                      "trial_0": None if pd.isna(first["val_loss"]) else float(first["val_loss"]),
-                     "best_trial": float(summary["best"]["value"]), "retrained": t["val"].get("loss")},
+                     "best_trial": float(summary["best"]["value"]), "retrained": history_val_loss(tuned)},
         "val": {k: (d["val"].get(k), t["val"].get(k)) for k in keys},
         "test": {k: (d["test"].get(k), t["test"].get(k)) for k in keys},
         "seconds": {"default": round(t_default, 1), "tune": round(t_tune, 1),
