@@ -242,3 +242,13 @@ def test_killed_search_resumes_and_the_trial_count_carries_on(tmp_path):
     assert len(done) == 5 and sum(run.extras["tune"]["counts"].get(s, 0) for s in ("complete", "pruned")) == 5
     assert trials["number"].tolist() == list(range(len(trials)))  # one study, numbering carried on
     assert set(trials["state"]) <= {"complete", "pruned", "fail"}  # the killed trial is marked failed
+
+
+def test_pruners_by_name():
+    from nnguru.tuning.search import _pruner, check_settings
+
+    assert isinstance(_pruner("hyperband", 50), optuna.pruners.HyperbandPruner)
+    assert isinstance(_pruner("halving", 50), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(_pruner("none", 50), optuna.pruners.NopPruner)
+    with pytest.raises(NNGuruError, match="median, halving, hyperband, none"):
+        check_settings({"trials": 5, "sampler": "tpe", "pruner": "asha"})
