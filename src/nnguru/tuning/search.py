@@ -114,7 +114,8 @@ def tune(data: Any = None, target: str | int | None = None, task: str | None = N
     Returns the retrained best's :class:`nnguru.pipeline.Run` (``run.extras["tune"]`` holds the
     study's summary, also in ``tune.json``). ``trials``: finished (complete or pruned) trials the
     study should hold in all (default 20); ``sampler``: tpe (default) or random; ``pruner``:
-    median (default), halving or none; ``timeout``: seconds for the search; ``search_space``: overrides of
+    median (default), halving, hyperband or none; ``timeout``: seconds for the whole search (see
+    :class:`SearchClock`); ``search_space``: overrides of
     the family's ranges (see :mod:`nnguru.tuning.space`); ``time_budget``: seconds per trial's
     fit; ``callbacks``: Optuna study callbacks ``fn(study, trial)``. Other options: those of
     :func:`nnguru.train` (``epochs`` caps each trial's epochs).
