@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import sqlite3
+import subprocess
+import sys
+import time
 
 import optuna
 import pandas as pd
@@ -160,3 +166,89 @@ def test_per_trial_time_budget_is_the_training_loops_callback_and_bad_durations_
     assert _budget(None) == []
     assert main(["tune", "builtin:iris", "--time-budget", "ten minutes", "--out", str(tmp_path / "t")]) == 2
     assert "--time-budget" in capsys.readouterr().err and not (tmp_path / "t").exists()
+
+
+# ---- time: --timeout bounds the whole search ----------------------------------------------------------
+def test_search_clock_shares_the_time_left_and_stops_when_a_trial_cannot_fit():
+    from nnguru.tuning.search import SearchClock
+
+    now = [0.0]
+    clock = SearchClock(timeout=100.0, per_trial=90.0, share=3.0, clock=lambda: now[0])
+    assert clock.budget(trials_to_go=20) == 15.0  # 3 x 100 s / 20 trials
+    assert clock.budget(trials_to_go=2) == 90.0  # the run's own budget caps the share
+    now[0] = 95.0
+    assert clock.budget(trials_to_go=2) == 5.0  # never past the timeout (3 x 5 s / 2 is more)
+    assert clock.budget(trials_to_go=10) == 1.5
+    clock.record(8.0)  # the cheapest trial took 8 s: 5 s left cannot fit one
+    assert not clock.fits()
+    now[0] = 90.0
+    assert clock.fits()
+    assert SearchClock(None, 30.0).budget(5) == 30.0 and SearchClock(None, None).fits()
+
+
+def test_timeout_bounds_the_whole_search(tmp_path):
+    """A 3 s search for 10 long trials: each trial trains within its share of the time left (so none
+    runs past the limit) and trials stop starting once what is left cannot fit one."""
+    out = tmp_path / "tuned"
+    run = nnguru.tune("builtin:iris", out=out, trials=10, timeout=3, pruner="none", epochs=5000, patience=5000,
+                      time_budget=1, verbose=0)
+    trials = pd.read_csv(out / "trials.csv")
+    assert 1 <= len(trials) < 10  # stopped by the limit, not by the trial count
+    assert trials["budget_reached"].all() and (trials["time_budget"] <= 3 / 10 + 0.05).all()
+    assert (trials["seconds"] <= trials["time_budget"] + 1.0).all()  # one step and a validation pass over
+    study = optuna.load_study(study_name="nnguru-tune", storage=f"sqlite:///{out / 'study.db'}")
+    start = study.trials[0].datetime_start
+    assert all((t.datetime_start - start).total_seconds() < 3 for t in study.trials)  # none started late
+    assert run.extras["tune"]["timeout"] == 3 and run.extras["tune"]["search_seconds"] > 0
+    assert "Time limit (--timeout): 3 s for the whole search" in (out / "report.html").read_text()
+
+
+def test_cnn_searches_narrower_ranges_on_a_cpu():
+    fam = S.family_for((28, 28, 1))
+    cpu, full = S.parse_space(fam, cpu=True), S.parse_space(fam)
+    assert cpu["units"].high == 32 < full["units"].high and cpu["layers"].high == 2 < full["layers"].high
+    assert 16 not in cpu["batch_size"].choices
+    # the template's own values stay inside, so trial 0 is still the default run
+    assert set(S.default_params(fam, (28, 28, 1), 1000, cpu)) == set(S.default_params(fam, (28, 28, 1), 1000, full))
+    assert S.parse_space(fam, {"units": {"low": 8, "high": 64}}, cpu=True)["units"].high == 64  # the config wins
+
+
+def test_killed_search_resumes_and_the_trial_count_carries_on(tmp_path):
+    """SIGKILL a `nnguru tune` process after its second finished trial, then `--resume`: the same study
+    goes on (numbers carry on past the killed trial) to the trials asked for."""
+    out = tmp_path / "tuned"
+    db = tmp_path / ".tuned.partial" / "study.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "nnguru.cli", "tune", "builtin:iris", "--trials", "5", "--epochs", "60",
+           "--patience", "60", "--pruner", "none", "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline, finished = time.monotonic() + 120, 0
+    try:
+        while finished < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if db.exists():
+                # (the tables may not exist yet)
+                with contextlib.closing(sqlite3.connect(db)) as con, contextlib.suppress(sqlite3.OperationalError):
+                    finished = con.execute("select count(*) from trials where state in "
+                                           "('COMPLETE', 'PRUNED')").fetchone()[0]
+        assert proc.poll() is None, proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert finished >= 2 and not out.exists()
+    run = nnguru.tune(resume=out, verbose=0)
+    trials = pd.read_csv(out / "trials.csv")
+    done = trials[trials["state"].isin(["complete", "pruned"])]
+    assert len(done) == 5 and sum(run.extras["tune"]["counts"].get(s, 0) for s in ("complete", "pruned")) == 5
+    assert trials["number"].tolist() == list(range(len(trials)))  # one study, numbering carried on
+    assert set(trials["state"]) <= {"complete", "pruned", "fail"}  # the killed trial is marked failed
+
+
+def test_pruners_by_name():
+    from nnguru.tuning.search import _pruner, check_settings
+
+    assert isinstance(_pruner("hyperband", 50), optuna.pruners.HyperbandPruner)
+    assert isinstance(_pruner("halving", 50), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(_pruner("none", 50), optuna.pruners.NopPruner)
+    with pytest.raises(NNGuruError, match="median, halving, hyperband, none"):
+        check_settings({"trials": 5, "sampler": "tpe", "pruner": "asha"})

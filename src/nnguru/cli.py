@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S", help="stop starting trials after S seconds")
     p.add_argument("--time-budget", metavar="DURATION", help="each trial's training time, e.g. 30s or 2m")
     p.add_argument("--sampler", help="tpe (default) or random")
-    p.add_argument("--pruner", help="median (default), halving or none: stop trials behind the others")
+    p.add_argument("--pruner", help="median (default), halving, hyperband or none: stop trials behind the others")
     p.add_argument("--storage", metavar="URL", help="Optuna storage shared by several processes, e.g. "
                    "sqlite:///study.db or postgresql://... (default: study.db in the run directory)")
     p.add_argument("--study-name", help="the study's name in --storage (default nnguru-tune)")

@@ -62,6 +62,10 @@ def tuning_section(run_dir: str | Path) -> str:
             f"pruner) searched a {esc(summary.get('family'))} model on the validation split; the objective is "
             f"the validation loss at each trial's best epoch. The best trial was retrained and tested once: "
             f"this run.</p>")
+    if summary.get("timeout") and summary.get("search_seconds") is not None:
+        body += (f"<p>Time limit (--timeout): {esc(fmt(summary['timeout']))} s for the whole search; it took "
+                 f"{esc(fmt(summary['search_seconds']))} s. Each trial trained within its share of the time left "
+                 f"(trials.csv: time_budget, budget_reached).</p>")
     rows = [("best", best)] + ([("default (trial 0: what nnguru train does)", default)] if default else [])
     body += "<table><tr><th>trial</th><th class='num'>val_loss</th><th>parameters</th></tr>" + "".join(
         f"<tr><td>{esc(label)} #{esc(t.get('number'))}</td><td class='num'>{esc(fmt(t.get('value')))}</td>"

@@ -14,6 +14,12 @@ The study lives in ``study.db`` (SQLite) inside the run directory, which is writ
 transaction like a training run (``nnguru.rundir``): an interrupted search continues with
 ``--resume RUN_DIR`` (trial numbers carry on), and ``--storage URL`` shares one study between
 several processes or machines (Optuna's own mode: every process runs the same command).
+
+Time: ``--timeout`` bounds the whole search, not only when the last trial may start
+(:class:`SearchClock`): each trial trains within its share of what is left, and no trial starts
+when what is left cannot fit the cheapest one so far. Each trial also keeps ``nnguru train``'s own
+epochs, early stopping and time budget (``--time-budget`` replaces the last), and the pruner stops
+the trials that fall behind at the same epoch.
 """
 
 from __future__ import annotations
@@ -33,13 +39,48 @@ from nnguru.training.callbacks.base import Callback
 from nnguru.tuning import space as S
 
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "halving", "none")
+PRUNERS = ("median", "halving", "hyperband", "none")
 SETTING_DEFAULTS = {"trials": 20, "sampler": "tpe", "pruner": "median"}
 OBJECTIVE = "val_loss"
 STUDY_DB = "study.db"
 TRIALS_CSV, TUNE_JSON = "trials.csv", "tune.json"
 # Keys of a tune config file that are not ``nnguru train`` options.
 TUNE_KEYS = ("search_space", "trials", "timeout", "sampler", "pruner", "storage", "study_name")
+# Pruned trials stop at the first rungs (with halving, two in three at the first): a trial that goes
+# on may take this many times its plain share of the time left (the survivors need the epochs).
+PRUNED_SHARE = 3.0
+
+
+class SearchClock:
+    """The search's time: when ``timeout`` is set, how long the next trial may train and whether one
+    still fits. A trial's budget is the least of the run's own budget (``per_trial``), its share of
+    what is left (``share`` x left / trials to go) and what is left; a trial starts only while what
+    is left is at least the wall time of the cheapest finished trial (build, fit and scoring).
+    ``clock`` is injectable (tests use a fake one)."""
+
+    def __init__(self, timeout: float | None, per_trial: float | None, share: float = 1.0,
+                 clock=time.monotonic) -> None:
+        self.timeout, self.per_trial, self.share, self.clock = timeout, per_trial, share, clock
+        self.start, self.cheapest = clock(), math.inf
+
+    def left(self) -> float | None:
+        return None if self.timeout is None else self.timeout - (self.clock() - self.start)
+
+    def budget(self, trials_to_go: int) -> float | None:
+        """Seconds of training for the next trial (None: no limit)."""
+        left = self.left()
+        if left is None:
+            return self.per_trial
+        share = self.share * left / max(trials_to_go, 1)
+        return max(min(v for v in (self.per_trial, share, left) if v is not None), 1e-3)
+
+    def record(self, seconds: float) -> None:
+        self.cheapest = min(self.cheapest, seconds)
+
+    def fits(self) -> bool:
+        """Whether another trial can start: time is left, and at least as much as the cheapest trial took."""
+        left = self.left()
+        return left is None or (left > 0 and (self.cheapest == math.inf or left >= self.cheapest))
 
 
 class PruneOnValLoss(Callback):
@@ -73,7 +114,8 @@ def tune(data: Any = None, target: str | int | None = None, task: str | None = N
     Returns the retrained best's :class:`nnguru.pipeline.Run` (``run.extras["tune"]`` holds the
     study's summary, also in ``tune.json``). ``trials``: finished (complete or pruned) trials the
     study should hold in all (default 20); ``sampler``: tpe (default) or random; ``pruner``:
-    median (default), halving or none; ``timeout``: seconds for the search; ``search_space``: overrides of
+    median (default), halving, hyperband or none; ``timeout``: seconds for the whole search (see
+    :class:`SearchClock`); ``search_space``: overrides of
     the family's ranges (see :mod:`nnguru.tuning.space`); ``time_budget``: seconds per trial's
     fit; ``callbacks``: Optuna study callbacks ``fn(study, trial)``. Other options: those of
     :func:`nnguru.train` (``epochs`` caps each trial's epochs).
@@ -105,7 +147,7 @@ def tune(data: Any = None, target: str | int | None = None, task: str | None = N
     marker = {**cfg, "tune": {**settings, "search_space": search_space}}
     chosen, p = _prepare(ds, cfg, console)
     family = S.family_for(tuple(p.pre.input_shape))
-    space = S.parse_space(family, search_space)
+    space = S.parse_space(family, search_space, cpu=_on_cpu(chosen.cfg))
     rd = rundir.begin(final, overwrite, options=marker, fingerprint={"data": rundir.fingerprint_data(source)})
     console.print(f"Writing the search to {rd.path} (renamed to {final} when it succeeds; if interrupted, "
                   f"continue it with `nnguru tune --resume {final}`).", highlight=False)
@@ -148,7 +190,7 @@ def _resume(resume, data, out, trials, timeout, callbacks, console, options: dic
     try:
         chosen, p = _prepare(_load(source, cfg), cfg, console)
         family = S.family_for(tuple(p.pre.input_shape))
-        space = S.parse_space(family, search_space)
+        space = S.parse_space(family, search_space, cpu=_on_cpu(chosen.cfg))
         console.print(f"Resuming the search into {final}.", highlight=False)
     except BaseException:
         rd.release()
@@ -232,6 +274,13 @@ def _load(source: Any, cfg: dict):
     return pipeline.load(source, cfg)
 
 
+def _on_cpu(cfg: dict) -> bool:
+    """Whether the trials train on a CPU (the CNN family then searches narrower ranges)."""
+    from nnguru.pipeline import _device
+
+    return _device(str(cfg.get("device") or "auto")).type == "cpu"
+
+
 def _prepare(ds, cfg: dict, console):
     """The pipeline's choose-task and prepare stages: cleaned, split, preprocessed once."""
     from nnguru import pipeline
@@ -252,13 +301,21 @@ def _search(run_dir: Path, chosen, p, family, space: dict, settings: dict, callb
     study = optuna.create_study(storage=url, study_name=name, direction="minimize", load_if_exists=True)
     done = _finished(study)
     study.sampler = _sampler(settings["sampler"], seed + len(study.trials), int(settings["trials"]))
-    study.pruner = _pruner(settings["pruner"])
+    epochs, patience, _, run_budget = _plan(chosen.cfg, p)
+    study.pruner = _pruner(settings["pruner"], epochs)
+    if not settings.get("storage"):  # our own study: a trial still "running" died with its process (killed)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     if not study.trials:  # trial 0: what `nnguru train` would do
         study.enqueue_trial(S.default_params(family, p.pre.input_shape, len(p.x["train"]), space),
                             user_attrs={"default": True})
     total = int(settings["trials"])
+    per_trial = settings.get("time_budget") or run_budget
+    clock = SearchClock(settings.get("timeout"), per_trial,
+                        share=1.0 if settings["pruner"] == "none" else PRUNED_SHARE)
     console.rule(f"[bold]3. Search[/] · {total} trials ({done} done) · {settings['sampler']} sampler, "
-                 f"{settings['pruner']} pruner · objective: validation loss")
+                 f"{settings['pruner']} pruner · objective: validation loss"
+                 + (f" · within {settings['timeout']:g} s" if settings.get("timeout") else ""))
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TimeElapsedColumn(), console=console, transient=False)
 
@@ -267,15 +324,24 @@ def _search(run_dir: Path, chosen, p, family, space: dict, settings: dict, callb
         progress.update(bar, completed=_finished(study), description="trials · best val_loss "
                         + ("-" if best is None else f"{best:.4f}"))
 
-    objective = _objective(chosen, p, family, space, settings.get("time_budget"), seed)
+    def in_time(study, trial) -> None:  # stop starting trials when the rest cannot fit one
+        if trial.duration is not None:
+            clock.record(trial.duration.total_seconds())
+        if not clock.fits():
+            study.stop()
+
+    objective = _objective(chosen, p, family, space, (epochs, patience),
+                           lambda: clock.budget(total - _finished(study)), seed)
     stop = optuna.study.MaxTrialsCallback(total, states=(optuna.trial.TrialState.COMPLETE,
                                                          optuna.trial.TrialState.PRUNED))
+    t0 = time.perf_counter()
     with progress:
         bar = progress.add_task("trials", total=total, completed=done)
         show(study, None)
         if done < total:
             study.optimize(objective, n_trials=total - done, timeout=settings.get("timeout"),
-                           callbacks=[stop, show, *(callbacks or [])], catch=(NNGuruError,))
+                           callbacks=[stop, in_time, show, *(callbacks or [])], catch=(NNGuruError,))
+    settings = {**settings, "search_seconds": round(time.perf_counter() - t0, 1)}
     if _best_value(study) is None:
         raise NNGuruError("No trial finished with a finite validation loss (all were pruned or failed). Widen "
                           "the time limits (--timeout, --trials) or narrow the search space.")
@@ -307,13 +373,15 @@ def _sampler(name: str, seed: int, trials: int):
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5 if trials <= 40 else 10)
 
 
-def _pruner(name: str):
+def _pruner(name: str, epochs: int):
     import optuna
 
     if name == "median":  # after 5 trials, stop one whose best val loss is behind the median at that epoch
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
     if name == "halving":  # successive halving: keep the best third at epochs 5, 15, 45, ...
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=5, reduction_factor=3)
+    if name == "hyperband":  # several halving brackets, from aggressive to none, up to the epoch cap
+        return optuna.pruners.HyperbandPruner(min_resource=5, max_resource=max(epochs, 6), reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
@@ -356,32 +424,44 @@ def _schedule(model, params: dict, epochs: int) -> list:
     return []
 
 
-def _objective(chosen, p, family, space: dict, time_budget: float | None, seed: int):
+def _plan(cfg: dict, p) -> tuple[int, int, bool, float | None]:
+    """``nnguru train``'s epochs, patience, early stopping and time budget for this data."""
+    from nnguru.pipeline import training_plan
+
+    return training_plan(cfg, len(p.x["train"]), len(p.x["val"]))
+
+
+def _objective(chosen, p, family, space: dict, plan: tuple[int, int], budget, seed: int):
+    """Build, fit (early stopping, pruning, ``budget()`` seconds) and score one trial on validation."""
     import optuna
 
     import nnguru
     from nnguru.callbacks import EarlyStopping
-    from nnguru.pipeline import auto_epochs
 
     cfg = chosen.cfg
-    epochs = int(cfg["epochs"] or auto_epochs(len(p.x["train"])))
-    patience = int(cfg["patience"] or (10 if len(p.x["train"]) <= 10_000 else 5))
+    epochs, patience = plan
     class_weight = chosen.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
 
     def objective(trial) -> float:
+        seconds = budget()  # the trial's share, from when it starts
         params = full_params(family, p, space, S.suggest(trial, space))
         nnguru.set_seed(seed)  # every trial starts from the same seed: differences come from the params
         model = build_model(chosen, p, family, params)
         early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
         prune = PruneOnValLoss(trial)
+        timer = _budget(seconds)
+        if seconds is not None:
+            trial.set_user_attr("time_budget", round(seconds, 1))
         t0 = time.perf_counter()
         history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=_batch(params, cfg),
                             validation_data=(p.x["val"], p.y["val"]),
-                            callbacks=[*_schedule(model, params, epochs), early, prune, *_budget(time_budget)],
+                            callbacks=[*_schedule(model, params, epochs), early, prune, *timer],
                             class_weight=class_weight, verbose=0)
         logs = history.logs
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 3))
         trial.set_user_attr("epochs_run", len(logs.get("loss", [])))
+        if timer and timer[0].reached:
+            trial.set_user_attr("budget_reached", True)
         val = [v for v in logs.get(OBJECTIVE, []) if v == v and math.isfinite(v)]
         if val:  # the task's history metrics at the best epoch (val_accuracy, val_mae, ...)
             best = int(np.nanargmin(np.where(np.isfinite(logs[OBJECTIVE]), logs[OBJECTIVE], np.inf)))
@@ -453,6 +533,7 @@ def _write_study(run_dir: Path, study, space: dict, settings: dict, family) -> d
         "importances": {k: float(v) for k, v in importances.items()},
         "history": history, "search_space": S.describe_space(space),
         "storage": "study.db" if not settings.get("storage") else "external (--storage)",
+        "timeout": settings.get("timeout"), "search_seconds": settings.get("search_seconds"),
         "study_name": study.study_name,
     }
     rundir.write_json(run_dir / TUNE_JSON, summary)
@@ -474,6 +555,8 @@ def _retrain(rd, chosen, p, family, space: dict, study, settings: dict, console)
                optimizer={"name": params["optimizer"], **({"weight_decay": float(params["weight_decay"])}
                                                          if "weight_decay" in params else {})},
                lr=float(params["lr"]) if "lr" in params else None)
+    if settings.get("time_budget"):  # the trials' --time-budget holds for the retrain too
+        cfg["time_budget"] = float(settings["time_budget"])
     console.rule(f"[bold]Best trial {best.number}[/] · val_loss {best.value:.4f} · retrained, then tested once")
     nnguru.set_seed(int(cfg["seed"]))
     model = pipeline.build(chosen, p, rd.path, console, build_model(chosen, p, family, params))

@@ -97,6 +97,7 @@ class Family:
     space: dict[str, Any]  # the default space, in the config file's format
     build: Callable[..., Any]  # (params, input_shape, head, recipe) -> Sequential
     defaults: Callable[[tuple, int], dict]  # (input_shape, n_train) -> the template's own values
+    cpu_space: dict[str, Any] | None = None  # narrower ranges where trials train on a CPU
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -111,10 +112,12 @@ COMMON = {
 WEIGHT_DECAY_FLOOR = 1e-6
 
 
-def register_family(name: str, space: dict[str, Any], defaults: Callable[[tuple, int], dict]) -> Callable:
-    """Decorator: register a model builder searched over ``space`` (see the module docstring)."""
+def register_family(name: str, space: dict[str, Any], defaults: Callable[[tuple, int], dict],
+                    cpu_space: dict[str, Any] | None = None) -> Callable:
+    """Decorator: register a model builder searched over ``space`` (see the module docstring);
+    ``cpu_space`` replaces some ranges when the trials run on a CPU."""
     def add(build: Callable) -> Callable:
-        _FAMILIES[name] = Family(name, space, build, defaults)
+        _FAMILIES[name] = Family(name, space, build, defaults, cpu_space)
         return build
     return add
 
@@ -158,9 +161,17 @@ def _cnn_defaults(input_shape: tuple, n_train: int) -> dict:
             "activation": "relu", "dropout": 0.3}
 
 
+# On a CPU a CNN's epoch grows with filters x convolutions per block and with the number of steps:
+# a 3-convolution, 64-filter trial at batch 16 costs ~20x the template's epoch, so one such trial
+# would take the time of a whole 20-trial search. There the search keeps to at most twice the
+# template's width and depth and to batches of 32 and up (the template's own values stay inside).
+CNN_CPU_SPACE = {"layers": {"low": 1, "high": 2}, "units": {"low": 8, "high": 32, "log": True},
+                 "dense_units": {"low": 32, "high": 192, "log": True}, "batch_size": [32, 64, 128]}
+
+
 @register_family("cnn", {"layers": {"low": 1, "high": 3}, "units": {"low": 8, "high": 64, "log": True},
                          "dense_units": {"low": 32, "high": 256, "log": True},
-                         "activation": ["relu", "gelu", "elu"], **COMMON}, _cnn_defaults)
+                         "activation": ["relu", "gelu", "elu"], **COMMON}, _cnn_defaults, cpu_space=CNN_CPU_SPACE)
 def build_cnn(params: dict, input_shape: tuple, head: list, recipe: dict | None = None):
     """The cnn template with its knobs free: its blocks (conv, BatchNorm, activation, 2x2 pooling)
     until the map is at most ``HEAD_SIDE`` a side, each with ``layers`` convolutions of ``units``
@@ -205,12 +216,13 @@ def default_params(family: Family, input_shape: tuple, n_train: int, space: dict
 
 
 # ---- parsing and checking a space ---------------------------------------------------------------
-def parse_space(family: Family, overrides: dict | None = None) -> dict[str, Param]:
-    """The family's space with the config file's ``search_space:`` overrides, checked."""
+def parse_space(family: Family, overrides: dict | None = None, cpu: bool = False) -> dict[str, Param]:
+    """The family's space (its CPU ranges when ``cpu``) with the config file's ``search_space:``
+    overrides, checked; an override always wins over the CPU ranges."""
     if overrides is not None and not isinstance(overrides, dict):
         raise NNGuruError(f"search_space must be a mapping of parameter: range; received {describe(overrides)}. "
                           "E.g. search_space: {units: {low: 16, high: 128}, activation: [relu, tanh]}.")
-    spec = {**family.space, **(overrides or {})}
+    spec = {**family.space, **((family.cpu_space or {}) if cpu else {}), **(overrides or {})}
     dropped = {k for k, v in spec.items() if v is None}  # ``name: null`` leaves a parameter out
     valid = [k for k in RULES if k in family.space]
     unknown = sorted(set(spec) - set(valid))
