@@ -124,3 +124,43 @@ def test_conv2d_same_padding_matches_explicit_zero_padding(kernel, strides, shap
     padded = torch.nn.functional.pad(x.permute(0, 3, 1, 2), (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
     expected = torch.nn.functional.conv2d(padded, layer.weight, layer.bias, strides).permute(0, 2, 3, 1)
     torch.testing.assert_close(out, expected)
+
+
+def _keras_plateau_rates(val_loss: list[float], lr: float, factor: float, patience: int, min_lr: float,
+                         min_delta: float = 1e-4) -> list[float]:
+    """The rate each epoch runs with under Keras's ReduceLROnPlateau (written out from its docs)."""
+    rates, best, wait = [], float("inf"), 0
+    for loss in val_loss:
+        rates.append(lr)
+        if loss < best - min_delta:
+            best, wait = loss, 0
+            continue
+        wait += 1
+        if wait >= patience:
+            lr, wait = max(lr * factor, min_lr), 0
+    return rates
+
+
+def test_default_image_run_cuts_the_rate_when_validation_loss_stalls(tmp_path):
+    """nnguru train's cnn runs its plateau schedule with the default Adam: noise images with random
+    labels stall the validation loss at once, so the rate must follow Keras's rule from 1e-3."""
+    import csv
+
+    from PIL import Image
+
+    from nnguru.cli import main
+
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        folder = tmp_path / "data" / "ab"[int(rng.integers(2))]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8), "L").save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "data"), "--out", str(run), "--epochs", "10", "--patience", "20",
+                 "--quiet"]) == 0
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    lr = [float(r["lr"]) for r in rows]
+    expected = _keras_plateau_rates([float(r["val_loss"]) for r in rows], 1e-3, templates.PLATEAU_FACTOR,
+                                    templates.PLATEAU_PATIENCE, templates.PLATEAU_MIN_LR)
+    np.testing.assert_allclose(lr, expected, rtol=1e-6)
+    assert min(lr) < 1e-3  # the rule did fire
