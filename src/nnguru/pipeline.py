@@ -343,10 +343,7 @@ def make_model(task: Task, p: Prepared, user_model=None):
                                 len(p.x["train"]), dropout=cfg["dropout"],
                                 hidden_scale=float(cfg["hidden_scale"]), augment=cfg.get("augment"), **extra)
     # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
-    schedule = getattr(model, "lr_schedule", None)  # the template's (cnn); a remedy's rebuild keeps it
     model = adjust.apply_config(model, cfg, p.x["train"], task.loss_spec(recipe))
-    if schedule is not None:
-        model.lr_schedule = schedule
     model.table_recipe = recipe  # fit reads the learning-rate schedule from it
     if model._compile_args is None:
         opt = adjust.optimizer_spec(cfg["optimizer"], cfg["lr"], cfg.get("lr_scale"), cfg.get("clipnorm"))
@@ -457,8 +454,6 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
     if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and opt_name == "adam":
         callbacks.insert(0, _cosine_schedule(model, epochs))
-    elif getattr(model, "lr_schedule", None) and opt_name == "adam":  # a template's own (cnn: plateau)
-        callbacks.insert(0, model.lr_schedule("val_loss" if len(x_va) else "loss"))
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])

@@ -114,25 +114,7 @@ def cnn(input_shape, head: list, n_train: int, dropout: float | None = None,
             break
     rate = dropout if dropout is not None else 0.3
     layers += [Flatten(), Dropout(rate), Dense(int(128 * hidden_scale), activation="relu"), Dropout(rate), *head]
-    model = Sequential(layers, name="cnn")
-    model.lr_schedule = plateau_schedule  # nnguru train runs it with its default Adam (pipeline.fit)
-    return model
-
-
-# The cnn's learning-rate schedule under nnguru train. At Adam's constant 1e-3 the validation
-# accuracy of a small image set swings by 1-3 points from epoch to epoch long after it stops rising
-# (BatchNorm statistics and weights keep moving), so early stopping restores a lucky epoch, not a
-# settled one; cutting the rate when the validation loss stalls settles it (image ablation in
-# benchmarks/RESULTS.md, "Image defaults"). Patience 3 lets two or three cuts happen inside early
-# stopping's patience of 10.
-PLATEAU_FACTOR, PLATEAU_PATIENCE, PLATEAU_MIN_LR = 0.3, 3, 1e-5
-
-
-def plateau_schedule(monitor: str = "val_loss"):
-    """ReduceLROnPlateau on ``monitor`` with the cnn's factor and patience (see above)."""
-    from nnguru.callbacks import ReduceLROnPlateau
-
-    return ReduceLROnPlateau(monitor, factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE, min_lr=PLATEAU_MIN_LR)
+    return Sequential(layers, name="cnn")
 
 
 # Label-preserving augmentation per name (training only). Shifts keep every label we know of; a
