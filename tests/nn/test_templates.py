@@ -55,7 +55,7 @@ def test_cnn_head_is_the_output_layer_on_the_flattened_map():
     defaults", session 7)."""
     model = templates.build("cnn", (64, 64, 3), _head(), n_train=1400)
     after = [type(layer).__name__ for layer in model.layers][[type(la) for la in model.layers].index(Flatten):]
-    assert after == ["Flatten", "Dropout", "Dense"] and model.layers[-1] is not None
+    assert after == ["Flatten", "Dropout", "Dense"]
     assert model.layers[-1].units == 10
 
 
