@@ -49,6 +49,16 @@ def test_cnn_pools_to_a_small_spatial_map_then_flattens(shape):
                if isinstance(layer, BatchNormalization))
 
 
+def test_cnn_head_is_the_output_layer_on_the_flattened_map():
+    """No hidden ReLU layer between the spatial map and the softmax: on the generated photos most of
+    such a layer's units died in the first epoch and the run stayed at chance (RESULTS, "Image
+    defaults", session 7)."""
+    model = templates.build("cnn", (64, 64, 3), _head(), n_train=1400)
+    after = [type(layer).__name__ for layer in model.layers][[type(la) for la in model.layers].index(Flatten):]
+    assert after == ["Flatten", "Dropout", "Dense"]
+    assert model.layers[-1].units == 10
+
+
 def test_augmentation_rule_shifts_by_default_flips_only_when_asked():
     default = [type(layer) for layer in templates.build("cnn", (28, 28, 1), _head(), 100).layers]
     assert RandomTranslation in default and RandomFlip not in default

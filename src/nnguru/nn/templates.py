@@ -95,7 +95,8 @@ def _conv_block(filters: int) -> list:
 @register_template("cnn")
 def cnn(input_shape, head: list, n_train: int, dropout: float | None = None,
         hidden_scale: float = 1.0, augment: str = "shift") -> Sequential:
-    """Conv-BN-ReLU-pool blocks until the map is at most ``HEAD_SIDE`` a side, then Flatten -> Dense.
+    """Conv-BN-ReLU-pool blocks until the map is at most ``HEAD_SIDE`` a side, then Flatten ->
+    Dropout -> the task's head.
 
     Filters double per block from 16 on inputs wider than 32 pixels (32 on smaller ones), capped at
     128, so an epoch over 2,000 64x64 photos stays a few seconds on 2 cores. ``augment`` names the
@@ -113,7 +114,10 @@ def cnn(input_shape, head: list, n_train: int, dropout: float | None = None,
         if min(h, w) < 2:
             break
     rate = dropout if dropout is not None else 0.3
-    layers += [Flatten(), Dropout(rate), Dense(int(128 * hidden_scale), activation="relu"), Dropout(rate), *head]
+    # the output layer reads the flattened map directly, as issue 12's reference and Keras's MNIST
+    # convnet do: a hidden Dense(128, relu) there lost most of its units in the first epoch on the
+    # generated photos (the run stayed at chance; RESULTS "Image defaults", session 7)
+    layers += [Flatten(), Dropout(rate), *head]
     return Sequential(layers, name="cnn")
 
 
