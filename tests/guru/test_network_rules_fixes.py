@@ -33,3 +33,17 @@ def test_the_same_history_without_the_network_cause_still_reads_lr_too_high():
     model = digits_mlp(init=initializers.RandomNormal(0, 1.5))
     h = model.fit(X, Y, epochs=4, batch_size=32, verbose=0)
     assert "lr_too_high" in {f.code for f in guru.diagnose(history=h.history, n_classes=10)}
+
+
+def test_unnormalized_inputs_explain_underfitting_as_the_other_network_findings_do():
+    # a loss that barely leaves the prior's: underfitting from the curves alone ("more capacity"),
+    # but with inputs in the hundreds the cause is the scale, and its remedy is standardizing
+    loss = [2.3, 2.2, 2.15, 2.12, 2.1, 2.09, 2.08, 2.07]
+    history = {"loss": loss, "val_loss": [v + 0.02 for v in loss], "accuracy": [0.15] * 8,
+               "val_accuracy": [0.14] * 8}
+    assert [f.code for f in guru.diagnose(history=history, n_classes=10)] == ["underfitting"]
+    monitor = {"layers": [{"name": "dense", "params": 650}], "samples": [],
+               "input": {"features": 64, "max_rms": 480.0, "max_abs_mean": 400.0, "max_std": 250.0,
+                         "max_abs": 1000.0, "worst_features": [3], "worst_rms": [480.0]}}
+    codes = [f.code for f in guru.diagnose(history=history, n_classes=10, monitor=monitor)]
+    assert codes == ["unnormalized_input"]

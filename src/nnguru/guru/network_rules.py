@@ -269,7 +269,7 @@ _CURVE_CODES = ("underfitting", "plateau", "lr_too_low")
 _START_CODES = ("lr_too_high",)
 register("unnormalized_input", _unnormalized, needs=("monitor",), suppresses=(
     "bad_initialization", "saturation", "dead_units", "exploding_gradients", "vanishing_gradients",
-    *_START_CODES))
+    *_CURVE_CODES, *_START_CODES))
 register("exploding_gradients", _exploding, needs=("monitor",), suppresses=(
     "dead_units", "vanishing_gradients", "saturation", *_CURVE_CODES))
 register("dead_units", _dead, needs=("monitor",), suppresses=("vanishing_gradients", *_CURVE_CODES))
