@@ -17,6 +17,13 @@ of first detection (the diagnosis re-read on the first k epochs), repair shares;
 controls give the false-alarm rate (any finding other than ``healthy`` and info-level ones).
 
 Adding a fault is one entry in FAULTS. ``--quick`` runs tables and images with 2 seeds.
+Network faults (NETWORK_FAULTS: vanishing/exploding gradients, dead units, saturation, bad
+initialization, unnormalized inputs, output/loss mismatch, non-finite values) are planted in the
+user's model (``MODEL`` keys) or the optimizer, each in the modalities it names; every run is
+watched by the training monitor, and remedies rewrite the model through ``nn/adjust.py`` as the
+pipeline does. ``--network`` runs only them:
+
+    python benchmarks/guru_faults.py --network --out benchmarks/guru_network.json
 
     python benchmarks/guru_faults.py --quick --out benchmarks/guru_faults.json
 """
