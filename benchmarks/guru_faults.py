@@ -34,6 +34,14 @@ fault's ``judge``:
   validation sample) of a model trained with 'balanced' class weights on the same data (the
   textbook fix, as a reference).
 
+Network faults (NETWORK_FAULTS: vanishing/exploding gradients, dead units, saturation, bad
+initialization, unnormalized inputs, output/loss mismatch, non-finite values) are planted in the
+user's model (``MODEL`` keys) or the optimizer, each in the modalities it names; every run is
+watched by the training monitor, and remedies rewrite the model through ``nn/adjust.py`` as the
+pipeline does. ``--network`` runs only them:
+
+    python benchmarks/guru_faults.py --network --out benchmarks/guru_network.json
+
 Per fault: detection recall, epoch of first detection (the diagnosis re-read on the first k
 epochs), repair shares; healthy controls give the false-alarm rate (any finding other than
 ``healthy`` at warning level or above).
@@ -50,7 +58,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -59,24 +67,33 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.metrics import log_loss
 
 import nnguru
-from nnguru import Sequential
+from nnguru import Sequential, initializers, losses
 from nnguru.callbacks import EarlyStopping
+from nnguru.errors import NNGuruError
 from nnguru.guru import Finding, diagnose, strongest_remedy
 from nnguru.guru.data_checks import copies_of_train, label_issues, near_duplicates
 from nnguru.guru.remedies import REMEDIES
-from nnguru.guru.rules import RULES
 from nnguru.layers import GRU, LSTM, Conv2D, Dense, Dropout, Embedding, Flatten
+from nnguru.nn.adjust import MODEL_KEYS, apply_config
 from nnguru.optim import registry
+from nnguru.training.monitor import NetworkMonitor
 
 # nnguru's defaults where they matter: Adam 1e-3, early stopping (restoring the best epoch).
 DEFAULT = {"optimizer": "adam", "lr": 1e-3, "epochs": 20, "batch_size": 32, "dropout": 0.0,
            "hidden_scale": 1.0, "early_stopping": True, "class_weight": None, "seed": 0,
            "drop_train_rows": None, "drop_leaked": False}
 # Config keys train() applies: a random repair draws only remedies that change these.
-APPLIED = frozenset(DEFAULT)
+APPLIED = frozenset(DEFAULT) | frozenset(MODEL_KEYS) | {"clipnorm", "lr_scale"}
 REPAIR_MARGIN = 0.05
 NOISE = 2.0  # audio: tone amplitude 1 in noise of this std (a well-set GRU reaches ~0.97)
 ROUNDS = 3  # as --auto-fix-rounds' default
+# The network monitor samples as nnguru train's does (monitor_every "auto"); --monitor-every N fixes it.
+MONITOR = {"every": "auto"}
+# The user's model, as written (network faults plant these; repairs keep them and rewrite the model
+# through nn/adjust.py, as the pipeline does): hidden activation, hidden Dense layers (MLP; CNN: after
+# the convolution), kernel and hidden-bias initializers, output activation, loss from_logits.
+MODEL = {"act": "relu", "depth": 2, "init": "glorot_uniform", "bias": "zeros", "last": "softmax",
+         "from_logits": False}
 
 
 @dataclass
@@ -133,19 +150,23 @@ MODALITIES: dict[str, Callable[[np.random.Generator], Data]] = {
 
 
 def build(data: Data, cfg: dict) -> Sequential:
+    """The user's model (``MODEL`` keys in ``cfg``), before any remedy."""
     h = max(int(64 * cfg["hidden_scale"]), 4)
-    head = [Dense(data.n_classes, activation="softmax")]
+    m = {k: cfg.get(k, v) for k, v in MODEL.items()}
+    kw = {"kernel_initializer": m["init"]}
+    hid = {**kw, "activation": m["act"], "bias_initializer": m["bias"]}
+    head = [Dense(data.n_classes, activation=m["last"], **kw)]
     drop = [Dropout(cfg["dropout"])] if cfg["dropout"] else []
     shape = data.x["train"].shape[1:]
     if data.kind == "image":
-        body = [Conv2D(max(h // 4, 4), 3, activation="relu", input_shape=shape), Flatten(),
-                Dense(h, activation="relu")]
+        body = [Conv2D(max(h // 4, 4), 3, input_shape=shape, **hid), Flatten(),
+                *[Dense(h, **hid) for _ in range(max(int(m["depth"]) - 1, 1))]]
     elif data.kind == "audio":
         body = [GRU(max(h // 2, 4), input_shape=shape)]
     elif data.kind == "text":
         body = [Embedding(64, 16, input_shape=shape), LSTM(max(h // 2, 4))]
     else:
-        body = [Dense(h, activation="relu", input_shape=shape), Dense(h, activation="relu")]
+        body = [Dense(h, input_shape=shape, **hid), *[Dense(h, **hid) for _ in range(int(m["depth"]) - 1)]]
     return Sequential([*body, *drop, *head])
 
 
@@ -173,8 +194,13 @@ def train(data: Data, cfg: dict) -> dict:
     x, y = d.x["train"], d.y["train"]
     model = build(d, cfg)
     opt = cfg["optimizer"] if cfg["lr"] is None else {"name": cfg["optimizer"], "lr": cfg["lr"]}
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = []
+    loss = losses.SparseCategoricalCrossentropy(from_logits=bool(cfg.get("from_logits")))
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
+    # the network remedies (activation, batch_norm, initializers, normalize_inputs, output
+    # activation, clipnorm) rewrite the compiled model as the pipeline's build stage does
+    model = apply_config(model, cfg, x, loss)
+    monitor = NetworkMonitor(MONITOR["every"])
+    callbacks = [monitor]
     early = None
     if cfg["early_stopping"]:
         early = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
@@ -199,7 +225,8 @@ def train(data: Data, cfg: dict) -> dict:
     return {"history": dict(h.history), "val": val, "val_accuracy": val["accuracy"],
             "n_val": len(truth), "restored": restored, "n_params": model.count_params(),
             "copies_scored": int(sum(len(copies_of_train(d.x["train"], d.x[s], seed=0))
-                                     for s in ("val", "test")))}
+                                     for s in ("val", "test"))),
+            "monitor": monitor.result()}
 
 
 def _hashes(a: np.ndarray) -> set:
@@ -243,13 +270,18 @@ def _checks(data: Data, d: Data) -> dict:
 def read(data: Data, cfg: dict, result: dict, facts: dict, epochs: int | None = None) -> list:
     hist = result["history"] if epochs is None else {
         k: v[:epochs] for k, v in result["history"].items()}
+    mon = result.get("monitor")
+    if mon is not None and epochs is not None:  # what the monitor had seen by the end of epoch k
+        seen = (mon.get("nonfinite") or {}).get("epoch")
+        mon = {**mon, "samples": [s for s in mon["samples"] if s["epoch"] <= epochs],
+               "nonfinite": mon["nonfinite"] if seen is not None and seen <= epochs else None}
     counts = np.bincount(data.y["train"], minlength=data.n_classes)
     metrics = {"val": result["val"],
                "baseline": {"accuracy": float(counts.max() / counts.sum())}}
     return diagnose(history=hist, data_report=facts["data_report"], metrics=metrics,
                     n_classes=data.n_classes, n_params=result["n_params"], lr=cfg["lr"],
                     class_weight=cfg["class_weight"], label_issues=facts["label_issues"],
-                    near_duplicates=facts["near_duplicates"],
+                    near_duplicates=facts["near_duplicates"], monitor=mon,
                     restored_epoch=None if epochs else result["restored"])
 
 
@@ -367,11 +399,6 @@ def _imbalance(d: Data, rng: np.random.Generator, ratio: float = 20.0,
     return Data(out_x, out_y, d.n_classes, d.kind)
 
 
-def _unnormalize(d: Data, rng: np.random.Generator) -> Data:
-    scale = rng.uniform(100, 1000)
-    return Data({k: v * scale for k, v in d.x.items()}, d.y, d.n_classes, d.kind)
-
-
 def _tiny_train(d: Data, rng: np.random.Generator) -> Data:
     pick = rng.choice(len(d.y["train"]), min(60, len(d.y["train"])), replace=False)
     return Data({**d.x, "train": d.x["train"][pick]}, {**d.y, "train": d.y["train"][pick]},
@@ -391,9 +418,48 @@ FAULTS: dict[str, Fault] = {
     "class_imbalance": Fault(("class_imbalance", "accuracy_paradox"), data=_imbalance,
                              judge="balanced"),
 }
-# The training monitor's faults join when its rules are registered (same one-entry form).
-if "unnormalized_input" in RULES:
-    FAULTS["unnormalized_input"] = Fault(("unnormalized_input",), data=_unnormalize)
+
+
+# ---- network faults (the training monitor's findings, guru/network_rules.py) ---------------------
+def _scale_shift(d: Data, rng: np.random.Generator) -> Data:
+    """Raw-unit inputs: every feature times 100-1000 plus an offset of the same order."""
+    scale, shift = rng.uniform(100, 1000), rng.uniform(-1000, 1000)
+    return Data({k: v * scale + shift for k, v in d.x.items()}, d.y, d.n_classes, d.kind)
+
+
+NETWORK_FAULTS: dict[str, tuple[Fault, tuple[str, ...]]] = {  # fault, the modalities it is planted in
+    # ten sigmoid layers: the gradient shrinks ~4x per layer on the way back
+    "vanishing_gradients": (Fault(("vanishing_gradients",), {"act": "sigmoid", "depth": 10}),
+                            ("tables", "images")),
+    # an RNN trained by plain SGD at a large rate, no clipping
+    "exploding_gradients": (Fault(("exploding_gradients",), {"optimizer": "sgd", "lr": 100.0}),
+                            ("audio", "text")),
+    # hidden ReLUs start (and stay) below zero
+    "dead_units": (Fault(("dead_units",), {"bias": initializers.Constant(-5.0)}), ("tables", "images")),
+    # tanh with weights 30x Glorot's scale: the units sit at +-1
+    "saturation": (Fault(("saturation",), {"act": "tanh", "init": initializers.RandomNormal(0, 1.5)}),
+                   ("tables", "images")),
+    # ReLU nets drawn at a huge scale: outputs in the hundreds before any step
+    "bad_initialization": (Fault(("bad_initialization",), {"init": initializers.RandomNormal(0, 1.5)}),
+                           ("tables", "images")),
+    "unnormalized_input": (Fault(("unnormalized_input",), data=_scale_shift), ("tables", "audio")),
+    # softmax output read by a from_logits=True loss
+    "output_loss_mismatch": (Fault(("output_loss_mismatch",), {"from_logits": True}),
+                             ("tables", "text")),
+    # a rate that overflows the weights within the first steps
+    # (ELU, unbounded above and never dead: ReLUs die at this rate and an LSTM's gates stay
+    # bounded, so both keep a finite loss)
+    "nonfinite": (Fault(("nonfinite",), {"optimizer": "sgd", "lr": 1e4, "act": "elu"}), ("tables", "images")),
+}
+FAULTS.update({name: replace(fault, modalities=mods) for name, (fault, mods) in NETWORK_FAULTS.items()})
+# Healthy controls of the same architectures, cycled over: deep-but-fine and tanh/sigmoid nets
+# (recurrent modalities are RNNs already; these keys change only the MLP and CNN). The larger ones
+# train with early stopping, as nnguru train does: without it, 6-8 layers on 380 rows do overfit
+# (the guru said so in 8 of 21 runs), and a control must be healthy.
+_FINE = {"early_stopping": True}
+HEALTHY_VARIANTS: tuple[dict[str, Any], ...] = (
+    {}, {"depth": 8, **_FINE}, {"act": "tanh", **_FINE}, {"act": "sigmoid", "depth": 3},
+    {"act": "tanh", "depth": 6, **_FINE})
 
 
 def alarms(findings: list) -> list[str]:
@@ -437,8 +503,11 @@ def repair(case: Case, spec: Fault, findings: list,
         if not changes:
             break
         applied.append(sorted(changes))
+        try:
+            result = train(case.data, {**cfg, **changes})
+        except NNGuruError:  # a remedy that cannot apply to this model (a random pick): a lost round
+            continue
         cfg = {**cfg, **changes}
-        result = train(case.data, cfg)
         findings = read(case.data, cfg, result, checks(case.data, cfg))
         rounds.append((cfg, result, findings))
     cfg, result, findings = _kept(rounds)
@@ -477,13 +546,16 @@ def healthy_run(modality: str, seed: int) -> tuple[Data, dict]:
     return _HEALTHY[(modality, seed)]
 
 
-def run_case(modality: str, fault: str | None, seed: int, rng_pick: random.Random) -> dict:
+def run_case(modality: str, fault: str | None, seed: int, rng_pick: random.Random,
+             variant: dict | None = None) -> dict:
     data, healthy = healthy_run(modality, seed)
     cfg = {**DEFAULT, "seed": seed}
+    if variant:  # a healthy control of another architecture (HEALTHY_VARIANTS)
+        healthy = train(data, {**cfg, **variant})
     row: dict[str, Any] = {"modality": modality, "fault": fault or "healthy", "seed": seed}
     if fault is None:
         findings = read(data, cfg, healthy, checks(data, cfg))
-        row.update(alarms=alarms(findings), false_alarm=bool(alarms(findings)))
+        row.update(alarms=alarms(findings), false_alarm=bool(alarms(findings)), variant=variant or {})
         return row
     spec = FAULTS[fault]
     rng = np.random.default_rng([seed, 1])
@@ -568,7 +640,10 @@ def main(argv: list[str] | None = None) -> dict:
                     help="no runs: summarize the rows of earlier --out files or printed logs "
                     "(runs split over processes); a later file's row replaces an earlier one "
                     "of the same modality, fault and seed")
+    ap.add_argument("--network", action="store_true", help="the network faults only (NETWORK_FAULTS)")
+    ap.add_argument("--monitor-every", default="auto", help="monitor sampling: auto (as nnguru train) or N")
     args = ap.parse_args(argv)
+    MONITOR["every"] = int(args.monitor_every) if args.monitor_every.isdigit() else args.monitor_every
     if args.summarize:
         merged: dict[tuple, dict] = {}
         for path in args.summarize:
@@ -587,7 +662,7 @@ def main(argv: list[str] | None = None) -> dict:
         return summary
     seeds = args.seeds or (1 if args.quick else 3)
     mods = args.modalities.split(",") if args.modalities else list(MODALITIES)
-    faults = args.faults.split(",") if args.faults else list(FAULTS)
+    faults = args.faults.split(",") if args.faults else list(NETWORK_FAULTS if args.network else FAULTS)
     pick = random.Random(0)
     rows, t0 = [], time.perf_counter()
     for m in mods:
@@ -598,7 +673,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(json.dumps(rows[-1]), flush=True)
             # as many healthy controls as faulty runs: one per fault, each its own seed
             for k in range(len(here)):
-                rows.append(run_case(m, None, 1000 + s * len(here) + k, pick))
+                rows.append(run_case(m, None, 1000 + s * len(here) + k, pick,
+                                     HEALTHY_VARIANTS[(s * len(here) + k) % len(HEALTHY_VARIANTS)]))
                 print(json.dumps(rows[-1]), flush=True)
     summary = summarize(rows)
     summary["seconds"] = round(time.perf_counter() - t0, 1)

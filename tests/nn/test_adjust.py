@@ -152,3 +152,13 @@ def test_the_remedy_cures_the_planted_fault(kwargs, scale, code):
     fixed = adjust.apply_config(_faulty(**kwargs), changes, x, None)
     assert code not in _codes(fixed, x)  # (exploding -> sgd at lr 5 with clipping still kills ReLUs:
     # dead_units remains, for the next auto-fix round)
+
+
+def test_normalize_inputs_refuses_a_model_that_reads_token_ids():
+    # int64 token ids are numeric, but standardized ids index nothing (Embedding would fail on them)
+    from nnguru.layers import LSTM, Embedding
+
+    model = Sequential([Embedding(50, 8, input_shape=(12,)), LSTM(4), Dense(3, activation="softmax")])
+    ids = np.random.default_rng(0).integers(0, 50, (20, 12))
+    with pytest.raises(NNGuruError, match="Embedding.*token ids"):
+        adjust.adjust(model, normalize=ids)

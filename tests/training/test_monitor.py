@@ -125,3 +125,24 @@ def test_cli_refuses_monitor_every_zero(tmp_path):
 
     assert main(["train", "builtin:iris", "--out", str(tmp_path / "r"), "--monitor-every", "0"]) == 2
     assert not (tmp_path / "r").exists()
+
+
+def test_auto_sampling_gives_a_short_run_one_sample_per_epoch():
+    # a fit of well under a second: 3% of it is less than one cold sample, yet the rules read
+    # medians over the run (dead units, saturation, gradient growth)
+    x, y = _data()
+    mon = NetworkMonitor(every="auto")
+    _mlp().fit(x, y, epochs=6, batch_size=32, verbose=0, callbacks=[mon])
+    assert {s["epoch"] for s in mon.samples} == set(range(1, 7))
+
+
+def test_auto_sampling_floor_is_bounded(monkeypatch):
+    # once the samples have cost AUTO_FLOOR_S, only the 3% budget admits more
+    from nnguru.training import monitor as monitor_module
+
+    monkeypatch.setattr(monitor_module, "AUTO_FLOOR_S", 0.0)
+    monkeypatch.setattr(monitor_module, "AUTO_BUDGET", 0.0)
+    x, y = _data()
+    mon = NetworkMonitor(every="auto")
+    _mlp().fit(x, y, epochs=6, batch_size=32, verbose=0, callbacks=[mon])
+    assert [s["step"] for s in mon.samples] == [0]

@@ -263,14 +263,19 @@ def _nonfinite(f: RunFacts) -> Finding | None:
 
 
 _CURVE_CODES = ("underfitting", "plateau", "lr_too_low")
+# A loss that starts far above the prior's reads as lr_too_high ("the updates threw the weights
+# off"); when the inputs or the untrained weights already put it there, that is the story, and
+# lowering the rate would not fix it. (saturation does not claim it: a too-high rate can saturate.)
+_START_CODES = ("lr_too_high",)
 register("unnormalized_input", _unnormalized, needs=("monitor",), suppresses=(
-    "bad_initialization", "saturation", "dead_units", "exploding_gradients", "vanishing_gradients"))
+    "bad_initialization", "saturation", "dead_units", "exploding_gradients", "vanishing_gradients",
+    *_CURVE_CODES, *_START_CODES))
 register("exploding_gradients", _exploding, needs=("monitor",), suppresses=(
     "dead_units", "vanishing_gradients", "saturation", *_CURVE_CODES))
 register("dead_units", _dead, needs=("monitor",), suppresses=("vanishing_gradients", *_CURVE_CODES))
 register("vanishing_gradients", _vanishing, needs=("monitor",), suppresses=_CURVE_CODES)
 register("saturation", _saturation, needs=("monitor",), suppresses=_CURVE_CODES)
-register("bad_initialization", _bad_init, needs=("monitor",), suppresses=_CURVE_CODES)
+register("bad_initialization", _bad_init, needs=("monitor",), suppresses=(*_CURVE_CODES, *_START_CODES))
 register("output_loss_mismatch", _mismatch, needs=("monitor",))
 register("nonfinite", _nonfinite, needs=("monitor",))
 NETWORK_CODES = ("unnormalized_input", "exploding_gradients", "dead_units", "vanishing_gradients",

@@ -32,6 +32,8 @@ from nnguru.nn.layers.base import _Activated, _Kernel
 MODEL_KEYS = ("activation", "batch_norm", "kernel_initializer", "bias_initializer", "normalize_inputs",
               "output_activation")
 OUTPUT_INIT = "glorot_uniform"
+# First layers that read integer ids, not measurements: no Normalization goes in front of them.
+TOKEN_READERS = frozenset({"Embedding"})
 
 
 def requested(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +152,10 @@ def adjust(model: Any, *, activation: str | None = None, batch_norm: bool = Fals
         specs = _insert_batch_norm(specs)
     if normalize is not None:
         start = 1 if specs and specs[0].get("class_name") == "Input" else 0
+        if start < len(specs) and specs[start].get("class_name") in TOKEN_READERS:
+            raise NNGuruError(f"normalize_inputs cannot apply: the model starts with {specs[start]['class_name']}, "
+                              "which reads token ids (whole numbers that index a table); standardized ids "
+                              "index nothing. Leave normalize_inputs out for text models.")
         specs.insert(start, _normalization(normalize))
     for spec in specs[1:]:  # the declared input shape stays with the first layer only
         spec["config"].pop("input_shape", None)

@@ -20,7 +20,8 @@ a monitored fit ends with the weights of an unmonitored one (``tests/training/te
 
 ``every="auto"`` samples under a time budget: a step is sampled when the monitor's spent time
 stays below ``AUTO_BUDGET`` of the training time so far (the first step is always sampled) and at
-most ``MAX_SAMPLES_PER_EPOCH`` times an epoch; ``benchmarks/monitor_overhead.py`` measures the
+most ``MAX_SAMPLES_PER_EPOCH`` times an epoch; each epoch's first step is sampled while the samples
+have cost under ``AUTO_FLOOR_S`` in all (short runs); ``benchmarks/monitor_overhead.py`` measures the
 cost. ``every=N`` samples every N-th step. Once the loss of a sample exceeds ``SENTINEL_LOSS``
 times the first sample's, every step is sampled until it recovers, so a divergence is caught at
 the step where a value first turns non-finite. Thresholds that turn these numbers into findings
@@ -46,6 +47,10 @@ from nnguru.training.step import Step, with_penalties
 # Share of the training time the sampled passes may take in "auto" mode: the 5% target, with
 # room for the per-step clock read and the first (forced, cold) sample.
 AUTO_BUDGET = 0.03
+# ...but a short run still gets one sample at the start of each epoch while the samples have taken
+# under AUTO_FLOOR_S in all: 3% of a one-second fit is one cold sample, too few for the rules'
+# medians over the run (dead units, saturation, gradient growth), and a second is nothing to wait.
+AUTO_FLOOR_S = 1.0
 # Samples per epoch at most in "auto" mode: enough for a curve, few enough that monitor.json of a
 # long run stays small.
 MAX_SAMPLES_PER_EPOCH = 20
@@ -181,8 +186,10 @@ class NetworkMonitor(Callback):
             return True
         steps = self.params.get("steps") or 0
         gap = max(1, steps // MAX_SAMPLES_PER_EPOCH)
-        return (self._epoch_samples < MAX_SAMPLES_PER_EPOCH and self._step - self._last >= gap
-                and self.seconds + self._cost <= AUTO_BUDGET * (now - self._t0))
+        if self._epoch_samples >= MAX_SAMPLES_PER_EPOCH or self._step - self._last < gap:
+            return False
+        floor = self._epoch_samples == 0 and self.seconds < AUTO_FLOOR_S
+        return floor or self.seconds + self._cost <= AUTO_BUDGET * (now - self._t0)
 
     # ---- one sample ------------------------------------------------------------------------------
     def _diagnose(self, x: Tensor, y: Tensor, w: Tensor | None,
