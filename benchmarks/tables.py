@@ -43,7 +43,11 @@ ABLATIONS = {f"-{k}": {"tabular": {k: v}} for k, v in OLD.items()}
 VARIANTS = {"default": {}, "old": {"tabular": OLD, "threshold": 0.5}, **ABLATIONS,
             "-threshold": {"threshold": 0.5},
             # the two choices the single ablations questioned, reverted together
-            "-scaling-label_smoothing": {"tabular": {"scaling": "standard", "label_smoothing": 0.0}}}
+            "-scaling-label_smoothing": {"tabular": {"scaling": "standard", "label_smoothing": 0.0}},
+            # issue 12's last two items: k members sharing the mlp (TabM-mini), and RealMLP's NTK parametrization
+            "ens4": {"tabular": {"ensemble": 4}}, "ens8": {"tabular": {"ensemble": 8}},
+            "ntk": {"tabular": {"init": "ntk"}}, "ntk_lr0.01": {"tabular": {"init": "ntk"}, "lr": 0.01},
+            "ntk+ens4": {"tabular": {"init": "ntk", "ensemble": 4}}}
 RARE = 0.2
 
 
@@ -84,6 +88,41 @@ def imbalanced(n: int = 3000) -> pd.DataFrame:
     return frame
 
 
+def imbalanced_2pct(n: int = 4000) -> pd.DataFrame:
+    """A 2%-positive binary table (the issue's medical case): rare positives, 12 numeric columns."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=12, n_informative=5, n_redundant=3,
+                               weights=[0.98], flip_y=0.005, class_sep=1.2, random_state=1)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["label"] = np.where(y == 1, "rare", "common")
+    return frame
+
+
+def categorical(n: int = 3000) -> pd.DataFrame:
+    """make_classification (3 classes) with 4 of its 10 columns binned into string categories (3-8 levels)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=10, n_informative=6, n_redundant=2, n_classes=3,
+                               class_sep=0.8, random_state=2)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    for i, levels in enumerate((3, 4, 6, 8)):
+        bins = np.quantile(X[:, i], np.linspace(0, 1, levels + 1)[1:-1])
+        frame[f"x{i}"] = [f"c{i}_{b}" for b in np.digitize(X[:, i], bins)]
+    frame["label"] = np.array(["a", "b", "c"])[y]
+    return frame
+
+
+def friedman(n: int = 2000) -> pd.DataFrame:
+    """Friedman #1 regression (sin, square and linear terms of 5 of 10 columns) with noise sd 1."""
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=n, n_features=10, noise=1.0, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["y"] = y
+    return frame
+
+
 def bundled(name: str) -> pd.DataFrame:
     from sklearn import datasets
 
@@ -102,6 +141,12 @@ def tables() -> dict[str, tuple[object, object]]:
         "wine": (lambda: bundled("wine"), "label"),
         "imbalanced_5pct": (imbalanced, "label"),
         "adult_like": (adult_like, "income"),
+        "iris": (lambda: bundled("iris"), "label"),
+        "diabetes": (lambda: bundled("diabetes"), "label"),
+        "digits": (lambda: bundled("digits"), "label"),
+        "categorical": (categorical, "label"),
+        "imbalanced_2pct": (imbalanced_2pct, "label"),
+        "friedman": (friedman, "y"),
     }
 
 

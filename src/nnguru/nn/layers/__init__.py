@@ -13,6 +13,7 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     wrappers       TimeDistributed, RepeatVector (around the time axis)
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
     tabular        FeatureScale (a learned per-feature scale, for tables)
+    ensemble       EnsembleExpand, EnsembleMean (k members sharing one MLP, for tables)
     augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
 
@@ -72,6 +73,7 @@ from nnguru.nn.layers.core import (
     SpatialDropout1D,
     SpatialDropout2D,
 )
+from nnguru.nn.layers.ensemble import EnsembleExpand, EnsembleMean
 from nnguru.nn.layers.preprocessing import Normalization, TextVectorization
 from nnguru.nn.layers.recurrent import (
     GRU,
@@ -97,5 +99,5 @@ __all__ = [
     "ReLU", "RepeatVector", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D",
     "SpatialDropout2D",
     "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
-    "FeatureScale",
+    "FeatureScale", "EnsembleExpand", "EnsembleMean",
 ]
