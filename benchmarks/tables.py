@@ -19,11 +19,18 @@ other (37-95 s per fit measured at load 10-17, against ~1 s alone).
 Tables: the shared ones (titanic, pima_indians_diabetes, boston_housing; NNGURU_DATASETS or
 ../shared/datasets), scikit-learn's bundled breast_cancer and wine, a generated imbalanced
 ``make_classification`` (5% positive) and a generated census-like table with categoricals.
-California housing needs a download (not offline here): left out.
+California housing needs a download (not offline here): left out. Issue 12's second round adds
+scikit-learn's iris, diabetes (regression) and digits (64 pixel columns as a table), and generated
+tables: ``categorical`` (3 classes, 4 of 10 columns binned into 3-8 string levels),
+``imbalanced_2pct`` (2% positive) and ``friedman`` (Friedman #1 regression, noise sd 1); variants
+``ens4``/``ens8`` (k members sharing the mlp, ``tabular: {ensemble: k}``) and ``ntk``/``ntk_lr0.01``
+(RealMLP's NTK parametrization, ``tabular: {init: ntk}``).
 
     python benchmarks/tables.py --quick                  # shared tables, default/old/HGB, 2 seeds (~2 min)
     python benchmarks/tables.py --seeds 3                # everything, all ablations (~15 min on 2 loaded cores)
     python benchmarks/tables.py --tables titanic,adult_like --variants default,old
+    python benchmarks/tables.py --tables iris,wine,diabetes,boston,breast_cancer,pima,titanic,digits,friedman,\
+        categorical,adult_like,imbalanced_2pct --variants default,ens4,ens8,ntk   # ensembling/NTK (~70 min loaded)
 """
 
 from __future__ import annotations
