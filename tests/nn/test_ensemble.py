@@ -85,7 +85,6 @@ def test_ntk_dense_is_lecun_normal_at_start_with_gradients_scaled_by_fan_in():
     nnguru.set_seed(1)
     n = 64
     scale, dense = templates.INITS["ntk"](n, 400)
-    dense.activation_name  # noqa: B018 - the layer keeps its relu
     x = torch.randn(256, n)
     y = dense(scale(x))
     w = dense.weight.detach()
