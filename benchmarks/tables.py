@@ -19,11 +19,18 @@ other (37-95 s per fit measured at load 10-17, against ~1 s alone).
 Tables: the shared ones (titanic, pima_indians_diabetes, boston_housing; NNGURU_DATASETS or
 ../shared/datasets), scikit-learn's bundled breast_cancer and wine, a generated imbalanced
 ``make_classification`` (5% positive) and a generated census-like table with categoricals.
-California housing needs a download (not offline here): left out.
+California housing needs a download (not offline here): left out. Issue 12's second round adds
+scikit-learn's iris, diabetes (regression) and digits (64 pixel columns as a table), and generated
+tables: ``categorical`` (3 classes, 4 of 10 columns binned into 3-8 string levels),
+``imbalanced_2pct`` (2% positive) and ``friedman`` (Friedman #1 regression, noise sd 1); variants
+``ens4``/``ens8`` (k members sharing the mlp, ``tabular: {ensemble: k}``) and ``ntk``/``ntk_lr0.01``
+(RealMLP's NTK parametrization, ``tabular: {init: ntk}``).
 
     python benchmarks/tables.py --quick                  # shared tables, default/old/HGB, 2 seeds (~2 min)
     python benchmarks/tables.py --seeds 3                # everything, all ablations (~15 min on 2 loaded cores)
     python benchmarks/tables.py --tables titanic,adult_like --variants default,old
+    python benchmarks/tables.py --tables iris,wine,diabetes,boston,breast_cancer,pima,titanic,digits,friedman,\
+        categorical,adult_like,imbalanced_2pct --variants default,ens4,ens8,ntk   # ensembling/NTK (~70 min loaded)
 """
 
 from __future__ import annotations
@@ -43,7 +50,11 @@ ABLATIONS = {f"-{k}": {"tabular": {k: v}} for k, v in OLD.items()}
 VARIANTS = {"default": {}, "old": {"tabular": OLD, "threshold": 0.5}, **ABLATIONS,
             "-threshold": {"threshold": 0.5},
             # the two choices the single ablations questioned, reverted together
-            "-scaling-label_smoothing": {"tabular": {"scaling": "standard", "label_smoothing": 0.0}}}
+            "-scaling-label_smoothing": {"tabular": {"scaling": "standard", "label_smoothing": 0.0}},
+            # issue 12's last two items: k members sharing the mlp (TabM-mini), and RealMLP's NTK parametrization
+            "ens4": {"tabular": {"ensemble": 4}}, "ens8": {"tabular": {"ensemble": 8}},
+            "ntk": {"tabular": {"init": "ntk"}}, "ntk_lr0.01": {"tabular": {"init": "ntk"}, "lr": 0.01},
+            "ntk+ens4": {"tabular": {"init": "ntk", "ensemble": 4}}}
 RARE = 0.2
 
 
@@ -84,6 +95,41 @@ def imbalanced(n: int = 3000) -> pd.DataFrame:
     return frame
 
 
+def imbalanced_2pct(n: int = 4000) -> pd.DataFrame:
+    """A 2%-positive binary table (the issue's medical case): rare positives, 12 numeric columns."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=12, n_informative=5, n_redundant=3,
+                               weights=[0.98], flip_y=0.005, class_sep=1.2, random_state=1)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["label"] = np.where(y == 1, "rare", "common")
+    return frame
+
+
+def categorical(n: int = 3000) -> pd.DataFrame:
+    """make_classification (3 classes) with 4 of its 10 columns binned into string categories (3-8 levels)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=n, n_features=10, n_informative=6, n_redundant=2, n_classes=3,
+                               class_sep=0.8, random_state=2)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    for i, levels in enumerate((3, 4, 6, 8)):
+        bins = np.quantile(X[:, i], np.linspace(0, 1, levels + 1)[1:-1])
+        frame[f"x{i}"] = [f"c{i}_{b}" for b in np.digitize(X[:, i], bins)]
+    frame["label"] = np.array(["a", "b", "c"])[y]
+    return frame
+
+
+def friedman(n: int = 2000) -> pd.DataFrame:
+    """Friedman #1 regression (sin, square and linear terms of 5 of 10 columns) with noise sd 1."""
+    from sklearn.datasets import make_friedman1
+
+    X, y = make_friedman1(n_samples=n, n_features=10, noise=1.0, random_state=3)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame["y"] = y
+    return frame
+
+
 def bundled(name: str) -> pd.DataFrame:
     from sklearn import datasets
 
@@ -102,6 +148,12 @@ def tables() -> dict[str, tuple[object, object]]:
         "wine": (lambda: bundled("wine"), "label"),
         "imbalanced_5pct": (imbalanced, "label"),
         "adult_like": (adult_like, "income"),
+        "iris": (lambda: bundled("iris"), "label"),
+        "diabetes": (lambda: bundled("diabetes"), "label"),
+        "digits": (lambda: bundled("digits"), "label"),
+        "categorical": (categorical, "label"),
+        "imbalanced_2pct": (imbalanced_2pct, "label"),
+        "friedman": (friedman, "y"),
     }
 
 

@@ -106,6 +106,8 @@ TABLE_DEFAULTS: dict[str, Any] = {
     "label_smoothing": 0.1,  # classification: targets 0.9/0.1-ish, so confident rows stop pulling
     "beta_2": 0.95,  # Adam's second-moment decay when the optimizer is the default adam (Keras: 0.999)
     "lr_schedule": "cosine",  # the learning rate decays to 0 over the epochs (constant: Keras's)
+    "ensemble": 1,  # k > 1: k members sharing the mlp, averaged before the head (TabM-mini; nn/layers/ensemble.py)
+    "init": "keras",  # the Dense layers' parametrization: keras (Glorot) or ntk (RealMLP's; with NTK_LR)
 }
 SOURCE_OPTIONS = ("sep", "header", "columns", "label_from_name", "column_types", "allow_outside_paths")
 
@@ -398,11 +400,16 @@ def _tabular(value: Any) -> dict:
                        f"tabular {value!r} has unknown key(s) {unknown}. Use keys among: "
                        f"{', '.join(TABLE_DEFAULTS)}.")
     choices = {"scaling": ("robust", "standard"), "binary": ("signed", "onehot"),
-               "lr_schedule": ("cosine", "constant")}
+               "lr_schedule": ("cosine", "constant"), "init": ("keras", "ntk")}
     for key, allowed in choices.items():
         if key in value and value[key] not in allowed:
             raise _Invalid("a mapping of table recipe options",
                            f"tabular {value!r}: {key} must be one of {list(allowed)}. Use one of them.")
+    members = value.get("ensemble", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= 32:
+        raise _Invalid("a mapping of table recipe options",
+                       f"tabular {value!r}: ensemble must be a whole number of members from 1 to 32 (1: one "
+                       f"network); received {members!r}. Use e.g. 4.")
     return dict(value)
 
 

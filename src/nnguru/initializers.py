@@ -250,10 +250,19 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class RandomSign(Initializer):
+    """Each value +1 or -1 with equal chance: TabM's first ensemble adapter (Gorishniy et al., ICLR 2025),
+    so the members of a shared network start from differently signed copies of the input."""
+
+    def __call__(self, shape: Shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        bits = torch.randint(0, 2, tuple(shape), generator=self.generator())
+        return (bits * 2 - 1).to(dtype)
+
+
 INITIALIZERS: dict[str, type[Initializer]] = {
     cls.__name__: cls for cls in (Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal,
                                   VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal,
-                                  LecunUniform, LecunNormal, Orthogonal, Identity)
+                                  LecunUniform, LecunNormal, Orthogonal, Identity, RandomSign)
 }
 # Keras's snake_case names (what tutorials pass as strings)
 NAMES: dict[str, type[Initializer]] = {
@@ -261,7 +270,7 @@ NAMES: dict[str, type[Initializer]] = {
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
     "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal, "identity": Identity,
+    "orthogonal": Orthogonal, "identity": Identity, "random_sign": RandomSign,
     "uniform": RandomUniform, "normal": RandomNormal,  # Keras 2's short names (Embedding's 'uniform')
 }
 

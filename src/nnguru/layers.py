@@ -18,6 +18,8 @@ from nnguru.nn.layers import (  # noqa: F401
     Dense,
     Dropout,
     Embedding,
+    EnsembleExpand,
+    EnsembleMean,
     FeatureScale,
     Flatten,
     GaussianDropout,

@@ -368,7 +368,8 @@ def make_model(task: Task, p: Prepared, user_model=None):
         template = task.template(p.pre.input_shape)  # the task's choice (autoencoders without labels)
         if p.pre.kind == "table" and templates.resolve(template, p.pre.input_shape) == "mlp":
             recipe = table_options(cfg)
-        extra = {"feature_scale": bool(recipe["feature_scale"])} if recipe else {}
+        extra = ({"feature_scale": bool(recipe["feature_scale"]), "ensemble": int(recipe["ensemble"]),
+                  "init": recipe["init"]} if recipe else {})
         model = templates.build(template, p.pre.input_shape, task.head(p.n_out, p.y["train"]),
                                 len(p.x["train"]), dropout=cfg["dropout"],
                                 hidden_scale=float(cfg["hidden_scale"]), augment=cfg.get("augment"), **extra)
@@ -379,6 +380,8 @@ def make_model(task: Task, p: Prepared, user_model=None):
         opt = adjust.optimizer_spec(cfg["optimizer"], cfg["lr"], cfg.get("lr_scale"), cfg.get("clipnorm"))
         if recipe and cfg["optimizer"] == "adam":  # the recipe's Adam; a dict optimizer is the user's own
             opt = {**(opt if isinstance(opt, dict) else {"name": "adam"}), "beta_2": float(recipe["beta_2"])}
+            if recipe["init"] == "ntk" and cfg["lr"] is None:  # NTK's weights need RealMLP's larger rate
+                opt["lr"] = templates.NTK_LR
         model.compile(optimizer=opt, loss=task.loss_spec(recipe), metrics=list(task.history_metrics))
         if cfg.get("lr_scale") is not None:  # folded into lr, so config.yaml reruns the same rate
             cfg["lr"], cfg["lr_scale"] = opt["lr"], None

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 
 from nnguru.errors import NNGuruError
+from nnguru.initializers import RandomNormal
 from nnguru.nn.autoencoders import conv_autoencoder, dense_autoencoder
 from nnguru.nn.layers import (
     GRU,
@@ -24,6 +25,8 @@ from nnguru.nn.layers import (
     Conv2D,
     Dense,
     Dropout,
+    EnsembleExpand,
+    EnsembleMean,
     FeatureScale,
     Flatten,
     GlobalAveragePooling1D,
@@ -32,6 +35,7 @@ from nnguru.nn.layers import (
     RandomFlip,
     RandomTranslation,
     ReLU,
+    Rescaling,
 )
 from nnguru.nn.sequential import Sequential
 
@@ -58,20 +62,59 @@ def _hidden_units(n_features: int, n_train: int) -> int:
 
 @register_template("mlp")
 def mlp(input_shape, head: list, n_train: int, dropout: float | None = None,
-        hidden_scale: float = 1.0, feature_scale: bool = False) -> Sequential:
+        hidden_scale: float = 1.0, feature_scale: bool = False, ensemble: int = 1,
+        init: str = "keras") -> Sequential:
     """Two ReLU layers with dropout; ``feature_scale``: a learned scale per input feature first
-    (RealMLP's, for tables: each feature's weight is learned directly)."""
+    (RealMLP's, for tables: each feature's weight is learned directly); ``ensemble``: k members
+    sharing the network (:mod:`nnguru.nn.layers.ensemble`), averaged before the head; ``init``: how
+    the Dense layers are parametrized (:data:`INITS`)."""
+    if init not in INITS:
+        raise NNGuruError(f"Unknown mlp init {init!r}. Valid: {', '.join(INITS)} (keras: Glorot-uniform weights; "
+                          "ntk: RealMLP's NTK parametrization).")
     n_features = math.prod(input_shape)
     h = int(_hidden_units(n_features, n_train) * hidden_scale)
     rate = dropout if dropout is not None else (0.2 if n_train < 20000 else 0.1)
+    dense = INITS[init]
     layers = [Input(shape=input_shape)]
     if len(input_shape) > 1:
         layers.append(Flatten())
     if feature_scale:
         layers.append(FeatureScale())
-    layers += [Dense(h, activation="relu"), Dropout(rate), Dense(max(h // 2, 16), activation="relu"),
-               Dropout(rate), *head]
-    return Sequential(layers, name="mlp")
+    if ensemble > 1:
+        layers.append(EnsembleExpand(ensemble))
+    layers += [*dense(n_features, h), Dropout(rate), *dense(h, max(h // 2, 16)), Dropout(rate)]
+    if ensemble > 1:
+        layers.append(EnsembleMean())
+    return Sequential([*layers, *_parametrize_head(head, max(h // 2, 16), init)], name="mlp")
+
+
+def _keras_dense(fan_in: int, units: int) -> list:
+    return [Dense(units, activation="relu")]
+
+
+def _ntk_dense(fan_in: int, units: int) -> list:
+    """NTK parametrization (Jacot et al. 2018; RealMLP's default): weights drawn N(0, 1) and the
+    input scaled by 1/sqrt(fan_in) in the forward pass. The initial function is LeCun-normal's, but
+    the gradient of each weight shrinks with the fan-in, so one learning rate suits every width."""
+    return [Rescaling(1.0 / math.sqrt(fan_in)), Dense(units, activation="relu",
+                                                       kernel_initializer=RandomNormal(stddev=1.0))]
+
+
+# Adam's rate with the NTK parametrization (RealMLP's 0.04): a weight's step moves the layer's output
+# 1/sqrt(fan_in) as much as under Keras's parametrization, so the rate is larger than Keras's 0.001.
+NTK_LR = 0.04
+# How the mlp's Dense layers are parametrized (TABLE_DEFAULTS["init"] for tables).
+INITS: dict[str, Callable[[int, int], list]] = {"keras": _keras_dense, "ntk": _ntk_dense}
+
+
+def _parametrize_head(head: list, fan_in: int, init: str) -> list:
+    """The task's head, its first Dense layer NTK-parametrized too when ``init`` is ntk (not built yet,
+    so only its initializer changes, and a scale goes before it)."""
+    first = next((i for i, layer in enumerate(head) if isinstance(layer, Dense)), None)
+    if init != "ntk" or first is None or head[first].built:
+        return head
+    head[first].kernel_initializer = RandomNormal(stddev=1.0)
+    return [*head[:first], Rescaling(1.0 / math.sqrt(fan_in)), *head[first:]]
 
 
 # Keras's BatchNormalization momentum (0.99) moves the running statistics 1% per step: with the ~40

@@ -14,6 +14,8 @@ Keras 2). Every layer serializes to ``{"class_name", "config"}`` JSON.
     preprocessing  Normalization, TextVectorization (learn from data with adapt())
     tabular        FeatureScale (a learned per-feature scale, for tables)
     residual       ResidualBlock (ResNet's basic block as one layer), GrayscaleToRGB
+
+    ensemble       EnsembleExpand, EnsembleMean (k members sharing one MLP, for tables)
     augment        RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast (training only)
 """
 
@@ -73,6 +75,7 @@ from nnguru.nn.layers.core import (
     SpatialDropout1D,
     SpatialDropout2D,
 )
+from nnguru.nn.layers.ensemble import EnsembleExpand, EnsembleMean
 from nnguru.nn.layers.preprocessing import Normalization, TextVectorization
 from nnguru.nn.layers.recurrent import (
     GRU,
@@ -100,4 +103,6 @@ __all__ = [
     "SpatialDropout2D",
     "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
     "FeatureScale", "GrayscaleToRGB", "ResidualBlock",
+
+    "FeatureScale", "EnsembleExpand", "EnsembleMean",
 ]
