@@ -102,7 +102,5 @@ __all__ = [
     "ReLU", "RepeatVector", "Rescale", "Rescaling", "Reshape", "SimpleRNN", "Softmax", "SpatialDropout1D",
     "SpatialDropout2D",
     "TextVectorization", "TimeDistributed", "UpSampling2D", "ZeroPadding2D",
-    "FeatureScale", "GrayscaleToRGB", "ResidualBlock",
-
-    "FeatureScale", "EnsembleExpand", "EnsembleMean",
+    "FeatureScale", "GrayscaleToRGB", "ResidualBlock", "EnsembleExpand", "EnsembleMean",
 ]
