@@ -168,3 +168,20 @@ def test_a_conv_base_keeps_its_features_and_rebuilds_its_dense_block():
     mlp = Sequential([Input(shape=(6,)), Dense(8), Dropout(0.2), Dense(4), Dense(2)])
     _, record = transfer_model(Base(mlp, None, "mlp"), [Dense(3)], (6,))
     assert [r["type"] for r in record["reused"]] == ["Dense", "Dropout", "Dense"] and record["rebuilt"] == []
+
+
+def test_same_classes_keep_the_whole_network_head_included(base_run, tmp_path):
+    """New data with the base's classes (a new speaker, a new camera) keeps the trained head: every
+    layer is reused and fine-tunes at the lowered rate, with no warm-up (nothing new to warm up)."""
+    from nnguru.transfer import FINE_TUNE_LR_FACTOR
+
+    base = nnguru.load_model(base_run / "model")
+    run = nnguru.train(_digits(0, 4, per_class=10, seed=1), out=tmp_path / "same", base=base_run, epochs=2,
+                       verbose=0, monitor=False)
+    record = json.loads((run.run_dir / "transfer.json").read_text())
+    assert record["same_classes"] and record["replaced"] == [] and record["rebuilt"] == []
+    assert record["warm_up_epochs"] == 0 and record["new_params"] == 0
+    assert record["reused_params"] == base.count_params() == run.model.count_params()
+    (group,) = run.model.optimizer.param_groups
+    assert group["lr"] == pytest.approx(1e-3 * FINE_TUNE_LR_FACTOR)
+    assert sorted(run.model.preprocessor.classes) == [0, 1, 2, 3, 4]
