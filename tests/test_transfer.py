@@ -10,6 +10,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import nnguru
+from nnguru import transfer
 from nnguru.cli import main
 from nnguru.errors import NNGuruError
 from nnguru.transfer import download_weights, load_base
@@ -48,7 +49,8 @@ def test_fine_tune_reuses_the_body_freezes_then_unfreezes(base_run, tmp_path):
     assert not np.allclose(tuned_first, reused_first)  # unfrozen later: it moved
     assert record["warm_up_epochs"] == 2  # patience 3 cannot stop a 2-epoch warm-up
     head, body = run.model.optimizer.param_groups  # discriminative lr: the head keeps its rate
-    assert body["lr"] == pytest.approx(head["lr"] * 0.1) and head["lr"] == pytest.approx(run.history["lr"][0])
+    assert body["lr"] == pytest.approx(head["lr"] * transfer.FINE_TUNE_LR_FACTOR)
+    assert head["lr"] == pytest.approx(run.history["lr"][0])
     reused = {id(w) for m in run.model.__dict__["_transfer_body"] for w in m.parameters()}
     assert {id(w) for w in body["params"]} == reused
     assert {id(w) for w in head["params"]} == {id(w) for w in run.model.parameters()} - reused
@@ -62,7 +64,6 @@ def test_frozen_epochs_leave_the_body_unchanged(base_run, tmp_path):
     """With every epoch frozen (freeze = epochs of the warm-up only), the reused weights stay exactly."""
     from rich.console import Console
 
-    from nnguru import transfer
     from nnguru.tasks.base import Prepared
 
     base = load_base(base_run)
