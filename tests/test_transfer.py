@@ -10,6 +10,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import nnguru
+from nnguru import transfer
 from nnguru.cli import main
 from nnguru.errors import NNGuruError
 from nnguru.transfer import download_weights, load_base
@@ -48,7 +49,8 @@ def test_fine_tune_reuses_the_body_freezes_then_unfreezes(base_run, tmp_path):
     assert not np.allclose(tuned_first, reused_first)  # unfrozen later: it moved
     assert record["warm_up_epochs"] == 2  # patience 3 cannot stop a 2-epoch warm-up
     head, body = run.model.optimizer.param_groups  # discriminative lr: the head keeps its rate
-    assert body["lr"] == pytest.approx(head["lr"] * 0.1) and head["lr"] == pytest.approx(run.history["lr"][0])
+    assert body["lr"] == pytest.approx(head["lr"] * transfer.FINE_TUNE_LR_FACTOR)
+    assert head["lr"] == pytest.approx(run.history["lr"][0])
     reused = {id(w) for m in run.model.__dict__["_transfer_body"] for w in m.parameters()}
     assert {id(w) for w in body["params"]} == reused
     assert {id(w) for w in head["params"]} == {id(w) for w in run.model.parameters()} - reused
@@ -62,7 +64,6 @@ def test_frozen_epochs_leave_the_body_unchanged(base_run, tmp_path):
     """With every epoch frozen (freeze = epochs of the warm-up only), the reused weights stay exactly."""
     from rich.console import Console
 
-    from nnguru import transfer
     from nnguru.tasks.base import Prepared
 
     base = load_base(base_run)
@@ -186,3 +187,20 @@ def test_a_conv_base_keeps_its_features_and_rebuilds_its_dense_block():
     mlp = Sequential([Input(shape=(6,)), Dense(8), Dropout(0.2), Dense(4), Dense(2)])
     _, record = transfer_model(Base(mlp, None, "mlp"), [Dense(3)], (6,))
     assert [r["type"] for r in record["reused"]] == ["Dense", "Dropout", "Dense"] and record["rebuilt"] == []
+
+
+def test_same_classes_keep_the_whole_network_head_included(base_run, tmp_path):
+    """New data with the base's classes (a new speaker, a new camera) keeps the trained head: every
+    layer is reused and fine-tunes at the lowered rate, with no warm-up (nothing new to warm up)."""
+    from nnguru.transfer import FINE_TUNE_LR_FACTOR
+
+    base = nnguru.load_model(base_run / "model")
+    run = nnguru.train(_digits(0, 4, per_class=10, seed=1), out=tmp_path / "same", base=base_run, epochs=2,
+                       verbose=0, monitor=False)
+    record = json.loads((run.run_dir / "transfer.json").read_text())
+    assert record["same_classes"] and record["replaced"] == [] and record["rebuilt"] == []
+    assert record["warm_up_epochs"] == 0 and record["new_params"] == 0
+    assert record["reused_params"] == base.count_params() == run.model.count_params()
+    (group,) = run.model.optimizer.param_groups
+    assert group["lr"] == pytest.approx(1e-3 * FINE_TUNE_LR_FACTOR)
+    assert sorted(run.model.preprocessor.classes) == [0, 1, 2, 3, 4]

@@ -48,13 +48,15 @@ def transfer_section(run_dir: str | Path, history: dict[str, list] | None = None
         return ""
     warm = record.get("warm_up_epochs")
     ran = f" The warm-up ran {warm} epoch(s)." if isinstance(warm, int) else ""
+    replaced = (f"replaced {esc(', '.join(map(str, record.get('replaced') or [])))} with a new head "
+                f"({esc(', '.join(map(str, record.get('new_head') or [])))}; {esc(fmt(record.get('new_params')))} "
+                "weights)") if record.get("replaced") else "kept its head (the base's classes)"
     body = (f"<p>Started from <code>{esc(record.get('base'))}</code>: reused {len(record['reused'])} layers "
-            f"({esc(fmt(record.get('reused_params')))} weights) and replaced "
-            f"{esc(', '.join(map(str, record.get('replaced') or [])))} with a new head "
-            f"({esc(', '.join(map(str, record.get('new_head') or [])))}; {esc(fmt(record.get('new_params')))} "
-            f"weights). Schedule: {esc(record.get('schedule'))}.{esc(ran)} Preprocessing: "
+            f"({esc(fmt(record.get('reused_params')))} weights) and {replaced}. Schedule: "
+            f"{esc(record.get('schedule'))}.{esc(ran)} Preprocessing: "
             f"{esc(record.get('preprocessing'))}.</p>")
-    rows = [(m.get("layer"), m.get("type"), m.get("params"), "frozen, then at the lower rate")
+    reused_how = "at the lower rate" if record.get("same_classes") else "frozen, then at the lower rate"
+    rows = [(m.get("layer"), m.get("type"), m.get("params"), reused_how)
             for m in record["reused"] if isinstance(m, dict)]
     rows += [(name, "rebuilt (fresh weights)", "", "trained throughout") for name in record.get("rebuilt") or []]
     head = record.get("new_head") or []
