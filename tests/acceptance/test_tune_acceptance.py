@@ -1,7 +1,9 @@
 """Issue 15's acceptance for ``nnguru tune``: trials within a time limit improve validation over the
 default configuration; the retrained best's test metric is printed next to the default run's (reported,
 not asserted: it may honestly be worse). The measure is ``benchmarks/tune.py``'s; its full runs
-(20 trials on pima and on all of FSDD) are recorded in benchmarks/RESULTS.md, "Tuning".
+(20 trials on pima and on all of FSDD) are recorded in benchmarks/RESULTS.md, "Tuning". The full FSDD
+search (10 minutes of trials, ~15 in all) is the benchmark's alone: CI runs every test here within its
+30 minutes, so the audio case is tested on a subset.
 """
 
 from __future__ import annotations
@@ -52,11 +54,3 @@ def test_tune_pima(shared_datasets, tmp_path):
     _check(row, trials=20)
     assert row["val_loss"]["best_trial"] < row["val_loss"]["default_run"]
 
-
-@pytest.mark.slow
-def test_tune_spoken_digits(shared_datasets, tmp_path):
-    """All of FSDD, 20 trials within 10 minutes (about 15 minutes in all on a quiet 2-core machine)."""
-    bench = _bench()
-    row = bench.compare(str(shared_datasets / "free_spoken_digit_dataset" / "recordings"),
-                        ["--label-from-name", r"^(\d+)_"], tmp_path, trials=20, timeout=600, pruner="halving")
-    _check(row, trials=20)
