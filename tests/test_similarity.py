@@ -80,6 +80,30 @@ def test_index_round_trip_float16(tmp_path, monkeypatch):
     assert back.ids == index.ids and list(back.label_of(np.array([0, 1]))) == ["a", "b"]
 
 
+def test_wide_embeddings_are_pca_reduced_and_queries_projected_alike(tmp_path):
+    """A 600-wide embedding is stored at MAX_DIM through scikit-learn's PCA (the oracle: the same
+    components, mean and renormalization), saved with its projection, and a query of a stored item
+    finds that item first."""
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(4)
+    wide = similarity.normalize(rng.normal(size=(300, 600)) + rng.normal(size=(1, 600)))
+    stored, center, projection = similarity.reduce(wide, seed=0)
+    assert stored.shape == (300, similarity.MAX_DIM) and projection.shape == (600, similarity.MAX_DIM)
+    pca = PCA(n_components=similarity.MAX_DIM, svd_solver="randomized", random_state=0).fit(wide)
+    np.testing.assert_allclose(stored, similarity.normalize(pca.transform(wide)), atol=1e-4)
+    index = similarity.Index(stored, list(range(300)), None, None, "dense", "image", center, projection)
+    index.save(tmp_path)
+    back = similarity.load_index(tmp_path)
+    assert json.loads((tmp_path / similarity.META).read_text())["reduced_from"] == 600
+    _, idx = similarity.neighbours(back.vectors, back.project(wide[[7, 42]]), 1)
+    assert idx.ravel().tolist() == [7, 42]
+    with pytest.raises(NNGuruError, match="embeds to 5 numbers but the stored items to 600"):
+        back.project(np.ones((1, 5), np.float32))
+    narrow = similarity.normalize(rng.normal(size=(50, 8)))
+    assert similarity.reduce(narrow)[1] is None  # narrow embeddings are stored as they are
+
+
 @pytest.mark.parametrize("k", [0, -1, 11, 2.5, True])
 def test_check_k_refuses_out_of_range(k):
     with pytest.raises(NNGuruError, match=r"--k .* from 1 to 10"):

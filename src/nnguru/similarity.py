@@ -7,10 +7,16 @@ same for every task (a task may embed differently: ``Task.embed``, e.g. an autoe
 
     model/embeddings.safetensors   "vectors" (N, D) L2-normalized, float32 (float16 past 8 MB);
                                    "rows" (N,) int64 item row numbers, or the ids in the JSON;
-                                   "labels" (N,) the training targets (class index or value)
+                                   "labels" (N,) the training targets (class index or value);
+                                   "center", "projection" when the network's D was reduced (below)
     model/embeddings.json          format, head_layer (where the embedding is read: the head's input,
                                    or an autoencoder's code output), kind, count, dim, dtype, ids
-                                   ("rows", or the file paths), classes
+                                   ("rows", or the file paths), classes, reduced_from
+
+A head that reads a wide layer (the cnn template's flattened map: 3,136 numbers on MNIST) is
+reduced to ``MAX_DIM`` by PCA fitted on the training items (scikit-learn, seeded), the pre-transform
+vector indexes use: MNIST's 51,000 items take 26 MB instead of 320, and queries are projected the
+same way.
 
 ``nnguru similar RUN_DIR QUERY`` (and ``Run.similar``) preprocesses the query with the run's own
 preprocessor, embeds it and searches with scikit-learn's ``NearestNeighbors`` (cosine distance,
@@ -41,6 +47,10 @@ K = 5  # neighbours scored by the evaluate stage (precision@5)
 # 1,000 queries pin precision@5 near 0.95 to about +-0.01.
 MAX_EVAL_QUERIES = 1000
 FLOAT16_ABOVE = 8 * 2**20  # bytes of float32 vectors past which they are stored as float16
+# Widest stored embedding: wider ones are PCA-reduced to this (cosine neighbours barely move; RESULTS
+# "Similarity search"), fitted on at most PCA_FIT_ROWS training items.
+MAX_DIM = 128
+PCA_FIT_ROWS = 20_000
 BATCH = 4096
 
 
@@ -150,9 +160,23 @@ class Index:
     classes: list | None = None
     head_layer: str = ""  # the embedding is this layer's input
     kind: str = ""  # the preprocessor's data kind: table, text, image, audio
+    center: np.ndarray | None = None  # (D,) PCA mean, when the network's embedding was reduced
+    projection: np.ndarray | None = None  # (D, MAX_DIM) PCA components: network embedding -> stored
 
     def __len__(self) -> int:
         return len(self.vectors)
+
+    @property
+    def network_dim(self) -> int:
+        """The width of the network's embedding (before any reduction)."""
+        return int(self.projection.shape[0] if self.projection is not None else self.vectors.shape[1])
+
+    def project(self, v: np.ndarray) -> np.ndarray:
+        """Network embeddings (unit rows) into the stored space, as the items were."""
+        if v.shape[1] != self.network_dim:
+            raise NNGuruError(f"QUERY embeds to {v.shape[1]} numbers but the stored items to {self.network_dim}: "
+                              "the bundle's embeddings were made by another model. Train the run again.")
+        return v if self.projection is None else normalize((v - self.center) @ self.projection)
 
     def label_of(self, i: np.ndarray) -> np.ndarray | None:
         if self.labels is None:
@@ -173,10 +197,14 @@ class Index:
             tensors["rows"] = np.asarray(self.ids, dtype=np.int64)
         if self.labels is not None:
             tensors["labels"] = np.ascontiguousarray(self.labels)
+        if self.projection is not None:
+            tensors["center"] = self.center.astype(np.float32)
+            tensors["projection"] = np.ascontiguousarray(self.projection, dtype=np.float32)
         save_file(tensors, folder / VECTORS, metadata={"format": FORMAT})
         meta = {"format": FORMAT, "head_layer": self.head_layer, "kind": self.kind, "count": len(self.vectors),
                 "dim": int(self.vectors.shape[1]), "dtype": str(vectors.dtype),
-                "ids": "rows" if rows else [str(i) for i in self.ids], "classes": self.classes}
+                "ids": "rows" if rows else [str(i) for i in self.ids], "classes": self.classes,
+                "reduced_from": self.network_dim if self.projection is not None else None}
         (folder / META).write_text(json.dumps(jsonable(meta)))  # NumPy class labels as plain JSON
 
 
@@ -202,13 +230,27 @@ def load_index(model_dir: str | Path) -> Index:
         raise NNGuruError(f"{str(folder / VECTORS)!r} holds {len(vectors)} vectors but {len(ids)} ids; the "
                           "bundle is damaged. Train the run again.")
     return Index(vectors, ids, tensors.get("labels"), meta.get("classes"), meta.get("head_layer", ""),
-                 meta.get("kind", ""))
+                 meta.get("kind", ""), tensors.get("center"), tensors.get("projection"))
+
+
+def reduce(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(stored vectors, center, projection)``: unit rows wider than ``MAX_DIM`` PCA-reduced (fitted
+    on up to ``PCA_FIT_ROWS`` of them, seeded) and renormalized; narrower ones unchanged."""
+    if vectors.ndim != 2 or vectors.shape[1] <= MAX_DIM or len(vectors) <= MAX_DIM:
+        return vectors, None, None
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    fit = vectors if len(vectors) <= PCA_FIT_ROWS else vectors[rng.choice(len(vectors), PCA_FIT_ROWS, replace=False)]
+    pca = PCA(n_components=MAX_DIM, svd_solver="randomized", random_state=seed).fit(fit)
+    center, projection = pca.mean_.astype(np.float32), pca.components_.T.astype(np.float32)
+    return normalize((vectors - center) @ projection), center, projection
 
 
 def build_index(task, model, p) -> Index:
     """The training split's embeddings (the task's ``embed``), ids and labels."""
     x = p.x["train"]
-    vectors = task.embed(model, x)
+    vectors, center, projection = reduce(task.embed(model, x), int(task.cfg.get("seed") or 0))
     ids = p.context.get("train_ids")
     ids = list(range(len(vectors))) if ids is None else list(ids)
     y = p.y.get("train")
@@ -216,7 +258,8 @@ def build_index(task, model, p) -> Index:
     if y is not None and np.ndim(y) == 1 and len(y) == len(vectors):
         labels = np.asarray(y, dtype=np.int64 if task.categorical_target else np.float32)
     classes = list(p.pre.classes) if task.categorical_target and getattr(p.pre, "classes", None) else None
-    return Index(vectors, ids, labels, classes, task.embedding_layer(model), str(getattr(p.pre, "kind", "") or ""))
+    return Index(vectors, ids, labels, classes, task.embedding_layer(model), str(getattr(p.pre, "kind", "") or ""),
+                 center, projection)
 
 
 def head_layer_name(model) -> str:
@@ -256,7 +299,7 @@ def evaluate(task, model, p, index: Index, k: int = K) -> dict:
     next to the same search on the preprocessed features (``metrics.json``'s ``similarity``)."""
     x_test, y_test = p.x.get("test"), p.y.get("test")
     result: dict = {"k": k, "items": len(index), "dim": int(index.vectors.shape[1]),
-                    "head_layer": index.head_layer}
+                    "network_dim": index.network_dim, "head_layer": index.head_layer}
     if index.labels is None or not task.categorical_target or y_test is None or not len(y_test):
         return {**result, "note": "no class labels: precision@k needs them"}
     k = min(k, len(index))
@@ -264,7 +307,7 @@ def evaluate(task, model, p, index: Index, k: int = K) -> dict:
     if len(pick) > MAX_EVAL_QUERIES:  # a seeded sample keeps the raw-feature search cheap
         pick = np.sort(np.random.default_rng(int(task.cfg.get("seed") or 0)).choice(
             len(pick), MAX_EVAL_QUERIES, replace=False))
-    queries = task.embed(model, x_test[pick])
+    queries = index.project(task.embed(model, x_test[pick]))
     raw_items, raw_queries = normalize(p.x["train"]), normalize(x_test[pick])
     labels = np.asarray(y_test)[pick]
     return {**result, "queries": len(pick), "k": k,
@@ -277,11 +320,7 @@ def search(task, model, index: Index, x: np.ndarray, query_ids: list, k: int) ->
     """The ``k`` nearest stored items of each preprocessed query: ``query, rank, item, distance``
     (and ``label`` where the items have labels)."""
     k = check_k(k, len(index))
-    vectors = task.embed(model, x)
-    if vectors.shape[1] != index.vectors.shape[1]:
-        raise NNGuruError(f"QUERY embeds to {vectors.shape[1]} numbers but the stored items to "
-                          f"{index.vectors.shape[1]}: the bundle's embeddings were made by another model. "
-                          "Train the run again.")
+    vectors = index.project(task.embed(model, x))
     dist, idx = neighbours(index.vectors, vectors, k)
     items = np.asarray(index.ids, dtype=object)
     frame = pd.DataFrame({
