@@ -15,7 +15,7 @@ same for every task (a task may embed differently: ``Task.embed``, e.g. an autoe
 
 A head that reads a wide layer (the cnn template's flattened map: 3,136 numbers on MNIST) is
 reduced to ``MAX_DIM`` by PCA fitted on the training items (scikit-learn, seeded), the pre-transform
-vector indexes use: MNIST's 51,000 items take 26 MB instead of 320, and queries are projected the
+vector indexes use: MNIST's 51,000 items take 13 MB instead of 320, and queries are projected the
 same way.
 
 ``nnguru similar RUN_DIR QUERY`` (and ``Run.similar``) preprocesses the query with the run's own
