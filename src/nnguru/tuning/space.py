@@ -76,7 +76,8 @@ RULES: dict[str, tuple[str, float | None, float | None, str]] = {
     "layers": ("int", 1, None, "hidden layers (mlp) or convolution blocks (cnn), e.g. {low: 1, high: 4}"),
     "units": ("int", 1, None, "width of the first hidden layer (mlp) or filters of the first block (cnn), "
                               "e.g. {low: 16, high: 512, log: true}"),
-    "dense_units": ("int", 1, None, "width of the cnn's dense layer, e.g. {low: 32, high: 256, log: true}"),
+    "dense_units": ("int", 0, None, "width of a hidden Dense layer before the cnn's head, 0 for none (the "
+                                    "template's), e.g. [0, 64, 128]"),
     "dropout": ("float", 0.0, 1.0, "a rate in [0, 1), e.g. {low: 0.0, high: 0.5}"),
     "lr": ("float", 0.0, None, "a learning rate > 0, e.g. {low: 1.0e-4, high: 1.0e-2, log: true}"),
     "batch_size": ("int", 1, None, "positive whole numbers, e.g. [16, 32, 64, 128]"),
@@ -157,7 +158,7 @@ def build_mlp(params: dict, input_shape: tuple, head: list, recipe: dict | None 
 
 
 def _cnn_defaults(input_shape: tuple, n_train: int) -> dict:
-    return {"layers": 1, "units": 16 if min(input_shape[:2]) > 32 else 32, "dense_units": 128,
+    return {"layers": 1, "units": 16 if min(input_shape[:2]) > 32 else 32, "dense_units": 0,
             "activation": "relu", "dropout": 0.3}
 
 
@@ -166,17 +167,18 @@ def _cnn_defaults(input_shape: tuple, n_train: int) -> dict:
 # would take the time of a whole 20-trial search. There the search keeps to at most twice the
 # template's width and depth and to batches of 32 and up (the template's own values stay inside).
 CNN_CPU_SPACE = {"layers": {"low": 1, "high": 2}, "units": {"low": 8, "high": 32, "log": True},
-                 "dense_units": {"low": 32, "high": 192, "log": True}, "batch_size": [32, 64, 128]}
+                 "dense_units": [0, 32, 64, 128], "batch_size": [32, 64, 128]}
 
 
 @register_family("cnn", {"layers": {"low": 1, "high": 3}, "units": {"low": 8, "high": 64, "log": True},
-                         "dense_units": {"low": 32, "high": 256, "log": True},
+                         "dense_units": [0, 64, 128, 256],
                          "activation": ["relu", "gelu", "elu"], **COMMON}, _cnn_defaults, cpu_space=CNN_CPU_SPACE)
 def build_cnn(params: dict, input_shape: tuple, head: list, recipe: dict | None = None):
     """The cnn template with its knobs free: its blocks (conv, BatchNorm, activation, 2x2 pooling)
     until the map is at most ``HEAD_SIDE`` a side, each with ``layers`` convolutions of ``units``
-    filters doubling per block (capped at 128), then Flatten and a ``dense_units`` Dense layer;
-    the template's shift augmentation in front. With the defaults it is the template."""
+    filters doubling per block (capped at 128), then Flatten, Dropout and (``dense_units`` > 0) a
+    hidden Dense layer before the head; the template's shift augmentation in front. With the
+    defaults it is the template (its head reads the flattened map)."""
     from nnguru.nn.layers import (
         Activation,
         BatchNormalization,
@@ -203,7 +205,10 @@ def build_cnn(params: dict, input_shape: tuple, head: list, recipe: dict | None 
         h, w, block = h // 2, w // 2, block + 1
         if min(h, w) < 2:
             break
-    layers += [Flatten(), Dropout(rate), Dense(int(params["dense_units"]), activation=act), Dropout(rate), *head]
+    layers += [Flatten(), Dropout(rate)]
+    if int(params["dense_units"]) > 0:
+        layers += [Dense(int(params["dense_units"]), activation=act), Dropout(rate)]
+    layers += head
     return Sequential(layers, name="cnn")
 
 
