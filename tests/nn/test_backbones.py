@@ -113,7 +113,8 @@ def test_foreign_or_missing_files_are_refused(tmp_path, weights):
     with pytest.raises(NNGuruError, match="no 'layer3.0.downsample.0.weight'"):
         backbones.load_weights("resnet18", backbones.build("resnet18", (32, 32, 3)), state)
     with pytest.raises(NNGuruError, match="not a torchvision resnet34"):  # resnet18's file has fewer blocks
-        backbones.load_weights("resnet34", backbones.build("resnet34", (32, 32, 3)), torch.load(weights[1]))
+        backbones.load_weights("resnet34", backbones.build("resnet34", (32, 32, 3)), backbones.read_state(weights[1],
+                                                                                                      "resnet34"))
     state = torch.load(weights[1], weights_only=True)
     state["fc.weight"] = torch.zeros(10, 512)
     with pytest.raises(NNGuruError, match="shape \\(10, 512\\).*another network"):
