@@ -170,6 +170,18 @@ def _scores(y_true, pred, regression: bool, y_fit) -> dict:
     return out
 
 
+def plain_cnn_net(channels: int, height: int, width: int, n_out: int):
+    """The reference network (issue 12's plain CNN): two conv-BN-ReLU-pool blocks, a ~4x4 spatial
+    head, Dense 128, dropout; channels-first (NCHW) input. ``image_ablation.py`` uses it too."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d((min(4, height // 4) or 1, min(4, width // 4) or 1)), nn.Flatten(),
+        nn.LazyLinear(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, n_out))
+
+
 def cnn_reference(case: Case, data: str, budget_s: float, max_epochs: int = 30) -> dict:
     """A plain PyTorch CNN on nnguru's input arrays (images (N,H,W,C), spectrograms (N,mels,frames,1))."""
     import torch
@@ -189,11 +201,7 @@ def cnn_reference(case: Case, data: str, budget_s: float, max_epochs: int = 30) 
     xs = {k: torch.as_tensor(v).permute(0, 3, 1, 2).contiguous() for k, v in p.x.items()}  # NCHW
     ys = {k: torch.as_tensor(v).long() for k, v in p.y.items()}
     c, h, w = xs["train"].shape[1:]
-    net = nn.Sequential(
-        nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d((min(4, h // 4) or 1, min(4, w // 4) or 1)), nn.Flatten(),  # a ~4x4 spatial head
-        nn.LazyLinear(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, p.n_out))
+    net = plain_cnn_net(c, h, w, p.n_out)
     net(xs["train"][:2])
     opt = torch.optim.Adam(net.parameters(), 1e-3)
     loss_fn = nn.CrossEntropyLoss()

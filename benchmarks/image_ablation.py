@@ -91,17 +91,14 @@ VARIANTS: dict[str, dict] = {
 def plain_cnn(data: dict, seed: int, epochs: int) -> dict:
     """``benchmarks/defaults.py``'s reference: two conv blocks, a ~4x4 head, Dense 128, Adam, batch 64
     (it keeps its best validation-accuracy epoch: its "val_loss" here is minus that accuracy)."""
+    from defaults import plain_cnn_net
     from torch import nn
 
     torch.manual_seed(seed)
     xs = {k: torch.as_tensor(data[f"x_{k}"]).permute(0, 3, 1, 2).contiguous() for k in ("train", "val", "test")}
     ys = {k: torch.as_tensor(data[f"y_{k}"]).long() for k in ("train", "val", "test")}
     c, h, w = xs["train"].shape[1:]
-    net = nn.Sequential(
-        nn.Conv2d(c, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d((min(4, h // 4) or 1, min(4, w // 4) or 1)), nn.Flatten(),
-        nn.LazyLinear(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, int(ys["train"].max()) + 1))
+    net = plain_cnn_net(c, h, w, int(ys["train"].max()) + 1)
     net(xs["train"][:2])
     opt = torch.optim.Adam(net.parameters(), 1e-3)
 
