@@ -7,24 +7,19 @@ WAV files), never copied into the repository.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "transfer.py"
+import benchmark_module
+
 MNIST_SEEDS = (0, 1, 2)  # benchmarks/transfer.py runs 5
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_transfer", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = benchmark_module.load("transfer")
     if not module.datasets().is_dir():
         pytest.skip(f"shared datasets not found at {module.datasets()} (set NNGURU_DATASETS)")
     return module

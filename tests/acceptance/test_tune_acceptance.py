@@ -8,22 +8,15 @@ search (10 minutes of trials, ~15 in all) is the benchmark's alone: CI runs ever
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "tune.py"
+import benchmark_module
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("nnguru_bench_tune", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module.load("tune")
 
 
 def _check(row: dict, trials: int) -> None:

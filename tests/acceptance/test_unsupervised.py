@@ -6,24 +6,15 @@ benchmarks/RESULTS.md ("Without labels").
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
+import benchmark_module
 import nnguru
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "unsupervised.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_unsupervised", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module.load("unsupervised")
 
 
 def test_digits_clusters_match_the_labels_better_than_kmeans(tmp_path):
