@@ -52,8 +52,12 @@ def test_estimate_structure_and_the_model_is_untouched():
     assert est.seconds_per_step > 0 and est.validation_seconds > 0
     assert est.seconds_per_epoch == pytest.approx(13 * est.seconds_per_step + est.validation_seconds
                                                   + est.epoch_overhead_seconds)
-    assert est.stop == "early stopping" and est.epochs == 20  # 2 patiences, below the cap of 200
-    assert est.seconds == pytest.approx(20 * est.seconds_per_epoch)
+    assert est.stop == "early stopping" and est.epochs == 40  # 4 patiences, below the cap of 200
+    assert est.seconds == pytest.approx(40 * est.seconds_per_epoch)
+    # the usual range: early stopping's quartiles, 2.5 and 7.3 patiences (25 and 73 epochs)
+    assert est.seconds_low == pytest.approx(25 * est.seconds_per_epoch)
+    assert est.seconds_high == pytest.approx(73 * est.seconds_per_epoch)
+    assert "usually" in est.summary()
     assert est.cost == pytest.approx(est.seconds / 1000)  # 3.6 per hour = 0.001 per second
     assert est.peak_memory_mb * 2**20 > x.nbytes + xv.nbytes
     assert "parameters" in est.summary()
@@ -72,8 +76,8 @@ def test_budget_stop(per_epoch, budget, expected):
     assert estimate.budget_stop(per_epoch, budget, tail=5.0) == expected
 
 
-@pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (20, "early stopping")),
-                                                           (20, 10, (20, "epochs")), (7, None, (7, "epochs"))])
+@pytest.mark.parametrize(("cap", "patience", "expected"), [(200, 10, (40, "early stopping")),
+                                                           (40, 10, (40, "epochs")), (7, None, (7, "epochs"))])
 def test_expected_epochs(cap, patience, expected):
     assert estimate.expected_epochs(cap, patience) == expected
 
@@ -117,7 +121,7 @@ def test_time_model_on_fake_timings(fake_timings):
                                 after=estimate.after_rows(640, 300, 300), before_seconds=4.0)
     # 20 steps x 10 ms + validation 300 x 10 us + 5 ms outside the steps
     assert est.seconds_per_epoch == pytest.approx(20 * 0.010 + 0.003 + 0.005)
-    assert est.epochs == 20 and est.seconds == pytest.approx(20 * est.seconds_per_epoch)
+    assert est.epochs == 40 and est.seconds == pytest.approx(40 * est.seconds_per_epoch)
     assert est.seconds_per_row == pytest.approx(1e-5)
     # after training: val + test + the training items' embeddings + the similarity queries, and the fixed part
     rows = 640 + 300 + 300 + 300
@@ -149,7 +153,9 @@ def test_plan_rebudgets_an_estimate(fake_timings):
     assert tight.seconds == pytest.approx(5 * per_epoch)
     assert tight.command_seconds == pytest.approx(tight.seconds + est.after_seconds)
     loose = estimate.plan(tight, 1000.0)  # a budget that does not bind: early stopping's stop again
-    assert (loose.epochs, loose.stop, loose.seconds) == (20, "early stopping", pytest.approx(20 * per_epoch))
+    assert (loose.epochs, loose.stop, loose.seconds) == (40, "early stopping", pytest.approx(40 * per_epoch))
+    assert tight.seconds_low == tight.seconds_high == tight.seconds  # the budget decides: no range
+    assert (loose.seconds_low, loose.seconds_high) == (pytest.approx(25 * per_epoch), pytest.approx(73 * per_epoch))
     assert tight.seconds_max == pytest.approx(5 * per_epoch)  # the most: the budget's whole epochs...
     assert loose.seconds_max == pytest.approx(200 * per_epoch)  # ...or the epoch cap
     assert "at most" in loose.summary()

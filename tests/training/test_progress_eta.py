@@ -28,11 +28,11 @@ def test_eta_capped_by_the_time_budget():
 def test_eta_with_early_stopping_gives_the_likely_and_the_most():
     early = EarlyStopping(patience=2)
     early.wait = 1
-    early.patience = 4
-    # 2 epochs done, typical stop at 2 x 4 = 8: 6 more at 2 s; at most 8 more (10 epochs)
+    # 2 epochs done, typical stop at 4 patiences (TYPICAL_STOP_PATIENCES) = 8: 6 more at 2 s; at most 8
+    # more (10 epochs)
     assert _display([2.0, 2.0], [early]).eta(1) == " - ETA 12s (at most 16s)"
-    early.wait = 0  # improving at epoch 2: at least a patience (4 epochs) to go
-    assert _display([2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0], [early]).eta(6) == " - ETA 6.0s"
+    early.wait = 0  # improving at epoch 7, past the typical stop: at least a patience (2 epochs) to go
+    assert _display([2.0] * 7, [early]).eta(6) == " - ETA 4.0s (at most 6.0s)"
 
 
 def test_epoch_line_ends_with_the_eta(capsys):
