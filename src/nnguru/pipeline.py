@@ -423,7 +423,9 @@ def time_budget_seconds(cfg: dict, after: float | None = None) -> float | None:
     if budget == "auto":
         if cfg.get("epochs") is not None:
             return None
-        return clock.auto_budget(clock.command_elapsed(), AUTO_AFTER_FALLBACK_S if after is None else after)
+        deadline = getattr(_optimizer_class(cfg["optimizer"]), "command_seconds", None) or clock.AUTO_COMMAND_SECONDS
+        return clock.auto_budget(clock.command_elapsed(), AUTO_AFTER_FALLBACK_S if after is None else after,
+                                 deadline=deadline)
     return None if budget in (None, "none") else float(budget)
 
 
@@ -590,13 +592,19 @@ def _cosine_schedule(model, epochs: int):
     return LearningRateScheduler(lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
 
 
-def _step_budget(optimizer: Any) -> int | None:
-    """The optimizer's own step budget when it takes whole-batch steps (see ModelOptimizer)."""
+def _optimizer_class(optimizer: Any) -> type | None:
+    """The class behind an optimizer option (a name or ``{"name": ...}``), where it is one."""
     from nnguru.optim import registry
 
     name = optimizer.get("name") if isinstance(optimizer, dict) else optimizer
     factory = registry.entry(name).factory if isinstance(name, str) else None
-    if isinstance(factory, type) and getattr(factory, "full_batch", False):
+    return factory if isinstance(factory, type) else None
+
+
+def _step_budget(optimizer: Any) -> int | None:
+    """The optimizer's own step budget when it takes whole-batch steps (see ModelOptimizer)."""
+    factory = _optimizer_class(optimizer)
+    if factory is not None and getattr(factory, "full_batch", False):
         return getattr(factory, "default_steps", None)
     return None
 

@@ -1,7 +1,8 @@
 """Issue 14: every optimizer's defaults (batch size, step budget, learning rate) from
 ``nnguru.train`` train the default template to >= 0.90 test accuracy on builtin:digits.
 
-One run per optimizer (about 5-30 s each on an idle CPU; marked slow, like the acceptance runs).
+One run per optimizer (about 5-30 s each on an idle CPU, random search its 5-minute default run;
+marked slow, like the acceptance runs).
 """
 
 from __future__ import annotations
@@ -11,20 +12,26 @@ import pytest
 import nnguru
 from nnguru.optim import registry
 
-# Known miss (issue 14, open): random search's OpenAI-ES defaults (relative sigma 0.1, Adam 0.05,
-# population 40 on batches of 64) now lower the loss of digits' default CNN (67,306 weights) steadily, but
-# plateau at ~0.64-0.73 validation accuracy from step 350 to 1100 (45-152 CPU seconds), short of 0.90 within
-# the 90 s default budget; the old absolute-sigma defaults raised the loss (3.4 -> 16.8). Iris: >= 0.90.
-KNOWN_MISSES = {"random-search": "ES learns digits' 67k-weight CNN too slowly for 0.90 in 90 s (issue 14, open)"}
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n]))
-                                  if n in KNOWN_MISSES else n for n in registry.names()])
+@pytest.mark.parametrize("name", registry.names())
 def test_default_settings_learn_digits(name, tmp_path):
     run = nnguru.train("builtin:digits", optimizer=name, out=tmp_path / name, verbose=0)
     assert run.metrics["test"]["accuracy"] >= 0.90, (name, run.metrics["test"]["accuracy"],
                                                      run.metrics["epochs_run"])
+
+
+def test_auto_budget_deadline_is_the_optimizers_own():
+    """time_budget auto: a 115 s command, or the optimizer's own deadline (random search: 300 s)."""
+    from nnguru import clock
+    from nnguru.pipeline import time_budget_seconds
+
+    with clock.command_clock():
+        adam = time_budget_seconds({"time_budget": "auto", "epochs": None, "optimizer": "adam"}, after=10.0)
+        rs = time_budget_seconds({"time_budget": "auto", "epochs": None,
+                                  "optimizer": {"name": "random-search", "population": 20}}, after=10.0)
+    assert adam == pytest.approx(clock.AUTO_COMMAND_SECONDS - 10.0, abs=1.0)
+    assert rs == pytest.approx(300.0 - 10.0, abs=1.0)
 
 
 def test_batch_size_auto_is_the_optimizers_own(tmp_path):

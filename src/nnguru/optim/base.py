@@ -61,6 +61,11 @@ class ModelOptimizer(abc.ABC):
     default_steps: int | None = None
     """Whole-batch methods: the step budget ``nnguru train`` uses when no --epochs is given (one
     epoch is one step there, so the epoch count chosen from the data size would be too few)."""
+    command_seconds: float | None = None
+    """The whole-command deadline of ``time_budget: auto`` with this optimizer (None:
+    ``nnguru.clock.AUTO_COMMAND_SECONDS``): a method that needs many more evaluations per unit of
+    progress than a gradient step (random search) gets a longer default run, as whole-batch methods
+    get a step budget."""
 
     def __init__(self, model: torch.nn.Module, lr: float, **hyper: Any) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
