@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -76,6 +77,7 @@ from nnguru.guru.remedies import REMEDIES
 from nnguru.layers import GRU, LSTM, Conv2D, Dense, Dropout, Embedding, Flatten
 from nnguru.nn.adjust import MODEL_KEYS, apply_config
 from nnguru.optim import registry
+from nnguru.pipeline import VAL_TIE_REL
 from nnguru.training.monitor import NetworkMonitor
 
 # nnguru's defaults where they matter: Adam 1e-3, early stopping (restoring the best epoch).
@@ -481,7 +483,13 @@ def _kept(rounds: list[tuple[dict, dict, list]]) -> tuple[dict, dict, list]:
     honest = [r for r in rounds if r[0]["drop_leaked"]] or rounds
     if len({str(r[0]["class_weight"]) for r in rounds}) > 1:
         return max(honest, key=lambda r: r[1]["val"]["balanced_accuracy"])
-    return min(honest, key=lambda r: r[1]["val"]["loss"])
+    kept = honest[0]
+    for r in honest[1:]:  # a tie in loss goes to fewer findings (pipeline._better_on_val)
+        new, old = r[1]["val"]["loss"], kept[1]["val"]["loss"]
+        if (len(alarms(r[2])) < len(alarms(kept[2])) if math.isclose(new, old, rel_tol=VAL_TIE_REL)
+                else new < old):
+            kept = r
+    return kept
 
 
 def repair(case: Case, spec: Fault, findings: list,

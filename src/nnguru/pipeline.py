@@ -894,12 +894,25 @@ def _selection_metric(runs: list[Run]) -> str:
     return "val_loss_best"
 
 
+# Validation losses this close are one result summed in another order (a remedy the validation
+# split cannot see, such as a softmax no longer read as logits, retrains to the same weights).
+VAL_TIE_REL = 1e-6
+
+
+def _problems(run: Run) -> int:
+    return sum(f.severity != "info" and f.code != "healthy" for f in run.diagnosis)
+
+
 def _better_on_val(a: Run, b: Run, metric: str) -> bool:
-    """``a`` beats ``b`` on the validation ``metric``; a tie goes to the lower validation loss."""
+    """``a`` beats ``b`` on the validation ``metric``; a tie goes to the lower validation loss,
+    and a tie on that to the run with fewer findings (a remedy that changed nothing the
+    validation split sees still fixed what it was for)."""
     from nnguru import schema
 
     loss_a, loss_b = _fix_summary(a)["val_loss_best"], _fix_summary(b)["val_loss_best"]
-    lower_loss = loss_a is not None and (loss_b is None or loss_a < loss_b)
+    tie = loss_a is not None and loss_b is not None and math.isclose(loss_a, loss_b, rel_tol=VAL_TIE_REL)
+    lower_loss = (_problems(a) < _problems(b)) if tie else (
+        loss_a is not None and (loss_b is None or loss_a < loss_b))
     if metric == "val_loss_best":
         return lower_loss
     x, y = a.metrics["val"][metric], b.metrics["val"][metric]

@@ -86,7 +86,7 @@ def test_remedies_by_name_for_data_and_network_findings():
                     {"drop_train_rows": [2, 5]})["changes"] == {}
     # a network finding's remedy is the monitor's model change (guru.remedies.NETWORK_REMEDIES)
     vanish = remedies([Finding("vanishing_gradients", "warning")], {"optimizer": "sgd", "lr": 0.01})
-    assert vanish["changes"] == {"activation": "relu", "kernel_initializer": "he_normal", "batch_norm": True}
+    assert vanish["changes"] == {"activation": "relu", "kernel_initializer": "he_normal"}
     exploding = remedies([Finding("exploding_gradients", "error")], {"lr": 0.1})["changes"]
     assert exploding["lr"] == pytest.approx(0.01) and exploding["clipnorm"] == 1.0
 

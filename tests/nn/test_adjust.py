@@ -162,3 +162,36 @@ def test_normalize_inputs_refuses_a_model_that_reads_token_ids():
     ids = np.random.default_rng(0).integers(0, 50, (20, 12))
     with pytest.raises(NNGuruError, match="Embedding.*token ids"):
         adjust.adjust(model, normalize=ids)
+
+
+# ---- a rebuild changes only what the remedy names ---------------------------------------------
+def test_a_rebuild_keeps_the_weights_it_does_not_redraw_and_leaves_the_random_stream():
+    nnguru.set_seed(0)
+    model = Sequential([Input(shape=(64,)), Dense(16, activation="sigmoid"), Dense(10, activation="linear")])
+    before = model.get_weights()
+    state = torch.random.get_rng_state()
+    same = adjust.adjust(model, output_activation="softmax")  # a new activation: the draw is the same
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(np.array_equal(a, b) for a, b in zip(before, same.get_weights(), strict=True))
+    redrawn = adjust.adjust(model, kernel_initializer="he_normal")  # the remedy re-initializes the hidden layer
+    assert not np.array_equal(before[0], redrawn.get_weights()[0])
+    assert np.array_equal(before[2], redrawn.get_weights()[2])  # the output stays Glorot: kept
+    bn = adjust.adjust(model, batch_norm=True)  # an inserted layer draws its own; the others keep theirs
+    assert [type(m).__name__ for m in bn.layers[1:3]] == ["Dense", "BatchNormalization"]
+    assert all(np.array_equal(a, b) for a, b in zip(model.layers[1].get_weights(), bn.layers[1].get_weights(),
+                                                     strict=True))
+
+
+def test_fixing_a_softmax_read_as_logits_retrains_to_the_same_weights():
+    # nnguru reads the logits under the softmax either way, so the fixed model (from_logits=False)
+    # trains exactly as the faulty one did: the auto-fix round measures the remedy, not an init draw
+    def fit(fix: bool) -> list:
+        model = digits_mlp(loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+        if fix:
+            model = adjust.apply_config(model, {"output_activation": "auto"}, X, None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(X, Y, epochs=2, batch_size=64, verbose=0).history["loss"]
+
+    faulty, fixed = fit(False), fit(True)
+    assert fixed == pytest.approx(faulty, rel=1e-5)
