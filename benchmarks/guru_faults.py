@@ -81,7 +81,7 @@ from nnguru.training.monitor import NetworkMonitor
 # nnguru's defaults where they matter: Adam 1e-3, early stopping (restoring the best epoch).
 DEFAULT = {"optimizer": "adam", "lr": 1e-3, "epochs": 20, "batch_size": 32, "dropout": 0.0,
            "hidden_scale": 1.0, "early_stopping": True, "class_weight": None, "seed": 0,
-           "drop_train_rows": None, "drop_leaked": False}
+           "drop_train_rows": None, "drop_leaked": False, "patience": None}
 # Config keys train() applies: a random repair draws only remedies that change these.
 APPLIED = frozenset(DEFAULT) | frozenset(MODEL_KEYS) | {"clipnorm", "lr_scale"}
 REPAIR_MARGIN = 0.05
@@ -203,7 +203,8 @@ def train(data: Data, cfg: dict) -> dict:
     callbacks = [monitor]
     early = None
     if cfg["early_stopping"]:
-        early = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+        early = EarlyStopping(monitor="val_loss", patience=int(cfg["patience"] or 5),
+                              restore_best_weights=True)
         callbacks.append(early)
     cw = None
     if cfg["class_weight"] == "balanced":
