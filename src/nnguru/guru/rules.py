@@ -675,7 +675,7 @@ def _underfitting(f: RunFacts) -> Finding | None:
             + (f" (best training loss {finite.min():.4g} vs {train_base:.4g} for predicting the "
                "class shares)" if train_base and len(finite) else "")
             + ": the model has not learned the signal.")
-        ev["flat"] = flat  # the remedy tries the learning rate before capacity (guru/remedies.py)
+        ev["flat"] = bool(flat)  # the remedy tries the learning rate before capacity (guru/remedies.py)
         return Finding("underfitting", "warning", ev, advice)
     r2 = _get(f.eval_metrics, "r2")
     if r2 is None or r2 >= UNDERFIT_R2:
@@ -817,6 +817,11 @@ def _small_data(f: RunFacts) -> Finding | None:
                            f"({per:.0f} per sample)")
     if not reasons:
         return None
+    vl = f.val_loss
+    if f.restored_epoch is None and vl is not None and np.isfinite(vl).any():
+        # where this run's validation loss was best: how long early stopping (the remedy) must
+        # wait so as not to stop a slow starter at its untrained start
+        ev["best_epoch"] = int(np.nanargmin(np.where(np.isfinite(vl), vl, np.nan))) + 1
     ev["summary"] = "Too little data for this model: " + "; ".join(reasons) + "."
     advice = ("Get more labeled data or augment it; meanwhile use a smaller model, dropout and "
               "early stopping, and trust cross-validated scores over one split.")
