@@ -642,6 +642,8 @@ def main(argv: list[str] | None = None) -> dict:
                     "(runs split over processes); a later file's row replaces an earlier one "
                     "of the same modality, fault and seed")
     ap.add_argument("--network", action="store_true", help="the network faults only (NETWORK_FAULTS)")
+    ap.add_argument("--healthy-only", action="store_true",
+                    help="only the healthy controls the selected faults would get (false alarms)")
     ap.add_argument("--monitor-every", default="auto", help="monitor sampling: auto (as nnguru train) or N")
     args = ap.parse_args(argv)
     MONITOR["every"] = int(args.monitor_every) if args.monitor_every.isdigit() else args.monitor_every
@@ -669,7 +671,7 @@ def main(argv: list[str] | None = None) -> dict:
     for m in mods:
         here = [f for f in faults if FAULTS[f].modalities is None or m in FAULTS[f].modalities]
         for s in range(seeds):
-            for fault in here:
+            for fault in here if not args.healthy_only else ():
                 rows.append(run_case(m, fault, s, pick))
                 print(json.dumps(rows[-1]), flush=True)
             # as many healthy controls as faulty runs: one per fault, each its own seed
