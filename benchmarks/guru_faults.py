@@ -83,7 +83,7 @@ from nnguru.training.monitor import NetworkMonitor
 # nnguru's defaults where they matter: Adam 1e-3, early stopping (restoring the best epoch).
 DEFAULT = {"optimizer": "adam", "lr": 1e-3, "epochs": 20, "batch_size": 32, "dropout": 0.0,
            "hidden_scale": 1.0, "early_stopping": True, "class_weight": None, "seed": 0,
-           "drop_train_rows": None, "drop_leaked": False}
+           "drop_train_rows": None, "drop_leaked": False, "patience": None}
 # Config keys train() applies: a random repair draws only remedies that change these.
 APPLIED = frozenset(DEFAULT) | frozenset(MODEL_KEYS) | {"clipnorm", "lr_scale"}
 REPAIR_MARGIN = 0.05
@@ -205,7 +205,8 @@ def train(data: Data, cfg: dict) -> dict:
     callbacks = [monitor]
     early = None
     if cfg["early_stopping"]:
-        early = EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+        early = EarlyStopping(monitor="val_loss", patience=int(cfg["patience"] or 5),
+                              restore_best_weights=True)
         callbacks.append(early)
     cw = None
     if cfg["class_weight"] == "balanced":
@@ -649,6 +650,8 @@ def main(argv: list[str] | None = None) -> dict:
                     "(runs split over processes); a later file's row replaces an earlier one "
                     "of the same modality, fault and seed")
     ap.add_argument("--network", action="store_true", help="the network faults only (NETWORK_FAULTS)")
+    ap.add_argument("--healthy-only", action="store_true",
+                    help="only the healthy controls the selected faults would get (false alarms)")
     ap.add_argument("--monitor-every", default="auto", help="monitor sampling: auto (as nnguru train) or N")
     args = ap.parse_args(argv)
     MONITOR["every"] = int(args.monitor_every) if args.monitor_every.isdigit() else args.monitor_every
@@ -676,7 +679,7 @@ def main(argv: list[str] | None = None) -> dict:
     for m in mods:
         here = [f for f in faults if FAULTS[f].modalities is None or m in FAULTS[f].modalities]
         for s in range(seeds):
-            for fault in here:
+            for fault in here if not args.healthy_only else ():
                 rows.append(run_case(m, fault, s, pick))
                 print(json.dumps(rows[-1]), flush=True)
             # as many healthy controls as faulty runs: one per fault, each its own seed

@@ -13,8 +13,9 @@ def _fix(config: dict) -> dict:
 
 
 def test_a_plain_sgd_crawl_at_its_usual_rate_switches_to_adam():
-    # far below the documented rate: straight back to it (one round instead of three)
-    assert _fix({"optimizer": "sgd", "lr": 1e-5}) == {"lr": pytest.approx(0.01)}
+    # decades below the documented rate: adam at once (one round instead of three)
+    assert _fix({"optimizer": "sgd", "lr": 1e-5}) == {"optimizer": ADAPTIVE_OPTIMIZER,
+                                                      "lr": pytest.approx(1e-3)}
     # within a decade below it: one decade up
     assert _fix({"optimizer": "sgd", "lr": 2e-3}) == {"lr": pytest.approx(0.02)}
     # still crawling at (or above) it: per-weight steps, not a larger global step

@@ -115,11 +115,17 @@ def test_cli_refuses_bad_auto_fix_options(argv, capsys):
 
 
 def test_a_rate_decades_off_goes_back_to_the_documented_default():
-    low = remedies([Finding("lr_too_low", "warning", {"advised_lr": 1e-4})],
-                   {"optimizer": "sgd", "lr": 1e-5})
-    assert low["changes"] == {"lr": 0.01} and "documented default" in low["description"][0]
-    high = remedies([Finding("lr_too_high", "error")], {"optimizer": "sgd", "lr": 30.0})
-    assert high["changes"] == {"lr": 0.01}
+    low = remedies([Finding("lr_too_low", "warning", {"advised_lr": 1e-5})],
+                   {"optimizer": "adam", "lr": 1e-6})
+    assert low["changes"] == {"lr": 1e-3} and "documented default" in low["description"][0]
+    high = remedies([Finding("lr_too_high", "error")], {"optimizer": "adam", "lr": 3.0})
+    assert high["changes"] == {"lr": 1e-3}
+    # a plain global step decades off (SGD 1e-5 or 30): adam at its default, whose per-weight
+    # steps do not depend on the model's scale the way SGD's one rate does
+    for lr, code in ((1e-5, "lr_too_low"), (30.0, "lr_too_high")):
+        fix = remedies([Finding(code, "warning")], {"optimizer": "sgd", "lr": lr})
+        assert fix["changes"] == {"optimizer": "adam", "lr": 1e-3}
+        assert "more than a decade" in fix["description"][0]
     # within a decade of the default: one decade, as advised
     assert remedies([Finding("lr_too_high", "error")], {"optimizer": "sgd", "lr": 0.05})[
         "changes"]["lr"] == pytest.approx(0.005)

@@ -77,9 +77,11 @@ def test_label_issues_read_token_ids_as_a_bag_of_tokens():
     noisy = y.copy()
     noisy[flip] = (noisy[flip] + rng.integers(1, 3, flip.sum())) % 3
     found = label_issues(x, noisy)
-    assert found["share"] > 0.1
+    assert found["share"] > 0.05  # what the label_errors rule needs
     assert flip[found["train_indices"]].mean() >= 0.8  # precision
-    assert flip[found["train_indices"]].sum() / flip.sum() >= 0.6  # recall
+    # recall: the held-out model is shrunk until it is as accurate as it gets (data_checks.LABEL_C),
+    # which trades some recall (0.6 at C=1) for the precision --auto-fix needs to drop rows
+    assert flip[found["train_indices"]].sum() / flip.sum() >= 0.3
 
 
 def test_label_issues_find_binary_flips_but_not_honest_overlap():

@@ -8,7 +8,7 @@ time, so the report can say what helped). Leakage is repaired by scoring without
 samples (``drop_leaked``: validation and test samples that repeat a training sample are left out
 in memory, the user's files untouched), so the validation and test scores measure skill again.
 
-Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``dropout``,
+Config keys a remedy may change: ``lr``, ``optimizer``, ``early_stopping``, ``patience``, ``dropout``,
 ``hidden_scale`` (template width), ``epochs``, ``class_weight``, ``threshold``,
 ``drop_train_rows`` (training-split positions to leave out: suspected label errors) and
 ``drop_leaked`` (score without validation/test copies of training samples).
@@ -96,14 +96,29 @@ def _documented_lr(config: dict[str, Any]) -> float | None:
 def _lr_move(f: Finding, config: dict[str, Any], down: bool) -> Remedy:
     """One decade (or the advised rate); straight back to the optimizer's documented default
     when the rate is more than a decade beyond it in the wrong direction (lr 30 or 1e-5 for
-    SGD): three decades in one round instead of three rounds."""
+    SGD): three decades in one round instead of three rounds. A plain-step optimizer that far
+    off switches to adam at adam's default instead: its documented rate is one point on a scale
+    that depends on the model and loss (SGD 0.01 leaves the digits CNN at 0.90 after 20 epochs
+    where 0.1 reaches 0.97), and a rate set decades off says that scale is unknown, while
+    adam's per-weight steps make its default rate work across models."""
     now = _lr(config)
     value = f.evidence.get("advised_lr") or (now / LR_STEP if down else now * LR_STEP)
     why = "the advised rate"
     default = _documented_lr(config)
     if default is not None and (now > default * LR_STEP if down else now < default / LR_STEP):
+        if _optimizer_name(config) in PLAIN_STEP_OPTIMIZERS:
+            return _to_adaptive(f, config, f"its rate {now:g} is more than a decade "
+                                           f"{'above' if down else 'below'} its documented {default:g}")
         value, why = default, "back to the optimizer's documented default"
     return _lr_change(value, f.code, why, config)
+
+
+def _to_adaptive(f: Finding, config: dict[str, Any], why: str) -> Remedy:
+    adam = _documented_lr({"optimizer": ADAPTIVE_OPTIMIZER}) or DEFAULT_LR
+    return Remedy({"optimizer": ADAPTIVE_OPTIMIZER, "lr": adam}, [
+        f"optimizer {_optimizer_name(config)} -> {ADAPTIVE_OPTIMIZER} at lr {adam:g} ({f.code}: "
+        f"{why}; per-weight steps make the default rate work where a global step's scale "
+        "is unknown)"])
 
 
 def _lr_down(f: Finding, config: dict[str, Any]) -> Remedy:
@@ -121,11 +136,8 @@ def _lr_up(f: Finding, config: dict[str, Any]) -> Remedy:
     default = _documented_lr(config)
     if (_optimizer_name(config) in PLAIN_STEP_OPTIMIZERS and default is not None
             and _lr(config) >= default):
-        adam = _documented_lr({"optimizer": ADAPTIVE_OPTIMIZER}) or DEFAULT_LR
-        return Remedy({"optimizer": ADAPTIVE_OPTIMIZER, "lr": adam}, [
-            f"optimizer {_optimizer_name(config)} -> {ADAPTIVE_OPTIMIZER} at lr {adam:g} ({f.code}: "
-            f"still crawling at its documented rate {default:g} or above; per-weight steps "
-            "rescue what a larger global step would overshoot)"])
+        return _to_adaptive(f, config, f"still crawling at its documented rate {default:g} or "
+                                       "above, where a larger global step would overshoot")
     return _lr_move(f, config, down=False)
 
 
@@ -145,6 +157,14 @@ def _regularize(f: Finding, config: dict[str, Any]) -> Remedy | None:
     if not config.get("early_stopping"):
         changes["early_stopping"] = True
         notes.append(f"early stopping on validation loss, best epoch restored ({f.code})")
+        # Patience as long as this run took to reach its best validation loss: a slow starter
+        # (a GRU on 60 rows: flat or rising for 10+ epochs before it learns) is otherwise stopped
+        # at its untrained start and "restored" there.
+        best = f.evidence.get("best_epoch") or f.evidence.get("epoch")
+        if best and int(best) > int(config.get("patience") or 0):
+            changes["patience"] = int(best)
+            notes.append(f"patience {int(best)} epochs, as long as the run took to reach its "
+                         f"best ({f.code})")
     return Remedy(changes, notes) if changes else None
 
 
@@ -156,6 +176,20 @@ def _widen(f: Finding, config: dict[str, Any]) -> Remedy:
         changes["epochs"] = int(config["epochs"]) * UNDERFIT_EPOCH_SCALE
         notes.append(f"epochs {config['epochs']} -> {changes['epochs']} ({f.code})")
     return Remedy(changes, notes)
+
+
+def _underfit(f: Finding, config: dict[str, Any]) -> Remedy:
+    """A flat curve (the loss barely moved: the finding's own advice says "a higher learning rate
+    first") with a rate below the optimizer's documented default, or with a plain global step
+    (sgd, momentum), gets the learning-rate remedy: capacity cannot help a model whose weights
+    do not move (an LSTM at SGD 1e-5 or 1e-2 sits at ln K however wide). Otherwise wider and
+    longer."""
+    default = _documented_lr(config)
+    slow = default is not None and (_lr(config) < default
+                                    or _optimizer_name(config) in PLAIN_STEP_OPTIMIZERS)
+    if f.evidence.get("flat") and slow:
+        return _lr_up(f, config)
+    return _widen(f, config)
 
 
 def _class_weights(f: Finding, config: dict[str, Any]) -> Remedy | None:
@@ -194,7 +228,7 @@ def _drop_label_errors(f: Finding, config: dict[str, Any]) -> Remedy | None:
 
 for _code, _fn in (("lr_too_high", _lr_down), ("lr_too_low", _lr_up), ("plateau", _plateau),
                    ("overfitting", _regularize), ("small_data", _regularize),
-                   ("underfitting", _widen), ("accuracy_paradox", _class_weights),
+                   ("underfitting", _underfit), ("accuracy_paradox", _class_weights),
                    ("class_imbalance", _class_weights), ("label_errors", _drop_label_errors),
                    ("leakage", _drop_leaked)):
     register_remedy(_code, _fn)

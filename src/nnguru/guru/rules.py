@@ -99,6 +99,14 @@ LR_LOW_MIN_RATE_UNTRAINED = 1e-5
 # average of it and the validation curve (computed without dropout).
 LR_LOW_SMOOTH = 3
 LR_LOW_MAX_NOISE_RISE = 0.02
+# Inside the network (the training monitor's weight-update ratio ||dW|| / ||W|| per step): about
+# 1e-3 is a well-set rate (Karpathy's rule of thumb; the benchmark's healthy runs sit at 2e-3 to
+# 8e-3 for their fastest-moving layer). When even the fastest-moving layer's median step changes
+# it by under 1e-5 of its size, the rate is two decades too small, however flat the loss looks
+# (an LSTM at SGD 1e-5 moves its loss ~1e-6 per epoch: no curve test can see a slope).
+LR_LOW_MAX_UPDATE_RATIO = 1e-5
+# ...read over at least this many sampled steps (one step says little).
+LR_LOW_MIN_UPDATE_SAMPLES = 3
 
 # --- plateau ---------------------------------------------------------------------------------
 # An epoch that changes the loss by less than 1% is flat.
@@ -475,10 +483,37 @@ def _crawl(curve: np.ndarray, untrained: bool) -> dict[str, float] | None:
     return {"share_down": share_down, "total_drop": total_drop, "linearity": linearity}
 
 
+def _tiny_updates(f: RunFacts) -> float | None:
+    """The median over sampled steps of the fastest-moving layer's update ratio ||dW|| / ||W||,
+    when it is below LR_LOW_MAX_UPDATE_RATIO (None otherwise, or without the monitor)."""
+    samples = [s for s in (f.monitor or {}).get("samples") or [] if s.get("update_ratio")]
+    ratios = [[np.nan if v is None else float(v) for v in s["update_ratio"]] for s in samples]
+    fastest = [np.nanmax(r) for r in ratios if np.isfinite(r).any()]
+    if len(fastest) < LR_LOW_MIN_UPDATE_SAMPLES:
+        return None
+    median = float(np.median(fastest))
+    return median if 0 < median < LR_LOW_MAX_UPDATE_RATIO else None
+
+
 def _lr_too_low(f: RunFacts) -> Finding | None:
     loss, n = f.loss, f.n_epochs
     if n < LR_LOW_MIN_EPOCHS or not np.isfinite(loss).all() or loss[0] <= 0:
         return None
+    tiny = _tiny_updates(f)
+    start = f.train_baseline_loss() or float(loss[0])
+    if tiny is not None and np.min(loss) > (1 - LR_LOW_MAX_TOTAL_DROP) * start:
+        # Steps that barely move the weights while the loss has not lost half of the prior's
+        # (a converged run's small late steps sit far below it): a crawl seen from inside, even
+        # where the curve is too flat to show a slope.
+        value, why = _lr_value_advice(f, "up")
+        ev = {"lr": f.lr, "advised_lr": _r(value), "epochs": n, "first_loss": _r(loss[0]),
+              "final_loss": _r(loss[-1]), "median_update_ratio": _r(tiny, 3), "summary": (
+                  f"Each sampled step changed even the fastest-moving layer by only {tiny:.1e} "
+                  f"of its size (a well-set rate moves it by about 1e-3), and the loss went only "
+                  f"from {loss[0]:.4g} to {np.min(loss):.4g}: the optimizer is crawling.")}
+        advice = (f"Raise the learning rate to {value:.2g} ({why}); `nnguru lr-find` shows the "
+                  "largest rate that still descends. Training longer at this rate would waste time.")
+        return Finding("lr_too_low", "warning", ev, advice)
     base = f.train_baseline_loss()
     untrained = bool(base) and float(np.min(loss)) >= UNDERFIT_LOSS_RATIO * base
     k = LR_LOW_SMOOTH
@@ -598,7 +633,8 @@ def _underfitting(f: RunFacts) -> Finding | None:
     loss = f.loss
     finite = loss[np.isfinite(loss)]
     flat_note = ""
-    if len(finite) >= 3 and finite[-1] > (1 - PLATEAU_ESCAPE_DROP / 2) * finite[0]:
+    flat = len(finite) >= 3 and finite[-1] > (1 - PLATEAU_ESCAPE_DROP / 2) * finite[0]
+    if flat:
         flat_note = (" The training loss barely moved after the first epoch, so try a higher "
                      "learning rate first (`nnguru lr-find`).")
     advice = ("Give the model more to work with: more capacity (wider or deeper layers), more "
@@ -639,6 +675,7 @@ def _underfitting(f: RunFacts) -> Finding | None:
             + (f" (best training loss {finite.min():.4g} vs {train_base:.4g} for predicting the "
                "class shares)" if train_base and len(finite) else "")
             + ": the model has not learned the signal.")
+        ev["flat"] = bool(flat)  # the remedy tries the learning rate before capacity (guru/remedies.py)
         return Finding("underfitting", "warning", ev, advice)
     r2 = _get(f.eval_metrics, "r2")
     if r2 is None or r2 >= UNDERFIT_R2:
@@ -780,6 +817,11 @@ def _small_data(f: RunFacts) -> Finding | None:
                            f"({per:.0f} per sample)")
     if not reasons:
         return None
+    vl = f.val_loss
+    if f.restored_epoch is None and vl is not None and np.isfinite(vl).any():
+        # where this run's validation loss was best: how long early stopping (the remedy) must
+        # wait so as not to stop a slow starter at its untrained start
+        ev["best_epoch"] = int(np.nanargmin(np.where(np.isfinite(vl), vl, np.nan))) + 1
     ev["summary"] = "Too little data for this model: " + "; ".join(reasons) + "."
     advice = ("Get more labeled data or augment it; meanwhile use a smaller model, dropout and "
               "early stopping, and trust cross-validated scores over one split.")
