@@ -43,8 +43,6 @@ FINE_TUNE_LR_FACTOR = 0.3
 DEFAULT_FREEZE_EPOCHS = 20  # most head-only epochs when --freeze-epochs is not given (stopped early)
 WARM_UP_PATIENCE = 3  # head-only epochs without a better val_loss before unfreezing
 WARM_UP_MIN_DELTA = 1e-3  # "better" by at least this: a converging linear head need not be polished
-L2SP_FACTOR = 0.0  # L2-SP (nnguru.training.l2sp): pull the unfrozen body towards its pretrained weights
-BODY_BN = "train"  # the body's BatchNormalization after unfreezing: "train" (batch statistics) or "frozen"
 
 DENSE_BLOCK = ("Dense", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax")  # a classifier block's layers
 # what a base preprocessor of each kind can read, by the new Dataset's kind
@@ -268,24 +266,18 @@ def warm_up_head(model, p, cfg: dict, console, class_weight=None) -> dict[str, l
                             callbacks=[early] if early else None, class_weight=class_weight, verbose=cfg["verbose"])
         logs = history.logs
         set_body_trainable(model, True)
-        _fine_tune_body(model)
         lr = float(model.optimizer.param_groups[0]["lr"])
         model.compile(optimizer=fine_tune_optimizer(model, cfg["optimizer"], lr),
                       loss=model._compile_args["loss"], metrics=model._compile_args["metrics"])
         console.print(f"Transfer: unfrozen; fine-tuning the reused layers at lr {lr * FINE_TUNE_LR_FACTOR:.3g} "
                       f"({FINE_TUNE_LR_FACTOR:g} x) and the new head at {lr:.3g}.")
+    if cfg.get("l2sp"):  # opt-in: neutral on both measured pairs, where the 0.3x body barely moves
+        from nnguru.training import l2sp
+
+        l2sp.attach(model.__dict__.get("_transfer_body", []), float(cfg["l2sp"]))
+        console.print(f"Transfer: L2-SP {float(cfg['l2sp']):g} x the squared distance of the reused weights from "
+                      "their pretrained values joins the loss.")
     return logs
-
-
-def _fine_tune_body(model) -> None:
-    from nnguru.training import l2sp
-
-    body = model.__dict__.get("_transfer_body", [])
-    if BODY_BN == "frozen":
-        for layer in body:
-            if type(layer).__name__ == "BatchNormalization":
-                layer.trainable = False
-    l2sp.attach(body, L2SP_FACTOR)
 
 
 def _nothing_new(model) -> bool:
@@ -340,6 +332,7 @@ def write_record(task, model, run_dir: Path, console) -> dict:
     cfg["freeze_epochs"] = n  # config.yaml holds the resolved value
     total = model.count_params()
     record.update({"freeze_epochs": n, "fine_tune_lr_factor": FINE_TUNE_LR_FACTOR, "warm_up_epochs": 0,
+                   "l2sp": float(cfg.get("l2sp") or 0.0),
                    "new_params": total - record["reused_params"], "total_params": total,
                    "schedule": (f"the base's classes: every layer, its head included, trains from the start at "
                                 f"{FINE_TUNE_LR_FACTOR:g} x the learning rate" if record.get("same_classes") else
