@@ -13,7 +13,8 @@ The recipe of the Keras guide, made the default:
    validation loss stops improving and keeping its best epoch; frozen BatchNormalization layers run
    in inference mode meanwhile (Keras's rule). Then the whole network trains with discriminative
    learning rates: the reused layers at ``FINE_TUNE_LR_FACTOR`` x the learning rate so they move
-   gently, the new head at the full rate so it keeps adapting.
+   gently, the new head at the full rate so it keeps adapting. ``--l2sp F`` (opt-in) also pulls the
+   reused weights towards the base's (L2-SP, :mod:`nnguru.training.l2sp`).
 
 The base is a run directory, a model folder (``model.save``) or a checkpoint file with its
 architecture (``ModelCheckpoint``), all safetensors + JSON. ``resnet18:PATH`` (or ``resnet34:PATH``)
