@@ -38,8 +38,9 @@ import numpy as np
 from nnguru.errors import NNGuruError
 
 # the unfrozen body's learning rate, relative to the head's. 0.3 beat 0.1 and 1.0 on MNIST 0-4 -> 5-9
-# (3 seeds) and FSDD digits 0-4 -> 5-9 (benchmarks/RESULTS.md, "Transfer, third round"): these small
-# bases are near their new data; Keras's guide's 0.01 is for ImageNet backbones far from it.
+# (3 seeds; 1.0 again on 5 seeds in the fourth round) and FSDD digits 0-4 -> 5-9 (benchmarks/RESULTS.md,
+# "Transfer, third/fourth round"): these small bases are near their new data; Keras's guide's 0.01 is for
+# ImageNet backbones far from it.
 FINE_TUNE_LR_FACTOR = 0.3
 DEFAULT_FREEZE_EPOCHS = 20  # most head-only epochs when --freeze-epochs is not given (stopped early)
 WARM_UP_PATIENCE = 3  # head-only epochs without a better val_loss before unfreezing
