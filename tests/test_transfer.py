@@ -95,6 +95,7 @@ def test_bad_bases_exit_2(base_run, tmp_path, capsys):
     assert "not a usable nnguru model" in err("builtin:wine", "--from", str(bad), "--out", str(tmp_path / "b"))
     assert "freeze_epochs" in err("builtin:digits", "--from", str(base_run), "--freeze-epochs", "-1",
                                   "--out", str(tmp_path / "c"))
+    assert "l2sp" in err("builtin:digits", "--from", str(base_run), "--l2sp", "-0.1", "--out", str(tmp_path / "e"))
     # a table of 13 features cannot go through an 8x8 image base
     message = err("builtin:wine", "--from", str(base_run), "--out", str(tmp_path / "d"))
     assert "--from" in message and ("image" in message or "shape" in message)
@@ -204,3 +205,23 @@ def test_same_classes_keep_the_whole_network_head_included(base_run, tmp_path):
     (group,) = run.model.optimizer.param_groups
     assert group["lr"] == pytest.approx(1e-3 * FINE_TUNE_LR_FACTOR)
     assert sorted(run.model.preprocessor.classes) == [0, 1, 2, 3, 4]
+
+
+def test_l2sp_anchors_the_reused_layers_at_the_base_weights(base_run, tmp_path):
+    """``l2sp=``: the reused weights get a penalty towards the base's values (training/l2sp.py), the new
+    head none; transfer.json records the factor, and the saved model carries no anchor."""
+    from nnguru.training.l2sp import StartingPoint
+
+    base = nnguru.load_model(base_run / "model")
+    run = nnguru.train(_digits(5, 9, per_class=10), out=tmp_path / "sp", base=base_run, epochs=2, freeze_epochs=1,
+                       l2sp=0.5, verbose=0, monitor=False)
+    assert json.loads((run.run_dir / "transfer.json").read_text())["l2sp"] == 0.5
+    body = run.model.__dict__["_transfer_body"]
+    anchored = [layer for layer in body if any(isinstance(r, StartingPoint) for r in layer._regularized.values())]
+    assert anchored and len(anchored) == sum(1 for layer in body if layer.get_weights())
+    first = next(layer for layer in anchored if type(layer).__name__ == "Dense")
+    np.testing.assert_array_equal(first._regularized["weight"].anchor.numpy().T,
+                                  base.get_layer(first.name).get_weights()[0])  # anchored at the base's weights
+    assert not any(r for layer in run.model.layers[-1:] for r in layer._regularized.values())
+    assert not any(layer._regularized for layer in nnguru.load_model(run.run_dir / "model").layers
+                   if hasattr(layer, "_regularized"))

@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--freeze-epochs", type=int, metavar="N",
                    help="with --from: most epochs training the new head alone before unfreezing (default 20, "
                    "stopped early on val_loss)")
+    g.add_argument("--l2sp", type=float, metavar="FACTOR",
+                   help="with --from: L2-SP, FACTOR x the squared distance of the reused weights from the base's "
+                   "joins the loss (default none)")
     _source_options(p)
     _common(p)
 
@@ -317,7 +320,7 @@ TRAIN_KEYS = ("task", "model", "optimizer", "lr", "epochs", "batch_size", "seed"
               "series_id", "horizon", "window", "season", "transform", "test_steps", "checkpoint_every", "stream",
               "stream_threshold_mb", "shuffle_buffer", "normal", "contamination", "clusters")
 TRAIN_KEYS += ("monitor", "monitor_every")  # the network monitor (training/monitor.py)
-TRAIN_KEYS += ("base", "freeze_epochs")  # transfer learning (nnguru.transfer)
+TRAIN_KEYS += ("base", "freeze_epochs", "l2sp")  # transfer learning (nnguru.transfer)
 
 
 @clock.process_command  # the automatic budget counts from the process's start (nnguru.clock)

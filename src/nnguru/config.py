@@ -85,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
     # transfer learning (nnguru.transfer): a trained run, model folder or checkpoint to start from
     "base": None,
     "freeze_epochs": None,  # None: up to 20 epochs training the new head alone (stopped early) before unfreezing
+    "l2sp": None,  # with base: L2-SP factor on the reused weights' distance from the base's (training/l2sp.py)
     # the guru's network remedies (guru/remedies.py NETWORK_REMEDIES; nn/adjust.py); None: as built
     "activation": None,  # hidden layers' activation, e.g. relu, leaky_relu
     "batch_norm": None,  # true: BatchNormalization between each hidden Dense/Conv and its activation
@@ -507,6 +508,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "monitor_every": (lambda value: _monitor_every(value), "auto, or e.g. 50 (steps between samples)"),
     "base": (_path, "a run directory, e.g. --from runs/mnist04"),
     "freeze_epochs": (_whole(0), "e.g. 5 (epochs training the new head alone); 0 fine-tunes everything at once"),
+    "l2sp": (_real(0.0, low_open=False), "e.g. 0.01 (a number >= 0; leave it out for none)"),
     "activation": (_activation, "e.g. relu or leaky_relu; leave it out to keep the model's"),
     "batch_norm": (_bool, "true or false"),
     "kernel_initializer": (_initializer, "e.g. he_normal or glorot_uniform"),

@@ -13,7 +13,8 @@ The recipe of the Keras guide, made the default:
    validation loss stops improving and keeping its best epoch; frozen BatchNormalization layers run
    in inference mode meanwhile (Keras's rule). Then the whole network trains with discriminative
    learning rates: the reused layers at ``FINE_TUNE_LR_FACTOR`` x the learning rate so they move
-   gently, the new head at the full rate so it keeps adapting.
+   gently, the new head at the full rate so it keeps adapting. ``--l2sp F`` (opt-in) also pulls the
+   reused weights towards the base's (L2-SP, :mod:`nnguru.training.l2sp`).
 
 The base is a run directory, a model folder (``model.save``) or a checkpoint file with its
 architecture (``ModelCheckpoint``), all safetensors + JSON. ``resnet18:PATH`` (or ``resnet34:PATH``)
@@ -37,8 +38,9 @@ import numpy as np
 from nnguru.errors import NNGuruError
 
 # the unfrozen body's learning rate, relative to the head's. 0.3 beat 0.1 and 1.0 on MNIST 0-4 -> 5-9
-# (3 seeds) and FSDD digits 0-4 -> 5-9 (benchmarks/RESULTS.md, "Transfer, third round"): these small
-# bases are near their new data; Keras's guide's 0.01 is for ImageNet backbones far from it.
+# (3 seeds; 1.0 again on 5 seeds in the fourth round) and FSDD digits 0-4 -> 5-9 (benchmarks/RESULTS.md,
+# "Transfer, third/fourth round"): these small bases are near their new data; Keras's guide's 0.01 is for
+# ImageNet backbones far from it.
 FINE_TUNE_LR_FACTOR = 0.3
 DEFAULT_FREEZE_EPOCHS = 20  # most head-only epochs when --freeze-epochs is not given (stopped early)
 WARM_UP_PATIENCE = 3  # head-only epochs without a better val_loss before unfreezing
@@ -271,6 +273,12 @@ def warm_up_head(model, p, cfg: dict, console, class_weight=None) -> dict[str, l
                       loss=model._compile_args["loss"], metrics=model._compile_args["metrics"])
         console.print(f"Transfer: unfrozen; fine-tuning the reused layers at lr {lr * FINE_TUNE_LR_FACTOR:.3g} "
                       f"({FINE_TUNE_LR_FACTOR:g} x) and the new head at {lr:.3g}.")
+    if cfg.get("l2sp"):  # opt-in: neutral on both measured pairs, where the 0.3x body barely moves
+        from nnguru.training import l2sp
+
+        l2sp.attach(model.__dict__.get("_transfer_body", []), float(cfg["l2sp"]))
+        console.print(f"Transfer: L2-SP {float(cfg['l2sp']):g} x the squared distance of the reused weights from "
+                      "their pretrained values joins the loss.")
     return logs
 
 
@@ -326,6 +334,7 @@ def write_record(task, model, run_dir: Path, console) -> dict:
     cfg["freeze_epochs"] = n  # config.yaml holds the resolved value
     total = model.count_params()
     record.update({"freeze_epochs": n, "fine_tune_lr_factor": FINE_TUNE_LR_FACTOR, "warm_up_epochs": 0,
+                   "l2sp": float(cfg.get("l2sp") or 0.0),
                    "new_params": total - record["reused_params"], "total_params": total,
                    "schedule": (f"the base's classes: every layer, its head included, trains from the start at "
                                 f"{FINE_TUNE_LR_FACTOR:g} x the learning rate" if record.get("same_classes") else

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 import benchmark_module
 
-MNIST_SEEDS = (0, 1, 2)  # benchmarks/transfer.py runs 5
+# CI: a base on 6,000 of the ~30,600 images of 0-4 (8 epochs) and two seeds; benchmarks/transfer.py runs
+# the full base and five seeds (benchmarks/RESULTS.md, "Transfer, fourth round")
+MNIST_SEEDS = (0, 1)
+CI_PRETRAIN_IMAGES = 6000
+MIN_MEAN_GAIN = 0.005  # fine-tuned over scratch, averaged over the seeds (each seed must be above too)
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +28,26 @@ def bench():
     return module
 
 
+@pytest.fixture(scope="module")
+def mnist_base(bench, tmp_path_factory):
+    """The 0-4 base, trained once for every seed."""
+    out = tmp_path_factory.mktemp("mnist") / "base"
+    seconds = bench.pretrain_mnist(bench.datasets() / "mnist", out, images=CI_PRETRAIN_IMAGES)
+    print(json.dumps({"pretrain_seconds": seconds}))
+    return out
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(run=False, reason="issue 16 target not met: fine-tuned (0.3x body rate) beats the CNN from "
-                   "scratch by +0.016 and +0.013 on seeds 0-1 but trails by 0.007 on seed 2 (benchmarks/RESULTS.md, "
-                   "'Transfer, third round'); ~10 min on 2 cores. Run with --runxfail.")
-def test_mnist_few_labels_fine_tuned_beats_scratch(bench, tmp_path):
-    """Pretrain the CNN on MNIST's 0-4; with 50 labelled images of each of 5-9, the CNN ``--from`` the 0-4
-    run beats the same template from scratch on those 500, on every seed (all MNIST test images of 5-9)."""
-    mnist = bench.datasets() / "mnist"
-    seconds = bench.pretrain_mnist(mnist, tmp_path / "base")
-    rows = [bench.mnist_seed(mnist, tmp_path / "base", seed, tmp_path) for seed in MNIST_SEEDS]
+def test_mnist_few_labels_fine_tuned_beats_scratch(bench, mnist_base, tmp_path):
+    """With 50 labelled images of each of 5-9, the CNN ``--from`` a run on 0-4 beats the same template
+    from scratch on those 500 (all MNIST test images of 5-9) on every seed, by ``MIN_MEAN_GAIN`` on average.
+    Measured with this 6,000-image base: +0.008, +0.016 on these seeds (+0.003 to +0.021 on five)."""
+    rows = [bench.mnist_seed(bench.datasets() / "mnist", mnist_base, seed, tmp_path) for seed in MNIST_SEEDS]
     gains = [r["fine_tuned"] - r["scratch"] for r in rows]
-    print(json.dumps({"pretrain_seconds": seconds, "rows": rows, "mean_gain": float(np.mean(gains))}))
-    assert min(gains) > 0 and np.mean(gains) >= 0.005
+    print(json.dumps({"rows": rows, "gains": gains}))
+    assert min(gains) > 0 and sum(gains) / len(gains) >= MIN_MEAN_GAIN
+    record = json.loads((tmp_path / f"fine_tuned{MNIST_SEEDS[0]}" / "transfer.json").read_text())
+    assert record["reused_params"] > 0 and record["replaced"] and record["warm_up_epochs"] > 0
 
 
 @pytest.mark.slow
