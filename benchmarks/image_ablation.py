@@ -85,6 +85,9 @@ VARIANTS: dict[str, dict] = {
     "drop0.1": {"dropout": 0.1},
     "plateau": {"plateau": (0.3, 3)},  # ReduceLROnPlateau(val_loss, factor, patience)
     "plateau0.5": {"plateau": (0.5, 2)},
+    # the rate falls linearly to 0 over the run's epochs (BudgetDecay; with --epochs E standing in for
+    # the time budget): judge it by "val_loss all", the best validation epoch with no early stop
+    "budget": {"budget_decay": True},
 }
 
 
@@ -149,6 +152,7 @@ def run(data: dict, variant: str, seed: int, epochs: int) -> dict:
     kw = dict(VARIANTS[variant])
     smoothing, batch = kw.pop("label_smoothing", None), kw.pop("batch_size", 32)
     plateau = kw.pop("plateau", None)
+    budget_decay = kw.pop("budget_decay", False)
     nnguru.set_seed(seed)
     n_out = int(data["y_train"].max()) + 1
     model = templates.build("cnn", data["x_train"].shape[1:], [Dense(n_out, activation="softmax")],
@@ -162,6 +166,10 @@ def run(data: dict, variant: str, seed: int, epochs: int) -> dict:
         from nnguru.callbacks import ReduceLROnPlateau
 
         callbacks.insert(0, ReduceLROnPlateau("val_loss", factor=plateau[0], patience=plateau[1], min_lr=1e-5))
+    if budget_decay:
+        from nnguru.training.callbacks.budget_decay import BudgetDecay
+
+        callbacks.insert(0, BudgetDecay(epochs))
     t0, c0 = time.perf_counter(), time.process_time()
     hist = model.fit(data["x_train"], data["y_train"], batch_size=batch, epochs=epochs,
                      validation_data=(data["x_val"], data["y_val"]), callbacks=callbacks, verbose=0).history
@@ -187,7 +195,7 @@ def select(row: dict, monitor: str = "val_loss", patience: int = 10,
 
 
 RULES = {"val_loss p10": ("val_loss", 10), "val_loss p20": ("val_loss", 20), "val_acc p10": ("val_acc", 10),
-         "val_acc p20": ("val_acc", 20)}
+         "val_acc p20": ("val_acc", 20), "val_loss all": ("val_loss", 10**6)}
 
 
 def summary(rows: list[dict]) -> None:

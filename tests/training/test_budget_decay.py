@@ -43,7 +43,7 @@ def test_linear_to_zero_over_the_epochs():
     rates, logged = _fit(epochs=2, budget_s=None)
     expected = [0.01 * (1 - s / 8) for s in range(8)]  # 8 steps; the rate is set before each
     np.testing.assert_allclose(rates, expected, rtol=1e-6)
-    np.testing.assert_allclose(logged, [expected[3], expected[7]], rtol=1e-6)  # each epoch's last step
+    np.testing.assert_allclose(logged, [expected[0], expected[4]], rtol=1e-6)  # each epoch's first step
 
 
 def test_the_time_budget_drives_the_decay_when_it_ends_first():

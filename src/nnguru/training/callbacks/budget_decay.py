@@ -41,8 +41,13 @@ class BudgetDecay(Callback):
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        set_lr(self.model.optimizer, self.base * (1.0 - self.progress(self._epoch, batch)))
+        rate = self.base * (1.0 - self.progress(self._epoch, batch))
+        if batch == 0:
+            self._first = rate
+        set_lr(self.model.optimizer, rate)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:  # Keras logs the rate the epoch ran with (here: its last step's)
-            logs["learning_rate"] = get_lr(self.model.optimizer)
+        # the rate the epoch started with, as an epoch-wise schedule logs it: the history's first rate
+        # is the compiled one, which the pipeline writes back to config.yaml for a rerun
+        if logs is not None:
+            logs["lr"] = logs["learning_rate"] = getattr(self, "_first", get_lr(self.model.optimizer))
