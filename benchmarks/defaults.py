@@ -22,6 +22,11 @@ Scores: accuracy, or F1 of the positive (minority) class when it is under 20% of
 up-front time estimate against the actual training time (issue 15: within 25%), and times the
 estimate of the MNIST tutorial recipe (the Keras program, 5 epochs) against its fit.
 
+``--seeds N`` (images and audio): N runs per case, seeds 0..N-1; each seed is nnguru's ``--seed``
+(its split, initialization and shuffling) and the reference CNN's torch seed, on the same split as
+nnguru's run; the table gives each seed and the mean (600 test images: one image is 0.17 points).
+``--config FILE`` passes a YAML of options to every nnguru run (an ablation against the defaults).
+
 ``--quick``: a 20 s training budget for nnguru and the CNN references (the timing targets are then
 not judged); the lead's check that the harness runs. airline_passengers is forecasting: its
 references are in benchmarks/forecast.py.
@@ -67,8 +72,10 @@ CASES = [
 
 
 # ---- nnguru's default command --------------------------------------------------------------
-def run_nnguru(data: str, flags: list[str], out: Path, budget: str | None) -> dict:
+def run_nnguru(data: str, flags: list[str], out: Path, budget: str | None, config: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "nnguru", "train", data, *flags, "--out", str(out), "--quiet"]
+    if config:
+        cmd += ["--config", config]
     if budget:
         cmd += ["--time-budget", budget]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -182,8 +189,9 @@ def plain_cnn_net(channels: int, height: int, width: int, n_out: int):
         nn.LazyLinear(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, n_out))
 
 
-def cnn_reference(case: Case, data: str, budget_s: float, max_epochs: int = 30) -> dict:
-    """A plain PyTorch CNN on nnguru's input arrays (images (N,H,W,C), spectrograms (N,mels,frames,1))."""
+def cnn_reference(case: Case, data: str, budget_s: float, max_epochs: int = 30, seed: int = 0) -> dict:
+    """A plain PyTorch CNN on nnguru's input arrays (images (N,H,W,C), spectrograms (N,mels,frames,1)),
+    split as nnguru's run with ``seed`` split it; ``seed`` also seeds torch."""
     import torch
     from rich.console import Console
     from torch import nn
@@ -192,12 +200,12 @@ def cnn_reference(case: Case, data: str, budget_s: float, max_epochs: int = 30) 
     from nnguru.config import resolve_config
 
     opts = dict(zip(case.flags[::2], case.flags[1::2], strict=True))
-    cfg = resolve_config(None, data=data, label_from_name=opts.get("--label-from-name"))
+    cfg = resolve_config(None, data=data, label_from_name=opts.get("--label-from-name"), seed=seed)
     ds = pipeline.load(data, cfg)
     task = pipeline.choose_task(ds, cfg, Console(quiet=True))
     p = task.prepare(ds, Console(quiet=True))
     t0 = time.perf_counter()
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     xs = {k: torch.as_tensor(v).permute(0, 3, 1, 2).contiguous() for k, v in p.x.items()}  # NCHW
     ys = {k: torch.as_tensor(v).long() for k, v in p.y.items()}
     c, h, w = xs["train"].shape[1:]
@@ -251,7 +259,7 @@ def recipe(case: Case, data: str) -> dict:
 
 
 # ---- the run ------------------------------------------------------------------------------------
-def run_case(case: Case, quick: bool, work: Path) -> dict:
+def run_case(case: Case, quick: bool, work: Path, seed: int = 0, config: str | None = None) -> dict:
     data = str(DATASETS / case.path) if case.path else ""
     if case.kind == "recipe":
         return {"case": case.name, "kind": case.kind, "recipe": recipe(case, data)}
@@ -259,9 +267,11 @@ def run_case(case: Case, quick: bool, work: Path) -> dict:
         sys.path.insert(0, str(ROOT / "tests" / "data"))
         from conftest import write_mnist_png_folder  # the acceptance test's folder, with planted problems
 
-        data = str(write_mnist_png_folder(work / "mnist_png", DATASETS / "mnist", count=4000).root)
+        folder = work / "mnist_png"
+        data = str(folder if folder.exists() else write_mnist_png_folder(folder, DATASETS / "mnist", count=4000).root)
     budget = "20s" if quick else None
-    ours = run_nnguru(data, case.flags, work / f"run-{case.name}", budget)
+    flags = [*case.flags, "--seed", str(seed)] if seed else case.flags
+    ours = run_nnguru(data, flags, work / f"run-{case.name}-{seed}", budget, config)
     m = ours["metrics"]
     if case.kind == "table":
         ref = table_reference(case, data)
@@ -269,7 +279,7 @@ def run_case(case: Case, quick: bool, work: Path) -> dict:
         ref = text_reference(case, data)
     else:  # the same training time as nnguru's run (its automatic, whole-command budget)
         budget_s = (m.get("time_budget") or {}).get("seconds") or m["train_seconds"]
-        ref = cnn_reference(case, data, 20.0 if quick else float(budget_s))
+        ref = cnn_reference(case, data, 20.0 if quick else float(budget_s), seed=seed)
     regression = "mae" in m["test"] and "accuracy" not in m["test"]
     key, value = headline(m["test"], regression, ref.get("positive_share") if "f1" in ref else None)
     ref_value = ref[key]
@@ -280,7 +290,7 @@ def run_case(case: Case, quick: bool, work: Path) -> dict:
     else:
         ok = value > ref_value
     est = m.get("estimate") or {}
-    return {"case": case.name, "kind": case.kind, "metric": key, "nnguru": value, "reference": ref_value,
+    return {"case": case.name, "seed": seed, "kind": case.kind, "metric": key, "nnguru": value, "reference": ref_value,
             "reference_name": ref["name"], "score_ok": bool(ok), "nnguru_wall": ours["wall"],
             "reference_wall": ref["wall"], "reference_epochs": ref.get("epochs"),
             "time_ok": quick or ours["wall"] <= TARGET_SECONDS,
@@ -289,11 +299,34 @@ def run_case(case: Case, quick: bool, work: Path) -> dict:
             "budget_reached": (m.get("time_budget") or {}).get("reached")}
 
 
+def print_means(results: list[dict]) -> None:
+    """Per case run with several seeds: the mean scores and how many seeds nnguru won, tied, lost."""
+    cases = {}
+    for r in results:
+        if "nnguru" in r and r["kind"] in ("image", "audio"):
+            cases.setdefault(r["case"], []).append(r)
+    rows = {name: rs for name, rs in cases.items() if len(rs) > 1}
+    if not rows:
+        return
+    print()
+    print("| data | seeds | nnguru mean | reference mean | difference | nnguru won / tied / lost | epochs |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, rs in rows.items():
+        ours, ref = np.mean([r["nnguru"] for r in rs]), np.mean([r["reference"] for r in rs])
+        won = sum(r["nnguru"] > r["reference"] for r in rs)
+        tied = sum(r["nnguru"] == r["reference"] for r in rs)
+        print(f"| {name} | {len(rs)} | {ours:.4f} | {ref:.4f} | {ours - ref:+.4f} | {won} / {tied} / "
+              f"{len(rs) - won - tied} | {' '.join(str(r['epochs']) for r in rs)} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", help="comma-separated case names: " + ", ".join(c.name for c in CASES))
     parser.add_argument("--quick", action="store_true", help="20 s training budgets (harness check)")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="images and audio: runs with seeds 0..N-1 (nnguru's --seed and the CNN's), and the mean")
+    parser.add_argument("--config", help="a YAML of nnguru options for every run (an ablation)")
     args = parser.parse_args(argv)
     chosen = CASES
     if args.only:
@@ -305,12 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="nnguru-defaults-") as tmp:
         for case in chosen:
-            print(f"-- {case.name}", flush=True)
-            try:
-                results.append(run_case(case, args.quick, Path(tmp)))
-            except Exception as exc:  # one broken case must not hide the others' results
-                results.append({"case": case.name, "error": f"{type(exc).__name__}: {exc}"})
-            print(json.dumps(results[-1], default=float), flush=True)
+            for seed in range(args.seeds if case.kind in ("image", "audio") else 1):
+                print(f"-- {case.name} seed {seed}", flush=True)
+                try:
+                    results.append(run_case(case, args.quick, Path(tmp), seed, args.config))
+                except Exception as exc:  # one broken case must not hide the others' results
+                    results.append({"case": case.name, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+                print(json.dumps(results[-1], default=float), flush=True)
     print()
     print("| data | metric | nnguru | reference | ref. score | score | nnguru wall | ref. wall | epochs | "
           "estimate / actual train | est. error |")
@@ -326,10 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             est = (f"{r['estimate_seconds']:.1f} s / {r['train_seconds']:.1f} s"
                    if r["estimate_seconds"] is not None else "-")
             err = f"{r['estimate_error']:+.0%}" if r["estimate_error"] is not None else "-"
-            print(f"| {r['case']} | {r['metric']} | {r['nnguru']:.4f} | {r['reference_name']} | "
+            name = f"{r['case']} seed {r['seed']}" if r.get("seed") else r["case"]
+            print(f"| {name} | {r['metric']} | {r['nnguru']:.4f} | {r['reference_name']} | "
                   f"{r['reference']:.4f} | {'PASS' if r['score_ok'] else 'FAIL'} | {r['nnguru_wall']:.0f} s"
                   f"{'' if r['time_ok'] else ' FAIL'} | {r['reference_wall']:.0f} s | {r['epochs']}"
                   f"{' (budget)' if r['budget_reached'] else ''} | {est} | {err} |")
+    print_means(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     return 0

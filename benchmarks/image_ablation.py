@@ -72,6 +72,43 @@ def photo_arrays(per_class: int, cache: Path) -> dict:
     return dict(np.load(path))
 
 
+def nnguru_arrays(name: str, seed: int, cache: Path) -> dict:
+    """``png`` (defaults.py's MNIST PNG folder: 4,000 test digits with planted bad files) or ``fsdd``
+    (the spoken digits): nnguru's own prepared arrays, split as ``nnguru train DATA --seed seed`` splits."""
+    path = cache / f"{name}-seed{seed}.npz"
+    if not path.exists():
+        from rich.console import Console
+
+        from nnguru import pipeline
+        from nnguru.config import resolve_config
+
+        if name == "png":
+            sys.path.insert(0, str(REPO / "tests" / "data"))
+            from conftest import write_mnist_png_folder
+
+            folder = cache / "mnist_png"
+            if not folder.exists():
+                write_mnist_png_folder(folder, DATASETS / "mnist", count=4000)
+            data = str(folder)
+            opts = {}
+        else:
+            data, opts = str(DATASETS / "free_spoken_digit_dataset" / "recordings"), {"label_from_name": r"^(\d+)_"}
+        cfg = resolve_config(None, data=data, seed=seed, **opts)
+        ds = pipeline.load(data, cfg)
+        p = pipeline.choose_task(ds, cfg, Console(quiet=True)).prepare(ds, Console(quiet=True))
+        np.savez(path, **{f"{a}_{k}": (p.x if a == "x" else p.y)[k] for a in ("x", "y")
+                          for k in ("train", "val", "test")})
+    return dict(np.load(path))
+
+
+def arrays(name: str, seed: int, cache: Path) -> dict:
+    if name.startswith("mnist"):
+        return mnist_arrays(int(name[5:]), cache)
+    if name.startswith("photos"):
+        return photo_arrays(int(name[6:]), cache)
+    return nnguru_arrays(name, seed, cache)
+
+
 # variant name -> template kwargs (or loss/batch changes); each changes one thing against "default".
 # Stopping rules are not variants: every run trains a fixed number of epochs, logging validation
 # and test scores per epoch, and the rules (early stopping on val_loss or val_accuracy, patience
@@ -85,6 +122,9 @@ VARIANTS: dict[str, dict] = {
     "drop0.1": {"dropout": 0.1},
     "plateau": {"plateau": (0.3, 3)},  # ReduceLROnPlateau(val_loss, factor, patience)
     "plateau0.5": {"plateau": (0.5, 2)},
+    # the rate falls linearly to 0 over the run's epochs (BudgetDecay; with --epochs E standing in for
+    # the time budget): judge it by "val_loss all", the best validation epoch with no early stop
+    "budget": {"budget_decay": True},
 }
 
 
@@ -149,6 +189,7 @@ def run(data: dict, variant: str, seed: int, epochs: int) -> dict:
     kw = dict(VARIANTS[variant])
     smoothing, batch = kw.pop("label_smoothing", None), kw.pop("batch_size", 32)
     plateau = kw.pop("plateau", None)
+    budget_decay = kw.pop("budget_decay", False)
     nnguru.set_seed(seed)
     n_out = int(data["y_train"].max()) + 1
     model = templates.build("cnn", data["x_train"].shape[1:], [Dense(n_out, activation="softmax")],
@@ -162,6 +203,10 @@ def run(data: dict, variant: str, seed: int, epochs: int) -> dict:
         from nnguru.callbacks import ReduceLROnPlateau
 
         callbacks.insert(0, ReduceLROnPlateau("val_loss", factor=plateau[0], patience=plateau[1], min_lr=1e-5))
+    if budget_decay:
+        from nnguru.training.callbacks.budget_decay import BudgetDecay
+
+        callbacks.insert(0, BudgetDecay(epochs))
     t0, c0 = time.perf_counter(), time.process_time()
     hist = model.fit(data["x_train"], data["y_train"], batch_size=batch, epochs=epochs,
                      validation_data=(data["x_val"], data["y_val"]), callbacks=callbacks, verbose=0).history
@@ -187,7 +232,7 @@ def select(row: dict, monitor: str = "val_loss", patience: int = 10,
 
 
 RULES = {"val_loss p10": ("val_loss", 10), "val_loss p20": ("val_loss", 20), "val_acc p10": ("val_acc", 10),
-         "val_acc p20": ("val_acc", 20)}
+         "val_acc p20": ("val_acc", 20), "val_loss all": ("val_loss", 10**6)}
 
 
 def summary(rows: list[dict]) -> None:
@@ -208,7 +253,8 @@ def summary(rows: list[dict]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="MNIST 1,000 and photos 60/class, seed 0, 20 epochs")
-    ap.add_argument("--sets", default=None, help="comma list: mnist1000,mnist3000,photos200 (photosN: N per class)")
+    ap.add_argument("--sets", default=None, help="comma list: mnist1000,mnist3000,photos200 (photosN: N per class), "
+                    "png (defaults.py's MNIST PNG folder), fsdd (spoken digits); png and fsdd split per seed")
     ap.add_argument("--variants", default=",".join(["plain_cnn", *VARIANTS]))
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--epochs", type=int, default=40)
@@ -227,11 +273,13 @@ def main() -> None:
     epochs = 20 if args.quick and args.epochs == 40 else args.epochs
     print(f"threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
-    for name in sets:
-        data = mnist_arrays(int(name[5:]), cache) if name.startswith("mnist") else photo_arrays(int(name[6:]), cache)
+    for item in sets:  # NAME or NAME:EPOCHS (a set's own epoch count: what its time budget fits)
+        name, _, own = item.partition(":")
         for variant in args.variants.split(","):
             for seed in seeds:
-                row = {"set": name, **run(data, variant, seed, epochs), "load": round(os.getloadavg()[0], 1)}
+                data = arrays(name, seed, cache)
+                row = {"set": item, **run(data, variant, seed, int(own or epochs)),
+                       "load": round(os.getloadavg()[0], 1)}
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
                 if args.json:

@@ -167,3 +167,14 @@ def test_estimate_without_validation_times_inference_on_training_rows(fake_timin
     est = estimate.estimate_fit(_mlp(), x, y, batch_size=32, epochs=7, after=10, before_seconds=1.0)
     assert est.epochs == 7 and est.stop == "epochs" and est.validation_seconds == 0.0
     assert est.seconds_per_row == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize(("lr_decay", "stop"), [(None, "time budget"), ("none", "early stopping")])
+def test_an_image_run_is_predicted_to_last_its_budget_under_the_budget_decay(fake_timings, lr_decay, stop):
+    # builtin:digits is 8x8 images: the cnn, whose rate decays to 0 over the budget (no early stop)
+    est = estimate.estimate("builtin:digits", time_budget="30s", lr_decay=lr_decay)
+    assert est.stop == stop
+    if stop == "time budget":  # the budget's whole epochs, not early stopping's typical 2 patiences
+        assert est.epochs == int(30 // est.seconds_per_epoch) and est.seconds <= 30.0
+    else:
+        assert est.epochs == 20

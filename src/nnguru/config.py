@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "dropout": None,  # None: the template's default
     "hidden_scale": 1.0,  # width multiplier of the template
     "augment": None,  # images: None (shift) | none | shift | flip (nnguru.nn.templates.AUGMENTATIONS)
+    "lr_decay": None,  # None: the template's (budget for the cnn, nnguru.nn.templates.LR_DECAY) | none | budget
     "missing": "fill",  # fill (median / most frequent + indicator) | drop
     "placeholder_zeros": "flag",  # flag | missing (implausible zeros, e.g. a glucose of 0, become missing)
     "column_types": None,  # {column: numeric|categorical|text|datetime|path|identifier|ignore}
@@ -472,6 +473,7 @@ OPTION_RULES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "hidden_scale": (_real(0.0), "e.g. 2.0 for twice as wide (default 1.0)"),
     "augment": (_choice("none", "shift", "flip"),
                 "none, shift (the default for images) or flip (shifts and horizontal flips; not for digits or text)"),
+    "lr_decay": (_choice("none", "budget"), "budget (linear to 0 over the epochs or time budget) or none"),
     "missing": (_choice("fill", "drop"), "fill (the default) or drop"),
     "placeholder_zeros": (_choice("flag", "missing"), "flag (the default) or missing"),
     "column_types": (_column_types, "e.g. --column-type Pclass=categorical"),

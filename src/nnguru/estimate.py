@@ -448,6 +448,7 @@ def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any 
     p = task.prepare(ds, console)
     model = pipeline.make_model(task, p)
     epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
+    early = pipeline.stops_early(task.cfg, model, early, budget)  # a budget decay runs to the budget
     est, _ = pipeline.estimate_run(model, p, task.cfg, epochs, patience if early else None, budget)
     if price is None:
         return est

@@ -376,6 +376,9 @@ def make_model(task: Task, p: Prepared, user_model=None):
     # the guru's network remedies (activation, batch_norm, ..., clipnorm, lr_scale): nn/adjust.py
     model = adjust.apply_config(model, cfg, p.x["train"], task.loss_spec(recipe))
     model.table_recipe = recipe  # fit reads the learning-rate schedule from it
+    if not isinstance(user_model, Model) and getattr(task, "base", None) is None:  # fit reads the template's policy
+        model.lr_decay = templates.LR_DECAY.get(templates.resolve(task.template(p.pre.input_shape),
+                                                                  p.pre.input_shape), "none")
     if model._compile_args is None:
         opt = adjust.optimizer_spec(cfg["optimizer"], cfg["lr"], cfg.get("lr_scale"), cfg.get("clipnorm"))
         if recipe and cfg["optimizer"] == "adam":  # the recipe's Adam; a dict optimizer is the user's own
@@ -457,6 +460,20 @@ def training_plan(cfg: dict, n_train: int, n_val: int) -> tuple[int, int, bool, 
     return epochs, patience, bool(cfg["early_stopping"] and n_val), time_budget_seconds(cfg)
 
 
+def lr_decay(cfg: dict, model) -> str:
+    """The run's learning-rate decay: the option, else the template's own (templates.LR_DECAY: budget for
+    the cnn), else none; a user's own optimizer keeps its constant rate."""
+    chosen = cfg.get("lr_decay") or getattr(model, "lr_decay", None) or "none"
+    opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
+    return chosen if opt_name == "adam" or cfg.get("lr_decay") else "none"
+
+
+def stops_early(cfg: dict, model, early_stopping: bool, budget_s: float | None) -> bool:
+    """Whether early stopping may end the run. Under a budget decay with a time budget the run is the
+    budget (its rate reaches zero there): early stopping only keeps the best epoch's weights."""
+    return early_stopping and not (lr_decay(cfg, model) == "budget" and budget_s is not None)
+
+
 def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     """Train with early stopping that keeps the best weights, within the time budget, backing up
     the whole training state in ``run_dir/checkpoints`` (each epoch, and every ``checkpoint_every``
@@ -470,19 +487,23 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     epochs, patience, early_stopping, budget_s = training_plan(cfg, len(x_tr), len(x_va))
     streamed = "stream" in p.context  # streamed splits carry their targets
     est = None
+    stopping = stops_early(cfg, model, early_stopping, budget_s)
     if not streamed:  # the automatic budget is settled by the estimate's prediction of what follows
-        est, budget_s = _estimate(model, p, cfg, epochs, patience if early_stopping else None, budget_s, console)
+        est, budget_s = _estimate(model, p, cfg, epochs, patience if stopping else None, budget_s, console)
     early = None
-    if early_stopping:
-        early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    if early_stopping:  # without stopping (a budget decay): it only restores the best epoch's weights
+        early = EarlyStopping(monitor="val_loss", patience=patience if stopping else epochs,
+                              restore_best_weights=True)
     # with early stopping, its copy of the best weights is the one restored: no second copy
     budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss",
                                                       restore_best_weights=early is None)
     class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
     # config.yaml holds resolved values: rerunnable
     cfg["epochs"], cfg["patience"], cfg["time_budget"] = epochs, patience, budget_s or "none"
+    decay = lr_decay(cfg, model)
     console.rule(f"[bold]4. Training[/] · up to {epochs} epochs"
-                 + (f", early stopping (patience {patience})" if early else "")
+                 + (f", early stopping (patience {patience})" if early and stopping else "")
+                 + (", learning rate decaying to 0 over the budget" if decay == "budget" else "")
                  + (f", time budget {estimate_format(budget_s)}" if budget_s else ""))
     if est is not None:
         console.print(f"Estimate: {est.summary()}", highlight=False)
@@ -501,6 +522,10 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
     if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and opt_name == "adam":
         callbacks.insert(0, _cosine_schedule(model, epochs))
+    elif decay == "budget":
+        from nnguru.training.callbacks.budget_decay import BudgetDecay
+
+        callbacks.insert(0, BudgetDecay(epochs, budget))
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])

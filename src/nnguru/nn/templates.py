@@ -164,6 +164,13 @@ def cnn(input_shape, head: list, n_train: int, dropout: float | None = None,
     return Sequential(layers, name="cnn")
 
 
+# The learning-rate decay fit gives each template's runs (config ``lr_decay``; pipeline.lr_decay): the
+# cnn's rate falls linearly to 0 over its budget (BudgetDecay, "budgeted training", Li et al. 2020), so
+# an image or audio run uses its time budget and ends settled; measured against a constant rate with
+# early stopping in RESULTS "Image defaults" (session 8). Templates not named keep a constant rate.
+LR_DECAY: dict[str, str] = {"cnn": "budget"}
+
+
 # Label-preserving augmentation per name (training only). Shifts keep every label we know of; a
 # horizontal flip changes digits and text (a mirrored 2 or "b" is not one), so it is opt-in.
 AUGMENTATIONS: dict[str, Callable[[], list]] = {
