@@ -174,7 +174,7 @@ def test_an_image_run_is_predicted_to_last_its_budget_under_the_budget_decay(fak
     # builtin:digits is 8x8 images: the cnn, whose rate decays to 0 over the budget (no early stop)
     est = estimate.estimate("builtin:digits", time_budget="30s", lr_decay=lr_decay)
     assert est.stop == stop
-    if stop == "time budget":  # the budget's whole epochs, not early stopping's typical 2 patiences
+    if stop == "time budget":  # the budget's whole epochs, not early stopping's typical stop
         assert est.epochs == int(30 // est.seconds_per_epoch) and est.seconds <= 30.0
-    else:
-        assert est.epochs == 20
+    else:  # early stopping's typical stop: TYPICAL_STOP_PATIENCES x the patience (10 here)
+        assert est.epochs == round(estimate.TYPICAL_STOP_PATIENCES * est.patience)
