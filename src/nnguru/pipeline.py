@@ -426,7 +426,8 @@ def time_budget_seconds(cfg: dict, after: float | None = None) -> float | None:
     if budget == "auto":
         if cfg.get("epochs") is not None:
             return None
-        deadline = getattr(_optimizer_class(cfg.get("optimizer")), "command_seconds", None) or clock.AUTO_COMMAND_SECONDS
+        optimizer = _optimizer_class(cfg.get("optimizer"))
+        deadline = getattr(optimizer, "command_seconds", None) or clock.AUTO_COMMAND_SECONDS
         return clock.auto_budget(clock.command_elapsed(), AUTO_AFTER_FALLBACK_S if after is None else after,
                                  deadline=deadline)
     return None if budget in (None, "none") else float(budget)
