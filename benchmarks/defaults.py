@@ -14,7 +14,7 @@ rebuilt here with the same functions) and the same test split:
 - images (mnist, an MNIST PNG folder) and audio (spoken digits): a plain PyTorch CNN (two conv
   blocks with BatchNorm, a ~4x4 spatial head, Adam) on nnguru's own input arrays, trained for the
   same wall-clock budget as nnguru's default run got (its automatic budget: what is left of the
-  command's 115 s deadline), keeping its best validation epoch.
+  command's 108 s deadline), keeping its best validation epoch.
 
 Scores: accuracy, or F1 of the positive (minority) class when it is under 20% of the rows, or MAE
 (regression). Targets (issue 12): every default run <= 2 minutes; tables within 1 point of HGB

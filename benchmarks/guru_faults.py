@@ -522,7 +522,8 @@ def repair(case: Case, spec: Fault, findings: list,
     cfg, result, findings = _kept(rounds)
     repaired = not codes & problems(findings) and JUDGES[spec.judge](case, {**result, "cfg": cfg})
     return {"repaired": bool(repaired), "rounds": len(applied), "changes": applied,
-            "kept": rounds.index((cfg, result, findings))}
+            "kept": rounds.index((cfg, result, findings)), "left": sorted(problems(findings)),
+            "kept_val_accuracy": result["val_accuracy"]}
 
 
 def auto_choice(findings: list, cfg: dict) -> dict:
@@ -585,6 +586,8 @@ def run_case(modality: str, fault: str | None, seed: int, rng_pick: random.Rando
         out = repair(case, spec, findings, choose)
         row[arm], row[arm + "_changes"] = out["repaired"], out["changes"]
         row[arm + "_kept"] = out["kept"]
+        # why a kept round is not a repair: the findings it still has, its validation accuracy
+        row[arm + "_left"], row[arm + "_val_accuracy"] = out["left"], out["kept_val_accuracy"]
     return row
 
 

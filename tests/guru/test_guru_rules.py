@@ -337,8 +337,13 @@ def test_remedies_per_code():
     assert fix("plateau", config={"lr": 1e-3})["changes"]["lr"] == pytest.approx(3e-3)
     over = fix("overfitting", config={"dropout": 0.0})
     assert over["changes"] == {"dropout": 0.3, "early_stopping": True}
+    # early stopping already on: what is left is width (halved, down to a quarter)
     assert fix("overfitting", config={"dropout": 0.4, "early_stopping": True})["changes"] == {
-        "dropout": 0.5}
+        "dropout": 0.5, "hidden_scale": 0.5}
+    assert fix("overfitting", config={"dropout": 0.5, "early_stopping": True, "hidden_scale": 4.0})[
+        "changes"] == {"hidden_scale": 2.0}
+    assert fix("overfitting", config={"dropout": 0.5, "early_stopping": True, "hidden_scale": 0.25})[
+        "changes"] == {}
     under = fix("underfitting", config={"epochs": 20})
     assert under["changes"] == {"hidden_scale": 2.0, "epochs": 40}
     imbalance = [Finding("class_imbalance", "warning", {"n_classes": 2}),

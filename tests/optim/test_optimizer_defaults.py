@@ -22,7 +22,7 @@ def test_default_settings_learn_digits(name, tmp_path):
 
 
 def test_auto_budget_deadline_is_the_optimizers_own():
-    """time_budget auto: a 115 s command, or the optimizer's own deadline (random search: 300 s)."""
+    """time_budget auto: a 108 s command, or the optimizer's own deadline (random search: 300 s)."""
     from nnguru import clock
     from nnguru.pipeline import time_budget_seconds
 
