@@ -285,6 +285,7 @@ def read(data: Data, cfg: dict, result: dict, facts: dict, epochs: int | None = 
                     n_classes=data.n_classes, n_params=result["n_params"], lr=cfg["lr"],
                     class_weight=cfg["class_weight"], label_issues=facts["label_issues"],
                     near_duplicates=facts["near_duplicates"], monitor=mon,
+                    steps_per_epoch=math.ceil(len(data.y["train"]) / int(cfg["batch_size"])),
                     restored_epoch=None if epochs else result["restored"])
 
 

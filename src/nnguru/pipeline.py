@@ -670,11 +670,20 @@ def diagnose(task: Task, model, p: Prepared, fitted: Fitted, ev: Evaluation, run
         n_classes=p.n_out if task.categorical_target else None,
         lr=hist["lr"][0] if hist.get("lr") else None,
         class_weight=task.cfg["class_weight"], restored_epoch=fitted.restored_epoch, monitor=monitor,
-        label_smoothing=float(getattr(model.loss, "label_smoothing", 0.0) or 0.0), **checks)
+        label_smoothing=float(getattr(model.loss, "label_smoothing", 0.0) or 0.0),
+        steps_per_epoch=_steps_per_epoch(task.cfg, model, p), **checks)
     write_json(run_dir / "diagnosis.json", [f.to_dict() for f in findings])
     console.rule("[bold]6. Diagnosis[/]")
     guru.print_findings(findings, console)
     return findings
+
+
+def _steps_per_epoch(cfg: dict, model, p: Prepared) -> int | None:
+    """Optimizer steps in one training epoch (the curve rules count steps where it matters)."""
+    n_train = ((p.data_report or {}).get("split") or {}).get("train")
+    if not n_train:
+        return None
+    return max(1, math.ceil(n_train / steps_batch_size(cfg, model, n_train)))
 
 
 def data_checks(task: Task, p: Prepared) -> dict:

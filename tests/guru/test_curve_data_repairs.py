@@ -117,3 +117,18 @@ def test_flipped_labels_in_noisy_features_are_flagged_with_few_honest_rows(monke
     assert count >= 10 and right >= 0.8
     monkeypatch.setattr(checks, "LABEL_C", (1.0,))  # the loose fit alone: half are honest rows
     assert precision()[1] < 0.7
+
+
+def test_a_flat_start_of_a_few_optimizer_steps_is_no_plateau():
+    """An LSTM on 60 rows (2 steps an epoch) sits at ln 3 for 8 epochs, then learns: 16 steps
+    are a recurrent net's ordinary start, not a stuck optimizer; the same curve over 8 epochs of
+    12 steps each is a plateau. Without the steps per epoch the epoch count decides, as before."""
+    curve = [1.0986] * 8 + [0.9, 0.6, 0.4, 0.2, 0.1, 0.05, 0.02, 0.01] + [0.005] * 8
+
+    def codes(steps):
+        return {f.code for f in diagnose(history={"loss": curve}, n_classes=3, lr=1e-3,
+                                         steps_per_epoch=steps)}
+
+    assert "plateau" not in codes(2)
+    assert "plateau" in codes(12)
+    assert "plateau" in codes(None)

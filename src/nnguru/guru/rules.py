@@ -118,6 +118,11 @@ PLATEAU_EARLY_FRACTION = 1 / 3
 # ...followed by a real drop of 20%: the optimizer was stuck, not the model done. A run flat from
 # start to end is reported as underfitting, whose advice covers the learning rate too.
 PLATEAU_ESCAPE_DROP = 0.2
+# ...and the flat stretch spans at least this many optimizer steps, where the run's steps per
+# epoch are known: an LSTM on 60 rows (2 steps an epoch) sits at ln K for 7-8 epochs before it
+# learns, 16 steps, which is a recurrent net's ordinary start and no stuck optimizer (a higher
+# rate there tipped it into exploding gradients); 4 flat epochs of 380 rows at batch 32 are 48.
+PLATEAU_MIN_STEPS = 30
 
 # --- overfitting -----------------------------------------------------------------------------
 # Validation loss 25% above its minimum, sustained over the last 2 epochs, while training loss
@@ -229,6 +234,7 @@ class RunFacts:
     label_smoothing: float = 0.0  # of the training loss: its prior-predictor value is higher
     label_issues: dict[str, Any] | None = None  # guru.data_checks.label_issues
     near_duplicates: int | None = None  # test samples with a near-copy in training
+    steps_per_epoch: int | None = None  # optimizer steps in one epoch (None: unknown)
 
     @property
     def has_classes(self) -> bool:
@@ -320,6 +326,7 @@ def gather_facts(
     label_smoothing: float = 0.0,
     label_issues: dict[str, Any] | None = None,
     near_duplicates: int | None = None,
+    steps_per_epoch: int | None = None,
 ) -> RunFacts:
     """Read the inputs of :func:`diagnose` from the schema (exposed for tests and custom rules)."""
     history = history or {}
@@ -356,6 +363,7 @@ def gather_facts(
         label_smoothing=float(label_smoothing or 0.0),
         label_issues=label_issues,
         near_duplicates=near_duplicates,
+        steps_per_epoch=int(steps_per_epoch) if steps_per_epoch else None,
     )
 
 
@@ -559,7 +567,8 @@ def _plateau(f: RunFacts) -> Finding | None:
         j = i
         while j < len(flat) and flat[j]:
             j += 1
-        if i < start_limit and j - i >= PLATEAU_MIN_FLAT:
+        long_enough = f.steps_per_epoch is None or (j - i) * f.steps_per_epoch >= PLATEAU_MIN_STEPS
+        if i < start_limit and j - i >= PLATEAU_MIN_FLAT and long_enough:
             level = float(loss[i])
             after = float(np.min(loss[j:])) if j < n else level
             if after <= level * (1 - PLATEAU_ESCAPE_DROP):
@@ -972,6 +981,7 @@ def diagnose(
     label_smoothing: float = 0.0,
     label_issues: dict[str, Any] | None = None,
     near_duplicates: int | None = None,
+    steps_per_epoch: int | None = None,
 ) -> list[Finding]:
     """All findings for one run, most severe first; ``[healthy]`` when no rule fires.
 
@@ -987,7 +997,8 @@ def diagnose(
     (``monitor.json``, :mod:`nnguru.training.monitor`), read by :mod:`nnguru.guru.network_rules`;
     ``label_issues`` and ``near_duplicates`` come from :mod:`nnguru.guru.data_checks` (likely
     mislabeled training samples; test samples with a near-copy in training, counted by ``leakage``
-    next to the exact copies).
+    next to the exact copies); ``steps_per_epoch`` (optimizer steps in one epoch) lets the curve
+    rules count steps, not epochs, where that matters (a plateau of a few steps is none).
     """
     wanted = list(RULES) if rules is None else list(rules)
     unknown = [code for code in wanted if code not in RULES]
@@ -998,7 +1009,7 @@ def diagnose(
                      suggested_lr=suggested_lr, class_weight=class_weight,
                      restored_epoch=restored_epoch, monitor=monitor, label_smoothing=label_smoothing,
                      label_issues=label_issues,
-                     near_duplicates=near_duplicates)
+                     near_duplicates=near_duplicates, steps_per_epoch=steps_per_epoch)
     found = []
     for rule in (RULES[code] for code in RULES if code in wanted):
         if all(_present(getattr(f, need)) for need in rule.needs):
