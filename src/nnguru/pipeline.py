@@ -465,8 +465,7 @@ def lr_decay(cfg: dict, model) -> str:
     """The run's learning-rate decay: the option, else the template's own (templates.LR_DECAY: budget for
     the cnn), else none; a user's own optimizer keeps its constant rate."""
     chosen = cfg.get("lr_decay") or getattr(model, "lr_decay", None) or "none"
-    opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
-    return chosen if opt_name == "adam" or cfg.get("lr_decay") else "none"
+    return chosen if _optimizer_name(cfg["optimizer"]) == "adam" or cfg.get("lr_decay") else "none"
 
 
 def stops_early(cfg: dict, model, early_stopping: bool, budget_s: float | None) -> bool:
@@ -520,8 +519,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
     # the table recipe's schedule goes with its Adam: a user's own optimizer (sgd at a chosen rate) keeps
     # a constant rate, so a crawl still looks like one to the guru
-    opt_name = cfg["optimizer"].get("name") if isinstance(cfg["optimizer"], dict) else cfg["optimizer"]
-    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" and opt_name == "adam":
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" \
+            and _optimizer_name(cfg["optimizer"]) == "adam":
         callbacks.insert(0, _cosine_schedule(model, epochs))
     elif decay == "budget":
         from nnguru.training.callbacks.budget_decay import BudgetDecay
@@ -618,11 +617,16 @@ def _cosine_schedule(model, epochs: int):
     return LearningRateScheduler(lambda epoch: base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs)))
 
 
+def _optimizer_name(optimizer: Any) -> Any:
+    """The name of an optimizer option (a name or ``{"name": ...}``); anything else as it is."""
+    return optimizer.get("name") if isinstance(optimizer, dict) else optimizer
+
+
 def _optimizer_class(optimizer: Any) -> type | None:
     """The class behind an optimizer option (a name or ``{"name": ...}``), where it is one."""
     from nnguru.optim import registry
 
-    name = optimizer.get("name") if isinstance(optimizer, dict) else optimizer
+    name = _optimizer_name(optimizer)
     factory = registry.entry(name).factory if isinstance(name, str) else None
     return factory if isinstance(factory, type) else None
 

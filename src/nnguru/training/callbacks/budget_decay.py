@@ -24,7 +24,7 @@ class BudgetDecay(Callback):
         super().__init__()
         self.epochs, self.time_budget = max(int(epochs), 1), time_budget
         self.base: float | None = None
-        self._epoch = 0
+        self._epoch, self._first = 0, None  # the epoch under way, the rate it started with
 
     def progress(self, epoch: int, step: int) -> float:
         steps = self.params.get("steps") or 0
@@ -50,4 +50,5 @@ class BudgetDecay(Callback):
         # the rate the epoch started with, as an epoch-wise schedule logs it: the history's first rate
         # is the compiled one, which the pipeline writes back to config.yaml for a rerun
         if logs is not None:
-            logs["lr"] = logs["learning_rate"] = getattr(self, "_first", get_lr(self.model.optimizer))
+            first = self._first if self._first is not None else get_lr(self.model.optimizer)
+            logs["lr"] = logs["learning_rate"] = first
