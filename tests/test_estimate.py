@@ -170,11 +170,88 @@ def test_estimate_without_validation_times_inference_on_training_rows(fake_timin
 
 
 @pytest.mark.parametrize(("lr_decay", "stop"), [(None, "time budget"), ("none", "early stopping")])
-def test_an_image_run_is_predicted_to_last_its_budget_under_the_budget_decay(fake_timings, lr_decay, stop):
+def test_an_image_run_is_predicted_to_last_its_budget_under_the_budget_decay(fake_timings, monkeypatch, lr_decay,
+                                                                             stop):
+    monkeypatch.setattr(estimate, "PROBE_SECONDS", 0.5)
     # builtin:digits is 8x8 images: the cnn, whose rate decays to 0 over the budget (no early stop)
     est = estimate.estimate("builtin:digits", time_budget="30s", lr_decay=lr_decay)
     assert est.stop == stop
     if stop == "time budget":  # the budget's whole epochs, not early stopping's typical stop
         assert est.epochs == int(30 // est.seconds_per_epoch) and est.seconds <= 30.0
-    else:  # early stopping's typical stop: TYPICAL_STOP_PATIENCES x the patience (10 here)
-        assert est.epochs == round(estimate.TYPICAL_STOP_PATIENCES * est.patience)
+    else:  # early stopping: replayed for PROBE_SECONDS (0.5 here), then at least the typical stop
+        assert 0 < est.probe_epochs < est.epochs_cap and est.probe_ended == ""
+        assert est.epochs >= max(round(estimate.TYPICAL_STOP_PATIENCES * est.patience), est.probe_epochs + 1,
+                                 est.probe_best_epoch + est.patience)
+
+
+# ---- where early stopping ends: the replay of the run's start ----------------------------------------
+def _noisy_table(n: int, seed: int):
+    """A linear rule with a third of its labels flipped: the validation loss turns within a few epochs."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    flip = rng.random(n) < 0.33
+    return x, np.where(flip, 1 - y, y)
+
+
+def _small_mlp():
+    from nnguru.layers import Dropout
+
+    model = Sequential([Dense(64, activation="relu", input_shape=(8,)), Dropout(0.2), Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_the_probe_replays_the_run_to_the_epoch_where_early_stopping_ends():
+    from nnguru.callbacks import EarlyStopping
+
+    x, y = _noisy_table(400, 0)
+    xv, yv = _noisy_table(100, 1)
+    torch.manual_seed(0)
+    model = _small_mlp()
+    model.build((8,))
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    probe = estimate.probe_run(model, x, y, xv, yv, batch_size=16, epochs=300, patience=4, seconds=60)
+    for key, value in model.state_dict().items():  # a copy was trained
+        torch.testing.assert_close(value, weights[key])
+    assert torch.equal(torch.get_rng_state(), rng)
+    early = EarlyStopping(patience=4, restore_best_weights=True)
+    history = model.fit(x, y, batch_size=16, epochs=300, validation_data=(xv, yv), callbacks=[early], verbose=0)
+    # the same shuffles and dropout masks: the run stops where its replay stopped
+    assert probe.ended == "early stopping" and early.stopped_epoch is not None
+    assert probe.epochs == len(history.logs["loss"]) < 300 and probe.best_epoch == early.best_epoch + 1
+    assert len(probe.epoch_seconds) == probe.epochs and all(s > 0 for s in probe.epoch_seconds)
+
+
+def test_a_probe_out_of_time_says_how_far_the_run_goes_at_least():
+    x, y = _data(2000)
+    probe = estimate.probe_run(_mlp(), x, y, x[:200], y[:200], batch_size=32, epochs=500, patience=400, seconds=0.3)
+    assert probe.ended == "" and 1 <= probe.epochs < 500
+
+
+@pytest.mark.parametrize(("probe", "expected"), [
+    (estimate.Probe(17, 7, "early stopping", [], 0.0), (17, "early stopping")),  # ended: known
+    (estimate.Probe(30, 28, "", [], 0.0), (40, "early stopping")),  # out of time early: the typical stop
+    (estimate.Probe(60, 55, "", [], 0.0), (65, "early stopping")),  # ...later: the patience past its best
+    (estimate.Probe(150, 148, "", [], 0.0), (155, "epochs"))])  # ...past the cap: the cap
+def test_expected_epochs_from_a_probe(probe, expected):
+    assert estimate.expected_epochs(155 if probe.epochs == 150 else 200, 10, probe=probe) == expected
+
+
+def test_train_predicts_a_table_run_to_the_epoch(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from nnguru import pipeline
+
+    x, y = _noisy_table(600, 3)
+    path = tmp_path / "noisy.csv"
+    pd.DataFrame({**{f"f{i}": x[:, i] for i in range(8)}, "label": y}).to_csv(path, index=False)
+    run = pipeline.train(str(path), target="label", out=tmp_path / "run", verbose=0)
+    m = json.loads((run.run_dir / "metrics.json").read_text())
+    est = m["estimate"]
+    assert est["probe_ended"] == "early stopping" and est["stop"] == "early stopping"
+    assert est["epochs"] == est["actual_epochs"] == m["epochs_run"] < est["epochs_cap"]
+    assert est["seconds_low"] == est["seconds_high"] == est["seconds"]  # known, not a range

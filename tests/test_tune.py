@@ -252,3 +252,20 @@ def test_pruners_by_name():
     assert isinstance(_pruner("none", 50), optuna.pruners.NopPruner)
     with pytest.raises(NNGuruError, match="median, halving, hyperband, none"):
         check_settings({"trials": 5, "sampler": "tpe", "pruner": "asha"})
+
+
+@pytest.mark.parametrize(("family", "optimizer", "lr_decay", "expected"), [
+    ("cnn", "adam", None, "BudgetDecay"),  # the cnn template's decay over the trial's share, as nnguru train
+    ("cnn", "sgd", None, "BudgetDecay"),  # whatever optimizer the trial drew: the same recipe for every trial
+    ("cnn", "adam", "none", None),  # the user's --lr-decay none holds in trials too
+    ("mlp", "adam", None, None)])  # a non-table mlp: no schedule
+def test_trials_train_with_the_default_runs_schedule(family, optimizer, lr_decay, expected):
+    from nnguru.callbacks import TimeBudget
+    from nnguru.tuning import search
+
+    timer = [TimeBudget(30)]
+    cbs = search._schedule(object(), {"optimizer": optimizer}, 20, {"lr_decay": lr_decay}, S._FAMILIES[family],
+                           timer)
+    assert [type(cb).__name__ for cb in cbs] == ([expected] if expected else [])
+    if expected:
+        assert cbs[0].time_budget is timer[0] and cbs[0].epochs == 20

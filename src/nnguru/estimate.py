@@ -7,8 +7,9 @@ on a copy of the model, so the run itself is untouched, and times validation the
 
     seconds_per_epoch = steps_per_epoch * seconds_per_step + validation seconds
     epochs            = the cap (``--epochs``, else from the data size), or where early stopping
-                        typically ends (TYPICAL_STOP_PATIENCES patiences in; STOP_PATIENCES_RANGE
-                        gives the usual range), whichever is less
+                        ends: seen in a replay of the run's start (probe_run, at most PROBE_SECONDS),
+                        else typically (TYPICAL_STOP_PATIENCES patiences in, at least the patience past
+                        the replay's best epoch; STOP_PATIENCES_RANGE gives the usual range)
     seconds           = epochs * seconds_per_epoch, or where the time budget stops it (budget_stop)
 
 The whole command is predicted too (what a user waits for): the seconds already spent before
@@ -58,6 +59,13 @@ VAL_ROWS_TIMED = 64
 # printed with it is their quartiles. The ETA corrects the prediction as epochs finish.
 TYPICAL_STOP_PATIENCES = 4.0
 STOP_PATIENCES_RANGE = (2.5, 7.3)
+# Where early stopping ends is the data's doing (1.2-15 patiences on 12 tables, RESULTS "Where early
+# stopping ends"): no rule read off the first steps predicts it to 25%. So the estimate replays the
+# run's start on a copy of the model (probe_run): the same weights, random state, schedule, class
+# weights and early stopping, for at most PROBE_SECONDS. A run that ends within it (the shared tables
+# and SMS: 0.2-2 s of training) is then known; a longer one runs at least its patience past the
+# replay's best epoch, and the typical rule covers the rest.
+PROBE_SECONDS = 5.0
 # Copies of the weights a run holds besides the weights themselves (the last good epoch, the best
 # epoch, the backup being written): counted in the peak memory.
 EPOCH_STATE_COPIES = 3
@@ -100,6 +108,10 @@ class Estimate:
     seconds_low: float = 0.0
     seconds_high: float = 0.0
     patience: int | None = None  # early stopping's (None: none)
+    probe_epochs: int = 0  # epochs the replay of the run's start ran (0: no replay)
+    probe_best_epoch: int = 0  # its best epoch, from 1
+    probe_ended: str = ""  # how the replay ended as the run will ("early stopping", "epochs"); "": its time ran out
+    probe_seconds: float = 0.0  # the replay's wall time (part of before_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -111,8 +123,10 @@ class Estimate:
 
         spread = (f", usually {format_duration(self.seconds_low)}-{format_duration(self.seconds_high)}"
                   if self.seconds_high > self.seconds_low * 1.05 else "")
-        why = {"epochs": f"{self.epochs} epochs", "early stopping":
-               f"early stopping typically near epoch {self.epochs} of at most {self.epochs_cap}{spread}",
+        stopping = (f"early stopping at epoch {self.epochs} of at most {self.epochs_cap}, replayed"
+                    if self.probe_ended == "early stopping" and self.stop == "early stopping" else
+                    f"early stopping typically near epoch {self.epochs} of at most {self.epochs_cap}{spread}")
+        why = {"epochs": f"{self.epochs} epochs", "early stopping": stopping,
                "time budget": f"the time budget of {format_duration(self.time_budget or 0)}"}[self.stop]
         cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
         whole = (f"~{format_duration(self.command_seconds)} in all ({format_duration(self.before_seconds)} so far, "
@@ -273,13 +287,62 @@ def time_validation(model, x: np.ndarray, y: np.ndarray, batch_size: int = 32, s
 
 
 # ---- the estimate ------------------------------------------------------------------------------
-def expected_epochs(cap: int, patience: int | None, patiences: float = TYPICAL_STOP_PATIENCES) -> tuple[int, str]:
+def expected_epochs(cap: int, patience: int | None, patiences: float = TYPICAL_STOP_PATIENCES,
+                    probe: Probe | None = None) -> tuple[int, str]:
     """Epochs a run is expected to take: the cap, or early stopping's stop ``patiences`` patiences in
-    (``patience`` None: no early stopping)."""
+    (``patience`` None: no early stopping). A ``probe`` (a replay of the run's start) that ended says
+    where the run ends; one whose time ran out says it runs past the replay and at least ``patience``
+    past the replay's best epoch."""
     if patience is None:
         return cap, "epochs"
+    if probe is not None and probe.ended:
+        return min(probe.epochs, cap), probe.ended
     typical = math.ceil(patiences * patience)
+    if probe is not None:
+        typical = max(typical, probe.epochs + 1, probe.best_epoch + patience)
     return (typical, "early stopping") if typical < cap else (cap, "epochs")
+
+
+@dataclass
+class Probe:
+    """What a replay of a run's start saw (:func:`probe_run`)."""
+
+    epochs: int  # epochs run
+    best_epoch: int  # the best validation loss's epoch, from 1 (0: none finite)
+    # "early stopping" or "epochs" (the cap, or a stop on a non-finite loss): as the run will end; "": out of time
+    ended: str
+    epoch_seconds: list[float]  # each epoch's wall time, callbacks and backup included
+    seconds: float  # the whole replay's
+
+
+def probe_run(model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *, batch_size: int | None,
+              epochs: int, patience: int, class_weight: Any = None, callbacks: list | tuple = (),
+              seconds: float | None = None, scratch_dir: str | Path | None = None) -> Probe:
+    """Replay the start of a run with early stopping on a copy of ``model``, for at most ``seconds``.
+
+    The copy starts from the run's weights and random state (the same shuffles and dropout masks), with
+    the run's ``batch_size``, ``class_weight`` and ``callbacks`` (fresh ones: its learning-rate
+    schedule, the network monitor), early stopping of the run's ``patience`` and a backup each epoch
+    as the run has: on one device it takes the run's path to the epoch where the run stops (non-
+    deterministic GPU kernels aside). The model and the random state are left as they were.
+    ``seconds``: the replay's limit (None: PROBE_SECONDS)."""
+    from nnguru.callbacks import BackupAndRestore, EarlyStopping, TimeBudget
+
+    t0 = time.perf_counter()
+    with _scratch(model) as twin, tempfile.TemporaryDirectory(dir=scratch_dir, prefix=".estimate-") as tmp:
+        timer = _step_timer(getattr(twin, "device", torch.device("cpu")))
+        early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=False)
+        limit = TimeBudget(PROBE_SECONDS if seconds is None else seconds, monitor="val_loss",
+                           restore_best_weights=False)
+        history = twin.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, validation_data=(x_val, y_val),
+                           callbacks=[*callbacks, early, limit, BackupAndRestore(Path(tmp) / "backup"), timer],
+                           class_weight=class_weight)
+    run = len(history.logs.get("loss", []))
+    ended = "early stopping" if early.stopped_epoch is not None else ("" if limit.reached else "epochs")
+    starts = [st[0] for st in timer.steps if st]
+    return Probe(epochs=run, best_epoch=0 if early.best_epoch is None else early.best_epoch + 1, ended=ended,
+                 epoch_seconds=[end - start for start, end in zip(starts, timer.ends, strict=False)],
+                 seconds=time.perf_counter() - t0)
 
 
 def budget_stop(per_epoch: float, budget: float, tail: float) -> tuple[int, float]:
@@ -345,8 +408,9 @@ def plan(est: Estimate, time_budget: float | None) -> Estimate:
     if time_budget is not None and most > time_budget:
         most = budget_stop(est.seconds_per_epoch, time_budget, est.seconds_per_step + est.validation_seconds)[1]
     low, high = seconds, seconds
-    if stop == "early stopping":  # the quartiles of where it ends, capped like the typical stop
-        low, high = (min(expected_epochs(est.epochs_cap, est.patience, k)[0] * est.seconds_per_epoch, most)
+    if stop == "early stopping" and not est.probe_ended:  # the quartiles of where it ends, capped like the typical stop
+        probe = Probe(est.probe_epochs, est.probe_best_epoch, "", [], 0.0) if est.probe_epochs else None
+        low, high = (min(expected_epochs(est.epochs_cap, est.patience, k, probe)[0] * est.seconds_per_epoch, most)
                      for k in STOP_PATIENCES_RANGE)
     return replace(est, seconds=seconds, epochs=n_epochs, stop=stop, time_budget=time_budget, cost=cost,
                    seconds_max=most, seconds_low=low, seconds_high=high,
@@ -357,12 +421,13 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
                  y_val: np.ndarray | None = None, *, batch_size: int, epochs: int, patience: int | None = None,
                  time_budget: float | None = None, price_per_hour: float | None = None,
                  scratch_dir: str | Path | None = None, after: int | None = None,
-                 before_seconds: float | None = None, checks: float = 0.0) -> Estimate:
+                 before_seconds: float | None = None, checks: float = 0.0, probe: Probe | None = None) -> Estimate:
     """Time a few steps of ``model`` (compiled, not yet trained: a copy is timed) and predict the run.
 
     ``after``: rows the stages after training pass through the model (:func:`after_rows`) and
     ``before_seconds``: the command's time so far; with both, the whole command is predicted
-    (``checks``: the data checks' predicted seconds, :func:`check_seconds`)."""
+    (``checks``: the data checks' predicted seconds, :func:`check_seconds`). ``probe``: a replay of
+    the run's start (:func:`probe_run`): where early stopping ends, and whole epochs' seconds."""
     if not isinstance(x_train, np.ndarray) or len(x_train) == 0:
         raise NNGuruError("estimate needs the training inputs as a non-empty array; received "
                           f"{type(x_train).__name__}. Streamed tables are not estimated yet.")
@@ -380,7 +445,10 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
              time_validation(model, x_train, y_train, batch_size, sample=1024, repeats=1) / len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     per_epoch = steps * timing.step + val_s + timing.epoch_overhead
-    n_epochs, stop = expected_epochs(int(epochs), patience if has_val else None)
+    if probe is not None and len(probe.epoch_seconds) >= 2:  # whole epochs of the run itself, measured
+        # after its first: the replay runs first in the process and pays the warm-up the run will not
+        per_epoch = sum(probe.epoch_seconds[1:]) / (len(probe.epoch_seconds) - 1)
+    n_epochs, stop = expected_epochs(int(epochs), patience if has_val else None, probe=probe)
     activations = activation_elements(model, example)
     data_bytes = sum(a.nbytes for a in (x_train, y_train, x_val, y_val) if isinstance(a, np.ndarray))
     peak = data_bytes + (2 + EPOCH_STATE_COPIES) * 4 * params + 2 * 4 * activations * batch_size
@@ -396,6 +464,9 @@ def estimate_fit(model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndar
         before_seconds=float(before_seconds or 0.0),
         after_seconds=after_seconds(row_s, after, checks) if whole else 0.0,
         whole_command=whole, epochs_nominal=n_epochs, stop_nominal=stop, patience=patience if has_val else None)
+    if probe is not None:
+        est = replace(est, probe_epochs=probe.epochs, probe_best_epoch=probe.best_epoch, probe_ended=probe.ended,
+                      probe_seconds=probe.seconds)
     return plan(est, time_budget)
 
 
@@ -450,7 +521,7 @@ def estimate(data: Any, target: str | int | None = None, *, price_per_hour: Any 
     model = pipeline.make_model(task, p)
     epochs, patience, early, budget = pipeline.training_plan(task.cfg, len(p.x["train"]), len(p.x["val"]))
     early = pipeline.stops_early(task.cfg, model, early, budget)  # a budget decay runs to the budget
-    est, _ = pipeline.estimate_run(model, p, task.cfg, epochs, patience if early else None, budget)
+    est, _ = pipeline.estimate_run(task, model, p, epochs, patience if early else None, budget)
     if price is None:
         return est
     return replace(est, price_per_hour=price, cost=price * est.seconds / 3600)

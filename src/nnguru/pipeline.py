@@ -480,7 +480,6 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     steps) for --resume. The time is estimated up front and compared with the actual."""
     from nnguru import estimate
     from nnguru.callbacks import BackupAndRestore, EarlyStopping, TimeBudget
-    from nnguru.training.monitor import NetworkMonitor
 
     cfg = task.cfg
     x_tr, x_va = p.x["train"], p.x["val"]
@@ -489,7 +488,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     est = None
     stopping = stops_early(cfg, model, early_stopping, budget_s)
     if not streamed:  # the automatic budget is settled by the estimate's prediction of what follows
-        est, budget_s = _estimate(model, p, cfg, epochs, patience if stopping else None, budget_s, console)
+        est, budget_s = _estimate(task, model, p, epochs, patience if stopping else None, budget_s, console)
     early = None
     if early_stopping:  # without stopping (a budget decay): it only restores the best epoch's weights
         early = EarlyStopping(monitor="val_loss", patience=patience if stopping else epochs,
@@ -497,7 +496,7 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     # with early stopping, its copy of the best weights is the one restored: no second copy
     budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss",
                                                       restore_best_weights=early is None)
-    class_weight = task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
+    class_weight = _class_weight(task, p)
     # config.yaml holds resolved values: rerunnable
     cfg["epochs"], cfg["patience"], cfg["time_budget"] = epochs, patience, budget_s or "none"
     decay = lr_decay(cfg, model)
@@ -509,23 +508,14 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
         console.print(f"Estimate: {est.summary()}", highlight=False)
     backup = BackupAndRestore(run_dir / rundir.CHECKPOINTS, save_freq=cfg.get("checkpoint_every") or "epoch",
                               delete_checkpoint=False)  # removed when the run commits
-    monitor = NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
+    monitor = _monitor(cfg)
     t0 = time.perf_counter()
     warm: dict = {}
     if getattr(task, "transfer", None):  # --from: the new head alone first, then everything at a lower lr
         from nnguru import transfer
 
         warm = transfer.warm_up_head(model, p, cfg, console, class_weight)
-    callbacks = [cb for cb in (early, budget, backup, monitor) if cb is not None]
-    # the table recipe's schedule goes with its Adam: a user's own optimizer (sgd at a chosen rate) keeps
-    # a constant rate, so a crawl still looks like one to the guru
-    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" \
-            and _optimizer_name(cfg["optimizer"]) == "adam":
-        callbacks.insert(0, _cosine_schedule(model, epochs))
-    elif decay == "budget":
-        from nnguru.training.callbacks.budget_decay import BudgetDecay
-
-        callbacks.insert(0, BudgetDecay(epochs, budget))
+    callbacks = [*_schedule(cfg, model, epochs, budget), *(cb for cb in (early, budget, backup, monitor) if cb)]
     history = model.fit(x_tr, None if streamed else p.y["train"], epochs=epochs, batch_size=batch_size(cfg),
                         validation_data=(x_va, None if streamed else p.y["val"]) if len(x_va) else None,
                         callbacks=callbacks, class_weight=class_weight, verbose=cfg["verbose"])
@@ -569,7 +559,33 @@ def estimate_format(seconds: float) -> str:
     return format_duration(seconds)
 
 
-def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, budget_s: float | None,
+def _class_weight(task: Task, p: Prepared):
+    return task.class_weight(p.y["train"], p.n_out, counts=p.context.get("train_class_counts"))
+
+
+def _monitor(cfg: dict):
+    """The network monitor a run trains with (None: ``monitor: false``)."""
+    from nnguru.training.monitor import NetworkMonitor
+
+    return NetworkMonitor(cfg.get("monitor_every") or "auto") if cfg.get("monitor", True) else None
+
+
+def _schedule(cfg: dict, model, epochs: int, budget=None) -> list:
+    """The run's learning-rate schedule as callbacks: the table recipe's cosine, or a budget decay
+    (``budget``: the run's TimeBudget callback, or None)."""
+    # the table recipe's schedule goes with its Adam: a user's own optimizer (sgd at a chosen rate) keeps
+    # a constant rate, so a crawl still looks like one to the guru
+    if (getattr(model, "table_recipe", None) or {}).get("lr_schedule") == "cosine" \
+            and _optimizer_name(cfg["optimizer"]) == "adam":
+        return [_cosine_schedule(model, epochs)]
+    if lr_decay(cfg, model) == "budget":
+        from nnguru.training.callbacks.budget_decay import BudgetDecay
+
+        return [BudgetDecay(epochs, budget)]
+    return []
+
+
+def _estimate(task: Task, model, p: Prepared, epochs: int, patience: int | None, budget_s: float | None,
               console) -> tuple[Any, float | None]:
     """``(estimate, time budget)``: the up-front estimate (nnguru.estimate) and the budget it
     settles (see :func:`estimate_run`); the estimate is None where it cannot be made (several
@@ -578,19 +594,30 @@ def _estimate(model, p: Prepared, cfg: dict, epochs: int, patience: int | None, 
     if distributed.world_size() > 1:
         return None, budget_s
     try:
-        return estimate_run(model, p, cfg, epochs, patience, budget_s)
+        return estimate_run(task, model, p, epochs, patience, budget_s)
     except Exception as exc:  # an estimate must never stop the run it describes
         console.print(f"[yellow]Estimate skipped:[/] {type(exc).__name__}: {exc}")
         return None, budget_s
 
 
-def estimate_run(model, p: Prepared, cfg: dict, epochs: int, patience: int | None,
+def estimate_run(task: Task, model, p: Prepared, epochs: int, patience: int | None,
                  budget_s: float | None) -> tuple[Any, float | None]:
     """The whole command's estimate and the training budget: with ``time_budget: auto``, what is
     left of the command's deadline once the time so far (this estimate included) and the
-    estimate's prediction of the stages after training are taken off."""
+    estimate's prediction of the stages after training are taken off. Where early stopping may end
+    the run, its start is replayed (``estimate.probe_run``) with the run's batch size, class weights,
+    schedule and monitor: a run of a few seconds is then known to the epoch. Not after ``--from``:
+    the head's warm-up changes the weights the run starts from."""
     from nnguru import estimate
 
+    cfg = task.cfg
+    probe = None
+    if patience is not None and len(p.x["val"]) and not getattr(task, "transfer", None):
+        monitor = _monitor(cfg)
+        probe = estimate.probe_run(model, p.x["train"], p.y["train"], p.x["val"], p.y["val"],
+                                   batch_size=batch_size(cfg), epochs=epochs, patience=patience,
+                                   class_weight=_class_weight(task, p),
+                                   callbacks=[*_schedule(cfg, model, epochs), *([monitor] if monitor else [])])
     n = {s: len(p.x[s]) for s in ("train", "val", "test")}
     classes = p.n_out if tasks.get(cfg["task"]).categorical_target else None
     features = int(np.prod(np.shape(p.x["train"])[1:]))
@@ -598,7 +625,8 @@ def estimate_run(model, p: Prepared, cfg: dict, epochs: int, patience: int | Non
                                 batch_size=steps_batch_size(cfg, model, n["train"]), epochs=epochs,
                                 patience=patience, time_budget=budget_s,
                                 after=estimate.after_rows(n["train"], n["val"], n["test"]), before_seconds=0.0,
-                                checks=estimate.check_seconds(n["train"], n["test"], features, classes))
+                                checks=estimate.check_seconds(n["train"], n["test"], features, classes),
+                                probe=probe)
     if auto_time_budget(cfg):
         budget_s = time_budget_seconds(cfg, est.after_seconds)
     est = estimate.plan(dataclasses.replace(est, before_seconds=clock.command_elapsed()), budget_s)

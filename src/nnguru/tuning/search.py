@@ -414,13 +414,19 @@ def _recipe(chosen, p, family) -> dict:
     return table_options(chosen.cfg) if p.pre.kind == "table" and family.name == "mlp" else {}
 
 
-def _schedule(model, params: dict, epochs: int) -> list:
-    """The table recipe's cosine schedule, which nnguru train runs with the recipe's Adam."""
+def _schedule(model, params: dict, epochs: int, cfg: dict, family, timer: list) -> list:
+    """The schedule nnguru train runs the family's template with: the table recipe's cosine with the
+    recipe's Adam, or the cnn's decay to 0 over the trial's time share (``timer``; else its epochs),
+    so that trial 0 trains as the default run does and every trial is scored under the same recipe."""
+    from nnguru.nn.templates import LR_DECAY
     from nnguru.pipeline import _cosine_schedule
+    from nnguru.training.callbacks.budget_decay import BudgetDecay
 
     recipe = getattr(model, "table_recipe", None) or {}
     if recipe.get("lr_schedule") == "cosine" and params.get("optimizer") == "adam":
         return [_cosine_schedule(model, epochs)]
+    if (cfg.get("lr_decay") or LR_DECAY.get(family.name, "none")) == "budget":
+        return [BudgetDecay(epochs, timer[0] if timer else None)]
     return []
 
 
@@ -455,7 +461,7 @@ def _objective(chosen, p, family, space: dict, plan: tuple[int, int], budget, se
         t0 = time.perf_counter()
         history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=_batch(params, cfg),
                             validation_data=(p.x["val"], p.y["val"]),
-                            callbacks=[*_schedule(model, params, epochs), early, prune, *timer],
+                            callbacks=[*_schedule(model, params, epochs, cfg, family, timer), early, prune, *timer],
                             class_weight=class_weight, verbose=0)
         logs = history.logs
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 3))
