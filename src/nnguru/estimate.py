@@ -132,10 +132,12 @@ class Estimate:
         whole = (f"~{format_duration(self.command_seconds)} in all ({format_duration(self.before_seconds)} so far, "
                  f"evaluation and report ~{format_duration(self.after_seconds)}); " if self.command_seconds else "")
         most = f", at most {format_duration(self.seconds_max)}" if self.seconds_max > self.seconds * 1.05 else ""
-        return (f"{whole}~{format_duration(self.seconds)} of training{most} ({why}; "
-                f"{format_duration(self.seconds_per_epoch)} per epoch = {self.steps_per_epoch} steps x "
-                f"{self.seconds_per_step * 1e3:.2f} ms + validation "
-                f"{format_duration(self.validation_seconds)}), {self.params:,} parameters, "
+        timed = (f"{self.steps_per_epoch} steps x {self.seconds_per_step * 1e3:.2f} ms + validation "
+                 f"{format_duration(self.validation_seconds)}")
+        per_epoch = (f"{format_duration(self.seconds_per_epoch)} per epoch"
+                     + (f" as replayed ({timed} timed)" if self.probe_epochs >= 2 else f" = {timed}"))
+        return (f"{whole}~{format_duration(self.seconds)} of training{most} ({why}; {per_epoch}), "
+                f"{self.params:,} parameters, "
                 f"{self.flops_per_sample / 1e6:.3g} MFLOPs per sample, peak memory ~{self.peak_memory_mb:.0f} MB "
                 f"on {self.device}{cost}")
 
