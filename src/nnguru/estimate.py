@@ -63,7 +63,7 @@ STOP_PATIENCES_RANGE = (2.5, 7.3)
 # stopping ends"): no rule read off the first steps predicts it to 25%. So the estimate replays the
 # run's start on a copy of the model (probe_run): the same weights, random state, schedule, class
 # weights and early stopping, for at most PROBE_SECONDS. A run that ends within it (the shared tables
-# and SMS: 0.2-2 s of training) is then known; a longer one runs at least its patience past the
+# and SMS: 0.2-5 s of training) is then known; a longer one runs at least its patience past the
 # replay's best epoch, and the typical rule covers the rest.
 PROBE_SECONDS = 5.0
 # Copies of the weights a run holds besides the weights themselves (the last good epoch, the best
