@@ -493,6 +493,8 @@ def fit(task: Task, model, p: Prepared, run_dir: Path, console) -> Fitted:
     if early_stopping:  # without stopping (a budget decay): it only restores the best epoch's weights
         early = EarlyStopping(monitor="val_loss", patience=patience if stopping else epochs,
                               restore_best_weights=True)
+        if stopping and est is not None and est.stop_nominal == "early stopping":  # the ETA's expected stop
+            early.expected_epochs = est.epochs_nominal
     # with early stopping, its copy of the best weights is the one restored: no second copy
     budget = None if budget_s is None else TimeBudget(budget_s, monitor="val_loss" if len(x_va) else "loss",
                                                       restore_best_weights=early is None)

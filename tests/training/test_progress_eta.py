@@ -44,3 +44,10 @@ def test_epoch_line_ends_with_the_eta(capsys):
     d.epoch_end(0, {"loss": 0.5})
     out = capsys.readouterr().out
     assert "Epoch 1/3" in out and " - ETA " in out
+
+
+def test_eta_follows_the_stop_the_estimate_expects():
+    early = EarlyStopping(patience=2)
+    early.wait, early.expected_epochs = 0, 5  # nnguru train's replay saw the run stop after epoch 5
+    # 2 epochs done, improving: 3 more to the expected stop (not the typical 8), at 2 s; at most 8 more
+    assert _display([2.0, 2.0], [early]).eta(1) == " - ETA 6.0s (at most 16s)"

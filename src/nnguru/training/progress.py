@@ -66,7 +66,9 @@ class ProgressDisplay:
             most = min(most, self.budget.remaining())
         likely = most
         if self.early is not None and getattr(self.early, "wait", None) is not None:
-            typical = math.ceil(TYPICAL_STOP_PATIENCES * self.early.patience) - (epoch + 1)
+            expected = (getattr(self.early, "expected_epochs", None)
+                        or math.ceil(TYPICAL_STOP_PATIENCES * self.early.patience))
+            typical = expected - (epoch + 1)
             likely = min(most, max(self.early.patience - self.early.wait, typical, 1) * pace)
         text = f" - ETA {format_duration(likely)}"
         return text + (f" (at most {format_duration(most)})" if most > likely * 1.05 else "")

@@ -28,6 +28,9 @@ class EarlyStopping(Callback):
         self.start_from_epoch = start_from_epoch
         self.stopped_epoch: int | None = None
         self.best_epoch: int | None = None
+        # the epochs the run's estimate expects it to stop after (nnguru train sets it from the replay
+        # of the run's start); the progress display's ETA reads it, else early stopping's typical stop
+        self.expected_epochs: int | None = None
 
     def on_train_begin(self, logs=None):
         self.wait = 0
