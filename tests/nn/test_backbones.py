@@ -163,3 +163,20 @@ def test_residual_blocks_train_save_load_and_export(tmp_path):
 
     export_model(model, tmp_path / "m.onnx")
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", [x[:5]]), model.predict(x[:5], verbose=0), atol=1e-4)
+
+
+def test_the_strided_shortcut_is_a_strided_1x1_convolution():
+    """The downsampling shortcut convolves the rows and columns its stride keeps (oneDNN's strided 1x1
+    kernel corrupts the heap in backward on AVX2 CPUs): the numbers of a stride-2 1x1 convolution."""
+    import torch.nn.functional as F
+
+    from nnguru.nn.layers.residual import ResidualBlock
+
+    block = ResidualBlock(8, strides=2)
+    block.ensure_built((9, 9, 3))
+    x = torch.rand(4, 9, 9, 3)
+    with torch.no_grad():
+        got = block.down(x[:, ::2, ::2]).permute(0, 3, 1, 2)
+        want = F.conv2d(x.permute(0, 3, 1, 2).contiguous(), block.down.weight, None, stride=2)
+        assert block(x).shape == (4, 5, 5, 8)
+    torch.testing.assert_close(got, want)

@@ -51,7 +51,10 @@ class ResidualBlock(Layer):
         self.bn2.ensure_built(self.conv2.ensure_built(self.pad.compute_output_shape(shape)))
         self.down = self.down_bn = None
         if self.strides != 1 or input_shape[-1] != self.filters:
-            self.down = Conv2D(self.filters, 1, strides=self.strides, use_bias=False, kernel_initializer="he_normal")
+            # stride 1 on the rows and columns the stride keeps (forward): the same numbers as a strided 1x1
+            # convolution, without oneDNN's strided 1x1 kernel, which corrupts the heap in its backward
+            # pass on AVX2 CPUs (torch 2.13; pytorch#195394, oneDNN#5942; tests/nn/test_backbones.py)
+            self.down = Conv2D(self.filters, 1, use_bias=False, kernel_initializer="he_normal")
             self.down_bn = BatchNormalization(**BN)
             self.down_bn.ensure_built(self.down.ensure_built(input_shape))
 
@@ -68,7 +71,7 @@ class ResidualBlock(Layer):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(self.pad(x))))
         y = self.bn2(self.conv2(self.pad(y)))
-        shortcut = x if self.down is None else self.down_bn(self.down(x))
+        shortcut = x if self.down is None else self.down_bn(self.down(x[:, ::self.strides, ::self.strides]))
         return F.relu(y + shortcut)
 
     def get_config(self) -> dict:
