@@ -131,18 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="FSDD subset and shorter limits (~3 minutes)")
     parser.add_argument("--only", help="comma-separated case names: " + ", ".join(c.name for c in CASES))
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--timeout", type=float, help="seconds for each search (default: the case's limit)")
+    parser.add_argument("--keep", help="write the runs (trials.csv, tune.json, ...) under this folder")
     parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args(argv)
     chosen = [c for c in CASES if not args.only or c.name in args.only.split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="nnguru-tune-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep) if args.keep else Path(tmp)
         for case in chosen:
             data = str(DATASETS / case.path)
             if args.quick and case.path == FSDD:
                 data = str(fsdd_subset(work / "fsdd_subset"))
             row = compare(data, case.flags, work / case.name, trials=args.trials, pruner=case.pruner,
-                          timeout=case.quick_timeout if args.quick else case.timeout, tune_flags=case.tune_flags)
+                          timeout=args.timeout or (case.quick_timeout if args.quick else case.timeout),
+                          tune_flags=case.tune_flags)
             print(json.dumps(row, default=str), flush=True)
             rows.append(row)
     print(markdown(rows))

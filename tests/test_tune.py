@@ -255,17 +255,42 @@ def test_pruners_by_name():
 
 
 @pytest.mark.parametrize(("family", "optimizer", "lr_decay", "expected"), [
-    ("cnn", "adam", None, "BudgetDecay"),  # the cnn template's decay over the trial's share, as nnguru train
+    ("cnn", "adam", None, "BudgetDecay"),  # the cnn template's decay over the trial's budget, as nnguru train
     ("cnn", "sgd", None, "BudgetDecay"),  # whatever optimizer the trial drew: the same recipe for every trial
     ("cnn", "adam", "none", None),  # the user's --lr-decay none holds in trials too
     ("mlp", "adam", None, None)])  # a non-table mlp: no schedule
 def test_trials_train_with_the_default_runs_schedule(family, optimizer, lr_decay, expected):
+    """A trial's schedule and early stopping are nnguru train's, on the trial's options: under the cnn's
+    budget decay the rate reaches 0 at the budget and early stopping only keeps the best epoch."""
+    from nnguru import pipeline
     from nnguru.callbacks import TimeBudget
     from nnguru.tuning import search
 
-    timer = [TimeBudget(30)]
-    cbs = search._schedule(object(), {"optimizer": optimizer}, 20, {"lr_decay": lr_decay}, S._FAMILIES[family],
-                           timer)
+    timer = TimeBudget(30)
+    params = {"optimizer": optimizer, "dropout": 0.3, "batch_size": 32, "lr": 1e-3}
+    run = search.trial_config({"optimizer": "adam", "batch_size": "auto", "lr_decay": lr_decay, "dropout": None,
+                               "lr": None}, params, S._FAMILIES[family])
+    assert run["optimizer"] == {"name": optimizer} and run["batch_size"] == 32 and run["dropout"] == 0.3
+    cbs = pipeline._schedule(run, object(), 20, timer)
     assert [type(cb).__name__ for cb in cbs] == ([expected] if expected else [])
     if expected:
-        assert cbs[0].time_budget is timer[0] and cbs[0].epochs == 20
+        assert cbs[0].time_budget is timer and cbs[0].epochs == 20
+    assert pipeline.stops_early(run, object(), True, 30.0) is (expected is None)
+
+
+def test_the_best_trial_retrains_with_its_trials_recipe(tmp_path):
+    """The retrained best runs what its trial ran: the searched optimizer under the cnn's budget decay
+    (not the constant rate nnguru train keeps for an optimizer a user picks), without early stopping's
+    cut, for its budget; config.yaml says so, so rerunning it trains the same way."""
+    out = tmp_path / "tuned"
+    config = tmp_path / "tune.yaml"
+    config.write_text("search_space:\n  optimizer: [rmsprop]\n  layers: 1\n  units: 8\n  batch_size: [64]\n")
+    nnguru.tune("builtin:digits", out=out, trials=2, pruner="none", time_budget=2, config=config, verbose=0)
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["family"] == "cnn" and summary["best"]["params"]["optimizer"] == "rmsprop"
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["lr_decay"] == "budget" and cfg["optimizer"]["name"] == "rmsprop" and cfg["time_budget"] == 2
+    history = pd.read_csv(out / "history.csv")
+    trials = pd.read_csv(out / "trials.csv")
+    # both ran to their 2 s budget: the rate decayed towards 0 and no patience ended them first
+    assert trials["budget_reached"].all() and history["lr"].iloc[-1] < 0.5 * history["lr"].iloc[0]

@@ -414,20 +414,21 @@ def _recipe(chosen, p, family) -> dict:
     return table_options(chosen.cfg) if p.pre.kind == "table" and family.name == "mlp" else {}
 
 
-def _schedule(model, params: dict, epochs: int, cfg: dict, family, timer: list) -> list:
-    """The schedule nnguru train runs the family's template with: the table recipe's cosine with the
-    recipe's Adam, or the cnn's decay to 0 over the trial's time share (``timer``; else its epochs),
-    so that trial 0 trains as the default run does and every trial is scored under the same recipe."""
+def trial_config(cfg: dict, params: dict, family) -> dict:
+    """The run's options with a trial's values: what the trial trains with and what the retrained best
+    runs (and its config.yaml) with. The family's template decay (the cnn's, over the time budget) is
+    named for every optimizer a trial draws, where ``nnguru train`` keeps a user's own optimizer at a
+    constant rate: all trials are scored under one recipe, and the best retrains as its trial trained."""
     from nnguru.nn.templates import LR_DECAY
-    from nnguru.pipeline import _cosine_schedule
-    from nnguru.training.callbacks.budget_decay import BudgetDecay
 
-    recipe = getattr(model, "table_recipe", None) or {}
-    if recipe.get("lr_schedule") == "cosine" and params.get("optimizer") == "adam":
-        return [_cosine_schedule(model, epochs)]
-    if (cfg.get("lr_decay") or LR_DECAY.get(family.name, "none")) == "budget":
-        return [BudgetDecay(epochs, timer[0] if timer else None)]
-    return []
+    out = {**cfg, "batch_size": _batch(params, cfg) or "auto", "dropout": float(params["dropout"]),
+           "optimizer": {"name": params["optimizer"], **({"weight_decay": float(params["weight_decay"])}
+                                                        if "weight_decay" in params else {})},
+           "lr": float(params["lr"]) if "lr" in params else None}
+    decay = cfg.get("lr_decay") or LR_DECAY.get(family.name)
+    if decay:
+        out["lr_decay"] = decay
+    return out
 
 
 def _plan(cfg: dict, p) -> tuple[int, int, bool, float | None]:
@@ -442,6 +443,7 @@ def _objective(chosen, p, family, space: dict, plan: tuple[int, int], budget, se
     import optuna
 
     import nnguru
+    from nnguru import pipeline
     from nnguru.callbacks import EarlyStopping
 
     cfg = chosen.cfg
@@ -453,15 +455,19 @@ def _objective(chosen, p, family, space: dict, plan: tuple[int, int], budget, se
         params = full_params(family, p, space, S.suggest(trial, space))
         nnguru.set_seed(seed)  # every trial starts from the same seed: differences come from the params
         model = build_model(chosen, p, family, params)
-        early = EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-        prune = PruneOnValLoss(trial)
+        run = trial_config(cfg, params, family)
         timer = _budget(seconds)
+        # as in nnguru train: under a budget decay early stopping only keeps the best epoch (the rate
+        # reaches 0 at the budget); the pruner still stops the trials that fall behind
+        stopping = pipeline.stops_early(run, model, True, seconds)
+        early = EarlyStopping(monitor="val_loss", patience=patience if stopping else epochs, restore_best_weights=True)
+        prune = PruneOnValLoss(trial)
         if seconds is not None:
             trial.set_user_attr("time_budget", round(seconds, 1))
         t0 = time.perf_counter()
+        schedule = pipeline._schedule(run, model, epochs, timer[0] if timer else None)
         history = model.fit(p.x["train"], p.y["train"], epochs=epochs, batch_size=_batch(params, cfg),
-                            validation_data=(p.x["val"], p.y["val"]),
-                            callbacks=[*_schedule(model, params, epochs, cfg, family, timer), early, prune, *timer],
+                            validation_data=(p.x["val"], p.y["val"]), callbacks=[*schedule, early, prune, *timer],
                             class_weight=class_weight, verbose=0)
         logs = history.logs
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 3))
@@ -557,10 +563,7 @@ def _retrain(rd, chosen, p, family, space: dict, study, settings: dict, console)
     best = study.best_trial
     params = full_params(family, p, space, best.params)
     cfg = chosen.cfg
-    cfg.update(batch_size=_batch(params, cfg) or "auto", dropout=float(params["dropout"]),
-               optimizer={"name": params["optimizer"], **({"weight_decay": float(params["weight_decay"])}
-                                                         if "weight_decay" in params else {})},
-               lr=float(params["lr"]) if "lr" in params else None)
+    cfg.update(trial_config(cfg, params, family))
     if settings.get("time_budget"):  # the trials' --time-budget holds for the retrain too
         cfg["time_budget"] = float(settings["time_budget"])
     console.rule(f"[bold]Best trial {best.number}[/] · val_loss {best.value:.4f} · retrained, then tested once")
